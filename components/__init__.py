@@ -1,0 +1,1 @@
+"""The web tier's Pulumi components, and the pure builders they use."""
