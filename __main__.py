@@ -1,0 +1,110 @@
+"""The web tier, wired: stack settings -> components -> stack outputs.
+
+Reads like the README's diagram: image -> secrets, role, bucket -> load balancer -> fleet ->
+scaling, and the Consul KV the instances render their config from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.fleet import Fleet, FleetArgs
+from components.instance_role import InstanceRole, InstanceRoleArgs
+from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.node_secrets import NodeSecrets, NodeSecretsArgs
+from components.scaling import Scaling, ScalingArgs
+from components.settings import load_settings
+from components.user_data import BootSettings, render
+
+ROOT = Path(__file__).resolve().parent
+
+settings = load_settings(ROOT)
+name = settings.name
+tags = {**settings.tags, "app": settings.app, "environment": settings.stack,
+        "managed-by": "pulumi"}
+
+account_id = aws.get_caller_identity_output().account_id
+# The bucket name is fixed before the bucket exists so the instance role can be scoped to it.
+release_bucket = settings.release.bucket_name or f"{name}-releases-{{account}}"
+release_bucket_name = account_id.apply(lambda account: release_bucket.format(account=account))
+
+# Until the golden image pipeline is wired in, the AMI comes from config or an AMI lookup.
+image_id: pulumi.Input[str]
+if settings.image.ami_id:
+    image_id = settings.image.ami_id
+else:
+    image_id = aws.ec2.get_ami_output(
+        owners=["self"], most_recent=True,
+        filters=[aws.ec2.GetAmiFilterArgs(name="tag:role", values=[settings.app])],
+    ).id
+
+node_secrets = NodeSecrets(f"{name}-node-secrets", NodeSecretsArgs(
+    ssm_prefix=settings.ssm_prefix,
+    gossip_key=settings.secrets.gossip_key.output(),
+    agent_token=settings.secrets.agent_token.output(),
+    template_token=settings.secrets.template_token.output(),
+    tags=tags,
+))
+
+role = InstanceRole(f"{name}-instance", InstanceRoleArgs(
+    region=settings.region,
+    account_id=account_id,
+    release_bucket=release_bucket_name,
+    release_prefix=settings.app,
+    ssm_prefix=settings.ssm_prefix,
+    tags=tags,
+))
+
+load_balancer = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
+    settings=settings.load_balancer,
+    network=settings.network,
+    app_port=settings.fleet.app_port,
+    tags=tags,
+))
+
+user_data = release_bucket_name.apply(lambda bucket: render(BootSettings(
+    environment=settings.stack,
+    app=settings.app,
+    region=settings.region,
+    datacenter=settings.consul.datacenter,
+    kv_prefix=settings.kv.prefix,
+    release_bucket=bucket,
+    deploy_pointer_key=settings.deploy_pointer_key,
+    ssm_prefix=settings.ssm_prefix,
+    join_tag_key=settings.consul.join_tag_key,
+    join_tag_value=settings.consul.join_tag_value,
+)))
+
+fleet = Fleet(f"{name}-fleet", FleetArgs(
+    settings=settings.fleet,
+    network=settings.network,
+    image_id=image_id,
+    instance_profile_arn=role.instance_profile_arn,
+    instance_profile_name=role.instance_profile_name,
+    load_balancer_security_group_id=load_balancer.security_group_id,
+    target_group_arn=load_balancer.target_group_arn,
+    user_data=user_data,
+    consul_security_group_id=settings.consul.cluster_security_group_id,
+    consul_cidr=settings.consul.cluster_cidr,
+    join_tag=(settings.consul.join_tag_key, settings.consul.join_tag_value),
+    environment=settings.stack,
+    tags=tags,
+), opts=pulumi.ResourceOptions(depends_on=[node_secrets]))
+
+scaling = Scaling(f"{name}-scaling", ScalingArgs(
+    settings=settings.scaling,
+    group_name=fleet.group_name,
+    group_label=name,
+))
+
+pulumi.export("groupName", fleet.group_name)
+pulumi.export("launchKind", settings.fleet.launch_kind)
+pulumi.export("launchId", fleet.launch_id)
+pulumi.export("amiId", image_id)
+pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
+pulumi.export("releaseBucket", release_bucket_name)
+pulumi.export("policyArns", scaling.policy_arns)
+pulumi.export("alarmArns", scaling.alarm_arns)

@@ -1,0 +1,97 @@
+"""The boot script every instance runs: join Consul, fetch secrets from SSM, pull the release.
+
+Pure: settings in, script text out. Secrets are fetched at boot by parameter *name*; no secret
+value can reach this text because the builder never receives one.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BootSettings:
+    """What an instance must know at boot; every field is safe to appear in user data."""
+
+    environment: str
+    app: str
+    region: str
+    datacenter: str
+    kv_prefix: str
+    release_bucket: str
+    deploy_pointer_key: str
+    ssm_prefix: str
+    join_tag_key: str
+    join_tag_value: str
+
+
+# SSM parameter names under the stack's prefix; the node-secrets component writes them.
+GOSSIP_KEY_PARAMETER = "consul/gossip-key"
+AGENT_TOKEN_PARAMETER = "consul/agent-token"
+TEMPLATE_TOKEN_PARAMETER = "consul/template-token"
+
+
+def render(boot: BootSettings) -> str:
+    q = shlex.quote
+    node_env = "\n".join(f"{k}={q(v)}" for k, v in (
+        ("WEBTIER_ENV", boot.environment),
+        ("APP_NAME", boot.app),
+        ("AWS_REGION", boot.region),
+        ("CONSUL_DATACENTER", boot.datacenter),
+        ("KV_PREFIX", boot.kv_prefix),
+        ("RELEASE_BUCKET", boot.release_bucket),
+        ("DEPLOY_POINTER_KEY", f"{boot.kv_prefix}/{boot.deploy_pointer_key}"),
+        ("SSM_PREFIX", boot.ssm_prefix),
+    ))
+    retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
+    return f"""#!/bin/bash
+# webtier boot: the image holds everything but the environment, the secrets and the release.
+set -euo pipefail
+umask 077
+install -d -m 0755 /etc/webtier
+
+cat > /etc/webtier/node.env <<'NODE_ENV'
+{node_env}
+NODE_ENV
+chmod 0644 /etc/webtier/node.env
+. /etc/webtier/node.env
+
+# Secrets come from SSM SecureString parameters at boot, never through this script.
+param() {{
+  aws ssm get-parameter --region "$AWS_REGION" --with-decryption \\
+    --name "$SSM_PREFIX/$1" --query Parameter.Value --output text
+}}
+
+cat > /etc/consul.d/node.hcl <<NODE_HCL
+datacenter = "$CONSUL_DATACENTER"
+node_meta {{
+  environment = "$WEBTIER_ENV"
+  app         = "$APP_NAME"
+}}
+retry_join = [{_hcl_string(retry_join)}]
+NODE_HCL
+
+gossip_key="$(param {GOSSIP_KEY_PARAMETER})"
+agent_token="$(param {AGENT_TOKEN_PARAMETER})"
+printf 'encrypt = "%s"\\nacl {{\\n  tokens {{\\n    agent = "%s"\\n  }}\\n}}\\n' \\
+  "$gossip_key" "$agent_token" > /etc/consul.d/secrets.hcl
+unset gossip_key agent_token
+chown root:consul /etc/consul.d/secrets.hcl
+chmod 0640 /etc/consul.d/secrets.hcl
+
+printf 'CONSUL_HTTP_TOKEN=%s\\n' "$(param {TEMPLATE_TOKEN_PARAMETER})" \\
+  > /etc/webtier/consul-template.env
+chmod 0600 /etc/webtier/consul-template.env
+
+systemctl enable --now consul.service
+# The release must be in place before consul-template restarts the app and the LB sees it healthy.
+/usr/local/bin/release-pull
+systemctl enable --now consul-template.service
+systemctl enable --now app.service
+"""
+
+
+def _hcl_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,36 @@
+"""The one mocks module the tests share: Pulumi mocks plus a monitor that records options.
+
+It re-exports the mock engine the offline plan also uses, so tests and plan see the program alike.
+"""
+
+from __future__ import annotations
+
+from tools.mock_engine import (
+    PLACEHOLDER_KV_SECRET,
+    PLACEHOLDER_SECRETS,
+    SECRET,
+    UNKNOWN,
+    RecordingMonitor,
+    Registration,
+    StackRun,
+    WebtierMocks,
+    run_program,
+    run_stack,
+    stack_config,
+    use_mocks,
+)
+
+__all__ = [
+    "PLACEHOLDER_KV_SECRET",
+    "PLACEHOLDER_SECRETS",
+    "SECRET",
+    "UNKNOWN",
+    "RecordingMonitor",
+    "Registration",
+    "StackRun",
+    "WebtierMocks",
+    "run_program",
+    "run_stack",
+    "stack_config",
+    "use_mocks",
+]
