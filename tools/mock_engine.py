@@ -147,6 +147,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if response.object is not None:
             outputs = _unwrap(json_format.MessageToDict(response.object,
                                                         preserving_proto_field_name=True))
+        if response.id:
+            outputs.setdefault("id", response.id)
         self.registrations.append(Registration(
             type=request.type,
             name=request.name,
