@@ -3,6 +3,7 @@ thresholds; target tracking and step scaling are selectable."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -115,5 +116,5 @@ def test_alarm_pair_compares_high_inclusive_low_exclusive() -> None:
 @pytest.mark.parametrize("direction", ["out", "in"])
 def test_step_intervals_do_not_overlap(direction: str) -> None:
     steps = step_adjustments(_settings(), direction)  # type: ignore[arg-type]
-    for a, b in zip(steps, steps[1:], strict=False):
+    for a, b in pairwise(steps):
         assert a.upper == b.lower
