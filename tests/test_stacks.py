@@ -1,0 +1,48 @@
+"""Each whole stack under mocks: it evaluates, exports what operators need, keeps secrets secret,
+and staging and production take the same code paths (they differ in values only)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.settings import STACKS
+from tests.mocks import PLACEHOLDER_KV_SECRET, PLACEHOLDER_SECRETS, UNKNOWN, run_program
+
+EXPORTS = ("groupName", "launchId", "amiId", "alarmArns", "policyArns", "loadBalancerDnsName",
+           "releaseBucket")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_exports_group_launch_ami_alarms_and_policies(stack: str) -> None:
+    outputs = run_program(stack, preview=False).outputs
+    missing = [k for k in EXPORTS if outputs.get(k) in (None, "", {}, UNKNOWN)]
+    assert missing == [], outputs
+    assert set(outputs["alarmArns"]) == {"out", "in"}
+    assert set(outputs["policyArns"]) == {"out", "in"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_value_appears_in_plain_inputs_or_outputs(stack: str) -> None:
+    run = run_program(stack)
+    text = json.dumps([(r.inputs, r.outputs) for r in run.registrations], default=repr)
+    text += json.dumps(run.outputs, default=repr)
+    for placeholder in (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET):
+        assert placeholder not in text
+
+
+def test_stacks_register_the_same_resources() -> None:
+    def shape(stack: str) -> list[tuple[str, str]]:
+        return sorted((r.type, r.name.replace(f"-{stack}", "-STACK"))
+                      for r in run_program(stack).registrations if r.type != "pulumi:pulumi:Stack")
+
+    assert shape("staging") == shape("production")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_is_tagged_with_environment(stack: str) -> None:
+    untagged = [r.name for r in run_program(stack).registrations
+                if r.custom and isinstance(r.inputs.get("tags"), dict)
+                and r.inputs["tags"].get("environment") != stack]
+    assert untagged == []
