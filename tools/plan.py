@@ -1,0 +1,180 @@
+"""Offline plan: what a stack would manage, or change, with no cloud account, backend or Pulumi CLI.
+
+    python -m tools.plan staging                       # the resource tree
+    python -m tools.plan staging --base origin/main    # Markdown diff for a PR comment
+    python -m tools.plan staging --compare production  # setting values that differ
+
+The program runs under the mock engine (`tools.mock_engine`) with the stack's committed config and
+placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
+Exit codes: 0 ok, 2 bad usage or invalid stack config (the program's message is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from tools import plan_model, plan_render
+from tools.mock_engine import PLACEHOLDER_KV_SECRET, PLACEHOLDER_SECRETS, ROOT, run_stack
+
+PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
+# Packages of ours the program never imports; they stay loaded while another tree's program runs.
+_OWN_PACKAGES = frozenset({"tools", "tests", "bench", "venv"})
+
+
+class PlanError(Exception):
+    """A problem the user can fix: bad arguments, an unknown revision, an invalid stack config."""
+
+
+def _program_packages(root: Path) -> set[str]:
+    names = {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+    names |= {p.stem for p in root.glob("*.py")}
+    return names - _OWN_PACKAGES
+
+
+@contextmanager
+def _isolated_program(root: Path) -> Iterator[None]:
+    """Run another tree's program (a git revision) without mixing in our loaded `components`.
+
+    Its modules are imported fresh from ``root`` and dropped afterwards; ours are put back.
+    """
+    if root.resolve() == ROOT.resolve():
+        yield
+        return
+    names = _program_packages(root) | _program_packages(ROOT)
+
+    def ours(module: str) -> bool:
+        return module.split(".")[0] in names
+
+    saved = {k: v for k, v in sys.modules.items() if ours(k)}
+    for k in saved:
+        del sys.modules[k]
+    try:
+        yield
+    finally:
+        for k in [k for k in sys.modules if ours(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def plan(stack: str, *, root: Path = ROOT,
+         config_overrides: Mapping[str, Any] | None = None) -> list[plan_model.Resource]:
+    """The resources ``stack`` would manage, from the program and stack file under ``root``."""
+    try:
+        with _isolated_program(root):
+            registrations = run_stack(stack, root=root, config_overrides=config_overrides)
+    except FileNotFoundError as e:
+        raise PlanError(str(e)) from None
+    except pulumi.RunError as e:  # the program's own message for a bad config
+        raise PlanError(str(e)) from None
+    return plan_model.resources(registrations)
+
+
+def _redact(text: str) -> str:
+    # A backstop only: a placeholder reaching plain text is reported as a finding above this.
+    for secret in PLACEHOLDERS:
+        text = text.replace(secret, "[secret]")
+    return text
+
+
+def tree_text(stack: str, *, root: Path = ROOT,
+              config_overrides: Mapping[str, Any] | None = None) -> str:
+    items = plan(stack, root=root, config_overrides=config_overrides)
+    return _redact(plan_render.tree(stack, items, plan_model.plaintext_secrets(items,
+                                                                               PLACEHOLDERS)))
+
+
+def _git(root: Path, *args: str) -> bytes:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=120,
+                          check=False)
+    if done.returncode != 0:
+        raise PlanError(f"git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+@contextmanager
+def checkout(ref: str, root: Path = ROOT) -> Iterator[tuple[Path, str]]:
+    """The tree of git revision ``ref`` in a temporary directory, and its short commit id."""
+    if ref.startswith("-"):
+        raise PlanError(f"--base {ref!r}: expected a branch, tag or commit, e.g. origin/main")
+    try:
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except PlanError:
+        raise PlanError(f"--base {ref!r} is not a commit in {root}: give a branch, tag or commit "
+                        "(e.g. origin/main; fetch it first in a shallow clone)") from None
+    sha = commit.decode().strip()
+    archive = _git(root, "archive", "--format=tar", sha)
+    with tempfile.TemporaryDirectory(prefix="webtier-plan-base-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp), sha[:12]
+
+
+def base_markdown(stack: str, ref: str, *, root: Path = ROOT,
+                  config_overrides: Mapping[str, Any] | None = None) -> str:
+    """Markdown for a PR comment: the changes from revision ``ref`` to the working tree."""
+    after = plan(stack, root=root, config_overrides=config_overrides)
+    note = None
+    with checkout(ref, root) as (tree, sha):
+        if not (tree / "__main__.py").is_file() or not (tree / f"Pulumi.{stack}.yaml").is_file():
+            before: list[plan_model.Resource] = []
+            note = f"`{ref}` has no program or no `Pulumi.{stack}.yaml`: everything is new."
+        else:
+            try:
+                before = plan(stack, root=tree)
+            except PlanError as e:
+                raise PlanError(f"at {ref}: {e}") from None
+    changes = plan_model.diff(before, after)
+    warnings = plan_model.plaintext_secrets(after, PLACEHOLDERS)
+    return _redact(plan_render.diff_markdown(stack, f"{ref} ({sha})", changes, warnings, note))
+
+
+def compare_markdown(stack: str, other: str, *, root: Path = ROOT) -> str:
+    """Markdown: how ``other`` differs from ``stack`` (setting values; structure is flagged)."""
+    left, right = plan(stack, root=root), plan(other, root=root)
+    return _redact(plan_render.compare_markdown(stack, other,
+                                                plan_model.compare(left, right, stack, other)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan",
+        description="Offline plan of a stack under the mock engine: no cloud account, no state "
+                    "backend, no Pulumi CLI. Secrets show as [secret]; outputs known only after "
+                    "an update (e.g. the AMI a Packer build makes) as [unknown].")
+    parser.add_argument("stack", help="stack name, e.g. staging (reads Pulumi.<stack>.yaml)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--base", metavar="REF",
+                      help="print, as Markdown, what changes from git revision REF to the "
+                           "working tree")
+    mode.add_argument("--compare", metavar="OTHER_STACK",
+                      help="print, as Markdown, the inputs that differ between STACK and "
+                           "OTHER_STACK")
+    args = parser.parse_args(argv)
+    try:
+        if args.base:
+            text = base_markdown(args.stack, args.base)
+        elif args.compare:
+            text = compare_markdown(args.stack, args.compare)
+        else:
+            text = tree_text(args.stack)
+    except PlanError as e:
+        print(f"plan: {_redact(str(e))}", file=sys.stderr)
+        return 2
+    sys.stdout.buffer.write(text.encode())
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

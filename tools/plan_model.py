@@ -1,0 +1,455 @@
+"""The offline plan's model: recorded registrations as comparable resources, and what changes do.
+
+Pure data, no I/O: `tools/plan.py` feeds it the mock engine's registrations. What each resource type
+replaces on and what rolls instances is written down here, in one place, per type token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from tools.mock_engine import SECRET, UNKNOWN
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
+GROUP = "aws:autoscaling/group:Group"
+COMMAND = "command:local:Command"
+STACK = "pulumi:pulumi:Stack"
+
+ALL = "*"
+# Inputs whose change makes the provider replace the resource (ForceNew in the provider schema).
+# ALL: the resource is immutable, every input change replaces it.
+REPLACED_ON: Mapping[str, frozenset[str]] = {
+    LAUNCH_CONFIGURATION: frozenset({ALL}),
+    LAUNCH_TEMPLATE: frozenset({"name", "namePrefix"}),
+    GROUP: frozenset({"name", "namePrefix"}),
+    # A Command re-runs `create` on any other change; `triggers` exist to force a new resource.
+    COMMAND: frozenset({"triggers"}),
+    "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "namePrefix", "description",
+                                                      "vpcId"}),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": frozenset({"securityGroupId"}),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": frozenset({"securityGroupId"}),
+    "aws:lb/loadBalancer:LoadBalancer": frozenset({"name", "namePrefix", "internal",
+                                                   "loadBalancerType"}),
+    "aws:lb/targetGroup:TargetGroup": frozenset({"name", "namePrefix", "port", "protocol",
+                                                 "protocolVersion", "targetType", "vpcId"}),
+    "aws:lb/listener:Listener": frozenset({"loadBalancerArn"}),
+    "aws:autoscaling/policy:Policy": frozenset({"name", "autoscalingGroupName"}),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
+    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
+    "aws:iam/rolePolicy:RolePolicy": frozenset({"name", "namePrefix", "role"}),
+    "aws:iam/instanceProfile:InstanceProfile": frozenset({"name", "namePrefix", "path"}),
+    "aws:ssm/parameter:Parameter": frozenset({"name"}),
+    "aws:s3/bucketV2:BucketV2": frozenset({"bucket", "bucketPrefix"}),
+    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix"}),
+}
+
+# Resources whose outputs change when they change, so everything reading them changes too:
+# a command's stdout (e.g. the AMI a Packer build prints) and a launch template's latest version.
+OUTPUTS_CHANGE_ON_UPDATE = frozenset({COMMAND, LAUNCH_TEMPLATE})
+
+# The inputs the tree shows per type, in this order; other types show every input but tags.
+SHOWN: Mapping[str, tuple[str, ...]] = {
+    GROUP: ("namePrefix", "name", "minSize", "maxSize", "desiredCapacity", "launchTemplate",
+            "launchConfiguration", "vpcZoneIdentifiers", "targetGroupArns", "healthCheckType",
+            "healthCheckGracePeriod", "waitForElbCapacity", "defaultInstanceWarmup",
+            "instanceRefresh"),
+    LAUNCH_TEMPLATE: ("namePrefix", "name", "imageId", "instanceType", "iamInstanceProfile",
+                      "userData", "networkInterfaces", "blockDeviceMappings", "metadataOptions",
+                      "updateDefaultVersion"),
+    LAUNCH_CONFIGURATION: ("namePrefix", "name", "imageId", "instanceType",
+                           "iamInstanceProfile", "securityGroups", "userData",
+                           "associatePublicIpAddress", "rootBlockDevice", "metadataOptions"),
+}
+HIDDEN_IN_TREE = frozenset({"tags", "tagsAll", "tagSpecifications"})
+
+Action = Literal["create", "delete", "replace", "update", "same"]
+Scalar = str | int | float | bool | None
+
+
+class RegistrationLike(Protocol):
+    """What the plan reads from `tools.mock_engine.Registration`."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+
+
+_URN = re.compile(r"^urn:pulumi:(?P<stack>[^:]+)::(?P<project>[^:]+)::(?P<type>.+)::(?P<name>.*)$")
+
+
+def resource_key(urn: str) -> str:
+    """The URN without stack and project: the same resource has the same key in every stack."""
+    m = _URN.match(urn)
+    if not m:
+        return urn
+    if m["type"] == STACK:
+        return STACK  # the root is named after the stack; there is one per stack
+    return f"{m['type']}::{m['name']}"
+
+
+def _normalise(value: Any) -> Any:
+    """Plain data with markers kept; references to resources become their stack-free keys."""
+    if value is SECRET or value is UNKNOWN:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    if isinstance(value, str) and value.startswith("urn:pulumi:"):
+        m = _URN.match(value)  # a resource reference: its type's last part and name are enough
+        return f"<{m['type'].rsplit(':', 1)[-1]} {m['name']}>" if m else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format has only doubles: show 2, not 2.0
+    return value
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One registration, as the plan compares it."""
+
+    key: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: Mapping[str, Any]
+    options: Mapping[str, Any]
+    depends_on: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.type} {self.name}"
+
+    def flat(self) -> dict[str, Any]:
+        return flatten(self.inputs)
+
+
+def resources(registrations: Iterable[RegistrationLike]) -> list[Resource]:
+    """The registrations as plan resources, in registration order."""
+    out: list[Resource] = []
+    for reg in registrations:
+        options = dict(reg.options)
+        depends = tuple(sorted({resource_key(u) for u in options.pop("dependsOn", []) or []}))
+        out.append(Resource(
+            key=resource_key(reg.urn),
+            type=reg.type,
+            name=reg.name,
+            parent=resource_key(reg.parent) if reg.parent else None,
+            custom=reg.custom,
+            inputs=_normalise(reg.inputs),
+            options={k: _normalise(v) for k, v in sorted(options.items())},
+            depends_on=depends,
+        ))
+    return out
+
+
+def _json_document(value: str) -> Any | None:
+    """The parsed document if ``value`` is a JSON object or array (IAM policies), else None."""
+    text = value.strip()
+    if not (text.startswith("{") or text.startswith("[")):
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict | list) else None
+
+
+def flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """Leaf path -> value. Nested maps and lists of maps are walked; JSON documents are expanded
+    so a policy change shows as the statement that changed, not as one long string."""
+    if isinstance(value, Mapping):
+        if not value:
+            return {path: {}} if path else {}
+        out: dict[str, Any] = {}
+        for k in sorted(value):
+            out.update(flatten(value[k], f"{path}.{k}" if path else k))
+        return out
+    if isinstance(value, list):
+        if all(_is_scalar(v) for v in value):
+            return {path: tuple(value)}
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flatten(v, f"{path}[{i}]"))
+        return out
+    if isinstance(value, str):
+        doc = _json_document(value)
+        if doc is not None and doc:
+            return {f"{path}(json){p if p.startswith('[') else '.' + p}": v
+                    for p, v in flatten(doc).items()}
+    return {path: value}
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is SECRET or value is UNKNOWN or isinstance(value, str | int | float | bool) \
+        or value is None
+
+
+def top_key(path: str) -> str:
+    return re.split(r"[.\[(]", path, maxsplit=1)[0]
+
+
+def decoded_user_data(value: str) -> str | None:
+    """Base64 user data as text (launch templates take it encoded), or None if it is not."""
+    if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9+/=\s]+", value):
+        return None
+    try:
+        return base64.b64decode(value, validate=False).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+# --- changes ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InputChange:
+    path: str
+    before: Any
+    after: Any
+    replaces: bool
+
+
+@dataclass
+class Change:
+    """What happens to one resource between two plans."""
+
+    key: str
+    type: str
+    name: str
+    action: Action
+    inputs: list[InputChange] = field(default_factory=list)
+    options: list[InputChange] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    rolls: str | None = None
+    """How the group's running instances get replaced, if they do."""
+    launch_note: str | None = None
+    """For a group whose launch settings change without replacing running instances."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.type} {self.name}"
+
+    @property
+    def new_version(self) -> bool:
+        """An update that puts a launch template's settings into a new version: what the group
+        launches from is replaced, though Pulumi updates the template resource in place."""
+        return self.action == "update" and self.type == LAUNCH_TEMPLATE
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(none)"
+
+
+MISSING = _Missing()
+"""An input one side does not have."""
+
+
+def _replaces(res: Resource, path: str) -> bool:
+    forced = set(REPLACED_ON.get(res.type, frozenset()))
+    # replaceOnChanges holds property paths such as "triggers[*]": compare their first segment.
+    forced |= {top_key(p) for p in res.options.get("replaceOnChanges") or ()}
+    return ALL in forced or top_key(path) in forced
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    out = []
+    for path in sorted(set(before) | set(after)):
+        b, a = before.get(path, MISSING), after.get(path, MISSING)
+        if not _same(b, a):
+            out.append((path, b, a))
+    return out
+
+
+def _same(b: Any, a: Any) -> bool:
+    if b is a:
+        return True
+    if b is MISSING or a is MISSING or b is SECRET or a is SECRET or b is UNKNOWN \
+            or a is UNKNOWN:
+        return False
+    return bool(type(b) is type(a) and b == a)
+
+
+def diff(before: Sequence[Resource], after: Sequence[Resource]) -> list[Change]:
+    """What `pulumi up` would do to go from ``before`` to ``after``, resource by resource.
+
+    Secret and unknown values compare equal to themselves: the plan cannot see a secret change,
+    nor an output computed during the update, unless something it depends on changes.
+    """
+    old = {r.key: r for r in before}
+    new = {r.key: r for r in after}
+    changes: dict[str, Change] = {}
+    for res in after:  # registration order: a resource comes after what it depends on
+        if res.key not in old:
+            changes[res.key] = Change(res.key, res.type, res.name, "create")
+            continue
+        prior = old[res.key]
+        ignored = set(res.options.get("ignoreChanges") or ())
+        inputs = [InputChange(p, b, a, _replaces(res, p))
+                  for p, b, a in _changed(prior.flat(), res.flat())
+                  if not _ignored(p, ignored)]
+        options = [InputChange(p, b, a, False)
+                   for p, b, a in _changed(flatten(dict(prior.options)),
+                                           flatten(dict(res.options)))]
+        change = Change(res.key, res.type, res.name, "same", inputs, options)
+        if inputs:
+            change.action = "replace" if any(c.replaces for c in inputs) else "update"
+            forcing = sorted({top_key(c.path) for c in inputs if c.replaces})
+            if forcing:
+                change.reasons.append(_replace_reason(res, forcing))
+            elif res.type == LAUNCH_TEMPLATE:
+                changed = ", ".join(sorted({top_key(c.path) for c in inputs}))
+                change.reasons.append(f"launch template versions are immutable: the change to "
+                                      f"{changed} makes a new version")
+        _propagate(res, change, changes)
+        changes[res.key] = change
+    for res in before:
+        if res.key not in new:
+            changes[res.key] = Change(res.key, res.type, res.name, "delete")
+    for res in after:
+        _rolls(res, changes)
+    order = {k: i for i, k in enumerate([*new, *[k for k in old if k not in new]])}
+    return sorted((c for c in changes.values() if c.action != "same" or c.options),
+                  key=lambda c: order[c.key])
+
+
+def _ignored(path: str, ignored: set[str]) -> bool:
+    return top_key(path) in ignored or any(path == i or path.startswith((f"{i}.", f"{i}["))
+                                           for i in ignored)
+
+
+def _replace_reason(res: Resource, forcing: Sequence[str]) -> str:
+    if ALL in REPLACED_ON.get(res.type, ()):
+        return "immutable: every change replaces it"
+    return f"{', '.join(forcing)} can only change by replacement"
+
+
+def _outputs_change(change: Change) -> bool:
+    return change.action == "replace" or (
+        change.action == "update" and change.type in OUTPUTS_CHANGE_ON_UPDATE)
+
+
+def _propagate(res: Resource, change: Change, done: Mapping[str, Change]) -> None:
+    """Mark ``res`` changed when a resource it reads from gets new outputs (a replaced resource,
+    a re-run command, a new launch template version): `pulumi preview` shows those inputs as
+    unknown, so the resource is updated, and replaced if it is immutable."""
+    sources = [done[d] for d in res.depends_on if d in done and _outputs_change(done[d])]
+    if not sources:
+        return
+    names = ", ".join(_why_outputs_change(s) for s in sources)
+    if ALL in REPLACED_ON.get(res.type, ()):
+        if change.action != "replace":
+            change.action = "replace"
+            change.reasons.append(_replace_reason(res, ()))
+    elif change.action == "same":
+        change.action = "update"
+    change.reasons.append(f"reads {names}")
+
+
+def _why_outputs_change(source: Change) -> str:
+    if source.action == "replace":
+        return f"{source.name}, which is replaced"
+    if source.type == COMMAND:
+        return f"the output of {source.name}, which runs again"
+    return f"{source.name}, which gets a new version"
+
+
+def _rolls(res: Resource, changes: dict[str, Change]) -> None:
+    """Whether the group's running instances get replaced, and how."""
+    if res.type != GROUP or res.key not in changes:
+        return
+    change = changes[res.key]
+    if change.action == "create":
+        return
+    if change.action == "replace":
+        change.rolls = "the group is replaced: every instance is replaced with it"
+        return
+    launch_paths = ("launchTemplate", "launchConfiguration", "mixedInstancesPolicy")
+    launch_sources = [changes[d] for d in res.depends_on
+                      if d in changes and changes[d].type in (LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION)
+                      and changes[d].action in ("update", "replace")]
+    launch_changed = any(top_key(c.path) in launch_paths for c in change.inputs) or launch_sources
+    if not launch_changed:
+        return
+    flat = res.flat()
+    if flat.get("instanceRefresh.strategy"):
+        pct = flat.get("instanceRefresh.preferences.minHealthyPercentage")
+        keep = f", keeping {pct}% healthy" if pct is not None else ""
+        change.rolls = (f"instance refresh ({flat['instanceRefresh.strategy']}{keep}): every "
+                        f"running instance is replaced from the new launch settings")
+    else:
+        change.launch_note = ("no instance refresh: running instances keep the old launch "
+                              "settings; only instances launched from now on use the new ones")
+    if change.action == "same":
+        change.action = "update"
+
+
+# --- stack against stack ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SettingDifference:
+    label: str
+    path: str
+    left: Any
+    right: Any
+    only_stack_name: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    only_left: list[Resource]
+    only_right: list[Resource]
+    differences: list[SettingDifference]
+
+
+def compare(left: Sequence[Resource], right: Sequence[Resource], left_stack: str,
+            right_stack: str) -> Comparison:
+    """Input values that differ between two stacks of the same program, and any resource that
+    exists in one stack only (the stacks should differ in setting values, not in structure)."""
+    lmap = {r.key: r for r in left}
+    rmap = {r.key: r for r in right}
+    diffs: list[SettingDifference] = []
+    for res in left:
+        other = rmap.get(res.key)
+        if other is None:
+            continue
+        for path, a, b in _changed(res.flat(), other.flat()):
+            diffs.append(SettingDifference(res.label, path, a, b,
+                                           _only_stack_name(a, b, left_stack, right_stack)))
+    return Comparison(
+        only_left=[r for r in left if r.key not in rmap],
+        only_right=[r for r in right if r.key not in lmap],
+        differences=diffs,
+    )
+
+
+def _only_stack_name(a: Any, b: Any, left_stack: str, right_stack: str) -> bool:
+    if not (isinstance(a, str) and isinstance(b, str)) or left_stack not in a:
+        return False
+    return a.replace(left_stack, right_stack) == b
+
+
+def plaintext_secrets(items: Iterable[Resource], secrets: Iterable[str]) -> list[str]:
+    """Inputs holding a known secret value in plain text (also inside base64 user data): these
+    would be stored unencrypted in the state and shown by every preview."""
+    needles = [s for s in secrets if s]
+    found: list[str] = []
+    for res in items:
+        for path, value in res.flat().items():
+            texts = [value] if isinstance(value, str) else \
+                [v for v in value if isinstance(v, str)] if isinstance(value, tuple) else []
+            texts += [d for t in list(texts) if (d := decoded_user_data(t)) is not None]
+            if any(n in t for t in texts for n in needles):
+                found.append(f"{res.label}: {path}")
+    return found
