@@ -696,7 +696,8 @@ def _kv_secrets(raw: Mapping[str, object], secret_keys: set[str], kv: KvSettings
         return {}
     if key not in secret_keys:
         problems.add(key, "[redacted]", "is stored in plaintext; set each value with "
-                     f"`pulumi config set --secret --path 'kvSecrets[\"<key>\"]' … --stack {stack}`")
+                     "`pulumi config set --secret --path 'kvSecrets[\"<key>\"]' … "
+                     f"--stack {stack}`")
         return {}
     decoded = raw[key]
     if isinstance(decoded, str):
