@@ -119,7 +119,7 @@ class WebtierMocks(pulumi.runtime.Mocks):
         # during a preview, as it would in `pulumi preview`.
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:user/mock",
                     "userId": "AIDAMOCK", "id": self.account}
@@ -141,7 +141,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         outputs: dict[str, Any] = {}
         if response.object is not None:
@@ -184,7 +184,7 @@ def use_mocks(stack: str = "staging", *, preview: bool = False,
     monitor = RecordingMonitor(mocks or WebtierMocks())
     runtime_settings.ROOT.set(None)  # a fresh root stack for every run
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview,
-                             monitor=monitor)  # type: ignore[arg-type]
+                             monitor=monitor)
     return monitor
 
 
@@ -258,7 +258,7 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
     # The root stack resource created by set_mocks binds to the current loop: set ours first.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    pulumi.export = record_export  # type: ignore[assignment]
+    pulumi.export = record_export
     try:
         monitor = use_mocks(stack, preview=preview, mocks=mocks, config=config,
                             secret_keys=secret_keys)
@@ -268,7 +268,7 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
             loop.run_until_complete(_run(root))
             resolved = loop.run_until_complete(_resolve(exports))
     finally:
-        pulumi.export = original_export  # type: ignore[assignment]
+        pulumi.export = original_export
         loop.close()
         asyncio.set_event_loop(None)
     return StackRun(monitor.registrations, resolved)
@@ -277,7 +277,10 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
 async def _run(root: Path) -> None:
     from pulumi.runtime.stack import run_pulumi_func
 
-    await run_pulumi_func(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"))
+    def program() -> None:
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+    await run_pulumi_func(program)
 
 
 async def _resolve(exports: Mapping[str, Any]) -> dict[str, Any]:
