@@ -154,7 +154,47 @@ def resources(registrations: Iterable[RegistrationLike]) -> list[Resource]:
     return out
 
 
-def _json_document(value: str) -> Any | None:
+def tree_order(items: Iterable[Resource]) -> list[Resource]:
+    """Parents before children, siblings by name then type: the same order for the same set,
+    whatever order the engine happened to receive the registrations in."""
+    items = list(items)
+    keys = {r.key for r in items}
+    children: dict[str | None, list[Resource]] = {}
+    for res in items:
+        children.setdefault(res.parent if res.parent in keys else None, []).append(res)
+    out: list[Resource] = []
+
+    def walk(parent: str | None) -> None:
+        for res in sorted(children.get(parent, []), key=lambda r: (r.name, r.type, r.key)):
+            out.append(res)
+            walk(res.key)
+
+    walk(None)
+    return out
+
+
+def dependency_order(items: Iterable[Resource]) -> list[Resource]:
+    """Every resource after the resources it reads from (tree order among independent ones)."""
+    ordered = tree_order(items)
+    by_key = {r.key: r for r in ordered}
+    seen: set[str] = set()
+    out: list[Resource] = []
+
+    def visit(res: Resource) -> None:
+        if res.key in seen:
+            return
+        seen.add(res.key)
+        for dep in res.depends_on:
+            if dep in by_key:
+                visit(by_key[dep])
+        out.append(res)
+
+    for res in ordered:
+        visit(res)
+    return out
+
+
+def json_document(value: str) -> Any | None:
     """The parsed document if ``value`` is a JSON object or array (IAM policies), else None."""
     text = value.strip()
     if not (text.startswith("{") or text.startswith("[")):
@@ -184,7 +224,7 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
             out.update(flatten(v, f"{path}[{i}]"))
         return out
     if isinstance(value, str):
-        doc = _json_document(value)
+        doc = json_document(value)
         if doc is not None and doc:
             return {f"{path}(json){p if p.startswith('[') else '.' + p}": v
                     for p, v in flatten(doc).items()}
@@ -290,7 +330,7 @@ def diff(before: Sequence[Resource], after: Sequence[Resource]) -> list[Change]:
     old = {r.key: r for r in before}
     new = {r.key: r for r in after}
     changes: dict[str, Change] = {}
-    for res in after:  # registration order: a resource comes after what it depends on
+    for res in dependency_order(after):  # what a resource reads from is decided before it
         if res.key not in old:
             changes[res.key] = Change(res.key, res.type, res.name, "create")
             continue
@@ -306,12 +346,14 @@ def diff(before: Sequence[Resource], after: Sequence[Resource]) -> list[Change]:
         if inputs:
             change.action = "replace" if any(c.replaces for c in inputs) else "update"
             forcing = sorted({top_key(c.path) for c in inputs if c.replaces})
+            changed = ", ".join(sorted({top_key(c.path) for c in inputs}))
             if forcing:
                 change.reasons.append(_replace_reason(res, forcing))
             elif res.type == LAUNCH_TEMPLATE:
-                changed = ", ".join(sorted({top_key(c.path) for c in inputs}))
                 change.reasons.append(f"launch template versions are immutable: the change to "
                                       f"{changed} makes a new version")
+            else:
+                change.reasons.append(f"changes in place: {changed}")
         _propagate(res, change, changes)
         changes[res.key] = change
     for res in before:
@@ -319,7 +361,8 @@ def diff(before: Sequence[Resource], after: Sequence[Resource]) -> list[Change]:
             changes[res.key] = Change(res.key, res.type, res.name, "delete")
     for res in after:
         _rolls(res, changes)
-    order = {k: i for i, k in enumerate([*new, *[k for k in old if k not in new]])}
+    gone = [r for r in before if r.key not in new]
+    order = {r.key: i for i, r in enumerate(tree_order([*after, *gone]))}
     return sorted((c for c in changes.values() if c.action != "same" or c.options),
                   key=lambda c: order[c.key])
 
@@ -416,28 +459,43 @@ class Comparison:
 def compare(left: Sequence[Resource], right: Sequence[Resource], left_stack: str,
             right_stack: str) -> Comparison:
     """Input values that differ between two stacks of the same program, and any resource that
-    exists in one stack only (the stacks should differ in setting values, not in structure)."""
-    lmap = {r.key: r for r in left}
-    rmap = {r.key: r for r in right}
+    exists in one stack only (the stacks should differ in setting values, not in structure).
+
+    Resources are matched by type and by name with the stack's name taken out, since names
+    usually carry it (webapp-staging-fleet and webapp-production-fleet are the same resource).
+    """
+    lmap = {_stackless(r.key, left_stack): r for r in left}
+    rmap = {_stackless(r.key, right_stack): r for r in right}
     diffs: list[SettingDifference] = []
-    for res in left:
-        other = rmap.get(res.key)
+    for res in tree_order(left):
+        other = rmap.get(_stackless(res.key, left_stack))
         if other is None:
             continue
+        label = f"{res.type} {res.name.replace(left_stack, '<stack>')}"
         for path, a, b in _changed(res.flat(), other.flat()):
-            diffs.append(SettingDifference(res.label, path, a, b,
+            diffs.append(SettingDifference(label, path, a, b,
                                            _only_stack_name(a, b, left_stack, right_stack)))
     return Comparison(
-        only_left=[r for r in left if r.key not in rmap],
-        only_right=[r for r in right if r.key not in lmap],
+        only_left=[r for r in tree_order(left) if _stackless(r.key, left_stack) not in rmap],
+        only_right=[r for r in tree_order(right) if _stackless(r.key, right_stack) not in lmap],
         differences=diffs,
     )
 
 
+def _stackless(key: str, stack: str) -> str:
+    type_, sep, name = key.rpartition("::")
+    return f"{type_}{sep}{name.replace(stack, '<stack>')}"
+
+
 def _only_stack_name(a: Any, b: Any, left_stack: str, right_stack: str) -> bool:
-    if not (isinstance(a, str) and isinstance(b, str)) or left_stack not in a:
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return any(x != y for x, y in zip(a, b, strict=True)) and all(
+            x == y or _only_stack_name(x, y, left_stack, right_stack)
+            for x, y in zip(a, b, strict=True))
+    if not (isinstance(a, str) and isinstance(b, str)):
         return False
-    return a.replace(left_stack, right_stack) == b
+    a, b = decoded_user_data(a) or a, decoded_user_data(b) or b
+    return left_stack in a and a.replace(left_stack, right_stack) == b
 
 
 def plaintext_secrets(items: Iterable[Resource], secrets: Iterable[str]) -> list[str]:

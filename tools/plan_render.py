@@ -23,10 +23,13 @@ from tools.plan_model import (
     Resource,
     SettingDifference,
     decoded_user_data,
+    flatten,
+    json_document,
     top_key,
 )
 
-LIMIT = 96  # longer values are cut, with their length and a digest so a change still shows
+LIMIT = 160  # longer values are cut, with their length and a digest so a change still shows
+SPLIT = 100  # a map or list longer than this shows one leaf per line in the tree
 _PLAIN = re.compile(r"^[\w./:@*<>+=-][\w ./:@*<>+=,-]*$")
 LEGEND = "[secret] = secret value · [unknown] = known only once the update runs"
 _DEFAULT_OPTIONS: Mapping[str, Any] = {
@@ -61,12 +64,21 @@ def show(value: Any, limit: int | None = LIMIT) -> str:
     return f"{text[:limit - 40]}… ({len(text)} chars, sha256:{digest})"
 
 
-def _show_input(key: str, value: Any) -> str:
-    if key == "userData" and isinstance(value, str):
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _input_lines(key: str, value: Any) -> list[str]:
+    """``key: value`` lines for the tree; a map too long for one line gets a line per leaf."""
+    if isinstance(value, str) and top_key(key) == "userData":
         text = decoded_user_data(value) or value
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        return f"<user data: {len(text.splitlines())} lines, sha256:{digest}>"
-    return show(value)
+        return [f"{key}: <user data: {len(text.splitlines())} lines, sha256:{_digest(text)}>"]
+    if isinstance(value, str) and json_document(value) is not None:
+        return [f"{key}: <JSON document: {len(value)} chars, sha256:{_digest(value)}>"]
+    if isinstance(value, Mapping | list) and len(show(value, None)) > SPLIT:
+        return [line for path, leaf in flatten({key: value}).items()
+                for line in _input_lines(path, leaf)]
+    return [f"{key}: {show(value)}"]
 
 
 def _options(res: Resource) -> str:
@@ -98,7 +110,7 @@ def tree(stack: str, items: Sequence[Resource], warnings: Sequence[str] = ()) ->
                                                     if k not in HIDDEN_IN_TREE))
         for key in shown:
             if key in res.inputs:
-                lines.append(f"{pad}  {key}: {_show_input(key, res.inputs[key])}")
+                lines.extend(f"{pad}  {line}" for line in _input_lines(key, res.inputs[key]))
         for i, kid in enumerate(kids):
             last = i == len(kids) - 1
             walk(kid, lead + below, "└── " if last else "├── ", "    " if last else "│   ")
@@ -170,31 +182,33 @@ def diff_markdown(stack: str, base: str, changes: Sequence[Change],
 
 
 def _default_reason(c: Change) -> str:
-    if c.action == "update" and c.inputs:
-        return "changes in place: " + ", ".join(sorted({top_key(i.path) for i in c.inputs}))
     if c.action == "same":
         return "resource options change; nothing changes in the cloud"
     return ""
 
 
 def _long_text_diffs(c: Change) -> list[str]:
-    """Line diffs of changed multi-line text (user data), which a table cell can only cut."""
     out: list[str] = []
     for ic in c.inputs:
-        texts = []
-        for v in (ic.before, ic.after):
-            text = v if isinstance(v, str) else ""
-            if top_key(ic.path) == "userData" and isinstance(v, str):
-                text = decoded_user_data(v) or v
-            texts.append(text)
-        if not any("\n" in t for t in texts):
-            continue
-        lines = list(difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(),
-                                          "before", "after", lineterm="", n=2))
-        if len(lines) > 200:
-            lines = [*lines[:200], f"… {len(lines) - 200} more lines"]
-        out += ["", f"{code(ic.path)}:", "", "```diff", *lines, "```"]
+        out += text_diff(ic.path, ic.before, ic.after, "before", "after")
     return out
+
+
+def text_diff(path: str, a: Any, b: Any, a_name: str, b_name: str) -> list[str]:
+    """A line diff of changed multi-line text (user data), which a table cell can only cut."""
+    texts = []
+    for v in (a, b):
+        text = v if isinstance(v, str) else ""
+        if top_key(path) == "userData":
+            text = decoded_user_data(text) or text
+        texts.append(text)
+    if not any("\n" in t for t in texts):
+        return []
+    lines = list(difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(),
+                                      a_name, b_name, lineterm="", n=2))
+    if len(lines) > 200:
+        lines = [*lines[:200], f"… {len(lines) - 200} more lines"]
+    return ["", f"{code(path)}:", "", "```diff", *lines, "```"]
 
 
 def compare_markdown(left: str, right: str, comparison: Comparison) -> str:
@@ -215,6 +229,11 @@ def compare_markdown(left: str, right: str, comparison: Comparison) -> str:
     out += [f"#### Setting values that differ ({len(real)})", ""]
     if real:
         out += _difference_table(left, right, real)
+        for d in real:
+            diff = text_diff(d.path, d.left, d.right, left, right)
+            if diff:
+                out += [f"<details><summary>{code(d.path)} of {code(d.label)}</summary>", *diff,
+                        "", "</details>", ""]
     else:
         out += ["None.", ""]
     if named:
