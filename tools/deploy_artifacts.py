@@ -1,0 +1,304 @@
+"""What a deploy publishes: the release archive, its checksums, its S3 keys, its stretcher manifest.
+
+No network here. The archive is written once, and its SHA-256 (for the manifest) and per-part
+SHA-256 digests (for S3's multipart checks) are computed while it is written, so the upload can
+start on each part as soon as it is complete.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import os
+import re
+import secrets
+import tarfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import yaml
+
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+# Release ids end up in S3 keys, directory names and the manifest's shell commands, so they are
+# restricted to characters that need no quoting anywhere.
+RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RELEASE_ID_ALLOWED = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+# S3 allows 10,000 parts of at least 5 MiB (the last may be smaller).
+MIN_PART_SIZE = 8 * 1024 * 1024
+MAX_PARTS = 10_000
+
+# Where stretcher runs on the instance: WEBTIER_ROOT lets a test root stand in for /opt/app.
+# stretcher renders the manifest as a Go template with `env`, so one manifest serves both.
+DEST_ROOT = '{{ env "WEBTIER_ROOT" "/opt/app" }}'
+
+# A file whose first 64 KiB shrinks by less than this is stored, not deflated: images, fonts and
+# archives are already compressed, and deflating them costs more time than it saves bytes.
+_SAMPLE_BYTES = 64 * 1024
+_STORE_IF_RATIO_ABOVE = 0.9
+_DEFLATE_LEVEL = 6
+
+
+class ReleaseError(Exception):
+    """A problem with the release input that the user can fix."""
+
+
+def check_app(app: str) -> str:
+    if not APP_NAME.match(app):
+        raise ReleaseError(f"--app {app!r}: must be 3-32 lowercase letters, digits and dashes, "
+                           "starting with a letter (the stack's webtier:app)")
+    return app
+
+
+def check_release_id(release_id: str) -> str:
+    if not RELEASE_ID.match(release_id):
+        raise ReleaseError(f"--release-id {release_id!r}: must be {RELEASE_ID_ALLOWED}")
+    return release_id
+
+
+def new_release_id(now: datetime | None = None) -> str:
+    """Sortable by time; the random tail keeps two deploys in the same second apart."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def release_prefix(app: str) -> str:
+    """Key prefix of every object of an app; the instance role may read only below it."""
+    return f"releases/{app}"
+
+
+def archive_key(app: str, release_id: str) -> str:
+    return f"{release_prefix(app)}/{release_id}/{app}.tar.gz"
+
+
+def manifest_key(app: str, release_id: str) -> str:
+    return f"{release_prefix(app)}/{release_id}/manifest.yml"
+
+
+def s3_url(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def pointer_key(kv_prefix: str, app: str) -> str:
+    """The KV key instances read at boot (node.env's DEPLOY_POINTER_KEY)."""
+    return f"{kv_prefix.strip('/')}/deploy/{app}/current"
+
+
+def render_manifest(*, src: str, sha256: str, release_id: str, keep: int) -> str:
+    """The stretcher manifest: fetch, verify, unpack into releases/<id>, then switch `current`.
+
+    `post` switches the symlink and restarts the app (restoring the old link if the restart
+    fails), so a failed deploy leaves the old release serving; `success` prunes old releases;
+    `failure` removes the half-deployed directory unless it is the one serving.
+    """
+    check_release_id(release_id)
+    if keep < 1:
+        raise ReleaseError(f"--keep {keep}: must be at least 1")
+    manifest = {
+        "src": src,
+        "checksum": sha256,
+        "dest": f"{DEST_ROOT}/releases/{release_id}",
+        "commands": {
+            "pre": [f"release-switch prepare {release_id}"],
+            "post": [f"release-switch activate {release_id}"],
+            "success": [f"release-switch prune --keep {keep}"],
+            "failure": [f"release-switch abandon {release_id}"],
+        },
+    }
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
+
+
+@dataclass(frozen=True)
+class ArchivePart:
+    """One multipart-upload part of the archive file, complete on disk."""
+
+    number: int
+    offset: int
+    size: int
+    sha256: bytes
+
+
+@dataclass(frozen=True)
+class Archive:
+    path: Path
+    size: int
+    sha256: str
+    """Hex SHA-256 of the whole archive: the manifest's checksum, verified by stretcher."""
+    parts: tuple[ArchivePart, ...]
+
+    @property
+    def multipart_sha256(self) -> str:
+        """What S3 reports as the object's SHA-256 after a multipart upload of these parts."""
+        joined = b"".join(p.sha256 for p in self.parts)
+        return base64.b64encode(hashlib.sha256(joined).digest()).decode()
+
+
+def part_size_for(estimated_bytes: int) -> int:
+    """Parts of 8 MiB, larger only when a huge release would need more than 10,000 of them."""
+    needed = -(-estimated_bytes // (MAX_PARTS - 100))  # margin: compression may not shrink it
+    mib = 1024 * 1024
+    return max(MIN_PART_SIZE, -(-needed // mib) * mib)
+
+
+def release_size(release_dir: Path) -> int:
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(release_dir):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                total += os.path.getsize(path)
+    return total
+
+
+def build_archive(release_dir: Path, out: Path, *, part_size: int,
+                  on_part: Callable[[ArchivePart], None] | None = None) -> Archive:
+    """Write ``release_dir`` as a tar.gz at ``out``; call ``on_part`` as each part completes.
+
+    Entries are sorted and owned by root with group/other write removed, so what lands on the
+    instance is the same whoever ran the deploy. Sockets, devices and FIFOs are refused.
+    """
+    if not release_dir.is_dir():
+        raise ReleaseError(f"release directory {str(release_dir)!r} does not exist or is not a "
+                           "directory")
+    if not any(release_dir.iterdir()):
+        raise ReleaseError(f"release directory {str(release_dir)!r} is empty: nothing to deploy")
+    with out.open("wb") as raw:
+        sink = _PartSink(raw, part_size, on_part)
+        members = _GzipMembers(sink)
+        with tarfile.open(fileobj=members, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            for path, arcname in _walk(release_dir):
+                info = tar.gettarinfo(str(path), arcname=arcname)
+                if not (info.isreg() or info.isdir() or info.issym()):
+                    raise ReleaseError(f"{str(path)!r} is not a regular file, directory or "
+                                       "symlink: remove it from the release")
+                _normalize(info)
+                if info.isreg():
+                    with path.open("rb") as f:
+                        members.set_level(_level_for(f))
+                        tar.addfile(info, f)
+                else:
+                    tar.addfile(info)
+        members.close()
+        sink.close()
+    return Archive(path=out, size=sink.size, sha256=sink.sha256.hexdigest(),
+                   parts=tuple(sink.parts))
+
+
+def _walk(root: Path) -> list[tuple[Path, str]]:
+    entries: list[tuple[Path, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, root)
+        # Symlinked directories are listed among dirnames but not descended into: keep them as
+        # links, as tar would.
+        linked = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        names = sorted(filenames + linked)
+        if rel != ".":
+            entries.append((Path(dirpath), rel))
+        for name in names:
+            entries.append((Path(dirpath, name), os.path.normpath(os.path.join(rel, name))))
+    return entries
+
+
+def _normalize(info: tarfile.TarInfo) -> None:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    # No setuid bits and no group/other write, whatever the builder's umask was.
+    info.mode &= 0o755
+
+
+def _level_for(f: BinaryIO) -> int:
+    sample = f.read(_SAMPLE_BYTES)
+    f.seek(0)
+    if len(sample) < _SAMPLE_BYTES:
+        return _DEFLATE_LEVEL
+    ratio = len(zlib.compress(sample, 1)) / len(sample)
+    return 0 if ratio > _STORE_IF_RATIO_ABOVE else _DEFLATE_LEVEL
+
+
+class _GzipMembers:
+    """A gzip stream written as consecutive members, so the level can change between files.
+
+    gzip, tar and Go's compress/gzip all read concatenated members as one stream.
+    """
+
+    def __init__(self, sink: _PartSink) -> None:
+        self._sink = sink
+        self._level = _DEFLATE_LEVEL
+        self._member: gzip.GzipFile | None = None
+        self._written = 0
+
+    def set_level(self, level: int) -> None:
+        if level != self._level and self._member is not None:
+            self._member.close()
+            self._member = None
+        self._level = level
+
+    def write(self, data: bytes) -> int:
+        if self._member is None:
+            # mtime=0: the archive's bytes depend only on the release, not on when it was built.
+            self._member = gzip.GzipFile(fileobj=self._sink, mode="wb",
+                                         compresslevel=self._level, mtime=0)
+        self._member.write(data)
+        self._written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._written
+
+    def close(self) -> None:
+        if self._member is not None:
+            self._member.close()
+            self._member = None
+
+
+class _PartSink:
+    """Writes the archive file and hashes it whole and in upload-sized parts."""
+
+    def __init__(self, raw: BinaryIO, part_size: int,
+                 on_part: Callable[[ArchivePart], None] | None) -> None:
+        self._raw = raw
+        self._part_size = part_size
+        self._on_part = on_part
+        self.sha256 = hashlib.sha256()
+        self.parts: list[ArchivePart] = []
+        self.size = 0
+        self._part_hash = hashlib.sha256()
+        self._part_start = 0
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        while view:
+            room = self._part_size - (self.size - self._part_start)
+            chunk = view[:room]
+            self._raw.write(chunk)
+            self.sha256.update(chunk)
+            self._part_hash.update(chunk)
+            self.size += len(chunk)
+            view = view[len(chunk):]
+            if self.size - self._part_start == self._part_size:
+                self._emit()
+        return len(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def close(self) -> None:
+        if self.size > self._part_start or not self.parts:
+            self._emit()
+
+    def _emit(self) -> None:
+        # The uploader reads the part back from the file, so it must be on disk first.
+        self._raw.flush()
+        part = ArchivePart(len(self.parts) + 1, self._part_start, self.size - self._part_start,
+                           self._part_hash.digest())
+        self.parts.append(part)
+        self._part_hash = hashlib.sha256()
+        self._part_start = self.size
+        if self._on_part is not None:
+            self._on_part(part)
