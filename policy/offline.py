@@ -8,7 +8,7 @@ tests (and offline tools) exercise the policies exactly as `pulumi preview` woul
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -93,9 +93,10 @@ class Collector:
 
 def run_resource_policy(policy: ResourceValidationPolicy,
                         args: ResourceValidationArgs) -> list[Violation]:
+    """The policy's violations, each on the validated resource (as the engine attributes them)."""
     collector = Collector(policy.name)
     policy.validate(args, collector)
-    return collector.violations
+    return [replace(v, urn=args.urn) for v in collector.violations]
 
 
 def run_stack_policy(policy: StackValidationPolicy, resources: Sequence[PolicyResource],
