@@ -468,21 +468,33 @@ def iam_no_wildcards(resource_type: str, props: Mapping[str, Any]) -> list[str]:
 # --- Auto Scaling groups -------------------------------------------------------------------
 
 def explicit_template_version(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """A group names the launch template version it runs: never $Latest/$Default or nothing."""
+    """A group names the launch template version it runs: never $Latest/$Default or nothing.
+
+    The one rule that accepts a value unknown during preview, on purpose: the fleet pins the
+    template's ``latestVersion`` output, unknown whenever the template changes, so treating it as a
+    violation would block every production preview of an AMI or instance-type change. An unknown
+    value is always another resource's output; "$Latest"/"$Default" are literals, known in every
+    preview, so they are still caught here. An output that resolves to one of them at update time
+    is caught then: the engine runs the pack again on known values before the group is updated.
+    """
     if resource_type != GROUP:
         return []
-    specs: list[tuple[str, Any]] = []
+    specs: list[tuple[str, Callable[[], Any]]] = []
     template = props.get("launchTemplate")
     if isinstance(template, Mapping):
-        specs.append(("launchTemplate.version", template.get("version")))
+        specs.append(("launchTemplate.version", lambda: template.get("version")))
     mixed = props.get("mixedInstancesPolicy")
     if isinstance(mixed, Mapping):
         spec = _mapping(_mapping(mixed.get("launchTemplate")).get("launchTemplateSpecification"))
         if spec:
             specs.append(("mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version",
-                          spec.get("version")))
+                          lambda: spec.get("version")))
     problems = []
-    for label, version in specs:
+    for label, read in specs:
+        try:
+            version = read()
+        except UnknownValueError:
+            continue  # an output, never a $Latest/$Default literal: see the docstring
         if version is None or version == "":
             problems.append(f"{label} is not set, so the group launches $Default, which can "
                             "change outside this program: pin the version number")

@@ -682,10 +682,19 @@ def test_unknown_user_data_is_reported_not_passed() -> None:
     assert found == ["cannot verify during preview: userData is unknown"]
 
 
-def test_unknown_template_version_is_reported_not_passed() -> None:
+def test_unknown_template_version_passes_as_an_output_not_a_literal() -> None:
+    # The fleet pins latestVersion, unknown in every preview that changes the template; only
+    # literals can be $Latest/$Default, and those are known (see rules.explicit_template_version).
     found = violations("autoscaling-launch-template-version-pinned", GROUP,
                        group(launchTemplate={"id": UNKNOWN, "version": UNKNOWN}))
-    assert found == ["cannot verify during preview: launchTemplate.version is unknown"]
+    assert found == []
+
+
+def test_latest_literal_is_caught_even_when_the_template_id_is_unknown() -> None:
+    found = violations("autoscaling-launch-template-version-pinned", GROUP,
+                       group(launchTemplate={"id": UNKNOWN, "version": "$Latest"}))
+    assert len(found) == 1
+    assert "$Latest" in found[0]
 
 
 def test_unknown_policy_document_is_reported_not_passed() -> None:
