@@ -479,6 +479,11 @@ class KvEntries(dynamic.Resource, module="consul", name="KvEntries"):
 
     indexes: pulumi.Output[dict[str, int]]
     """ModifyIndex of each key (relative) as this stack last wrote or refreshed it."""
+    values: pulumi.Output[dict[str, str]]
+    """The plain entries, as written."""
+    # camelCase: dynamic resources expose each property under its name in state.
+    secretValues: pulumi.Output[dict[str, str]]
+    """The secret entries, as written; secret."""
 
     def __init__(self, name: str, props: Mapping[str, Any],
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -528,16 +533,18 @@ class ConsulKv(pulumi.ComponentResource):
     """Full Consul keys this component owns, e.g. app/staging/database/master-user."""
     indexes: pulumi.Output[dict[str, int]]
     """ModifyIndex of each key (relative to the prefix) after the last sync."""
+    entries: KvEntries
+    """The resource holding the keys in state."""
 
     def __init__(self, name: str, args: ConsulKvArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("webtier:consul_kv:ConsulKv", name, None, opts)
         problems = entry_problems(args.prefix, {k: "" for k in args.entries})
         problems += [f"secret_keys lists {k!r}, which is not an entry"
                      for k in sorted(args.secret_keys - set(args.entries))]
         if problems:
             raise ValueError(f"ConsulKv {name!r}: " + "; ".join(problems))
         resolved = resolve_connection(args.connection, os.environ)
+        super().__init__("webtier:consul_kv:ConsulKv", name, None, opts)
         plain, secret = split_entries(args.entries, args.secret_keys)
         token = args.connection.token
         entries = KvEntries(f"{name}-entries", {
@@ -557,4 +564,5 @@ class ConsulKv(pulumi.ComponentResource):
         self.keys = pulumi.Output.from_input(
             sorted(full_key(args.prefix, k) for k in args.entries))
         self.indexes = entries.indexes
+        self.entries = entries
         self.register_outputs({"keys": self.keys, "indexes": self.indexes})
