@@ -611,6 +611,9 @@ class _Handler(BaseHTTPRequestHandler):
     owner: ConsulDouble
     # HTTP/1.1 keep-alive, as a Consul agent serves, so clients reuse connections.
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; with Nagle on, a keep-alive client's delayed
+    # ACK would stall every response by ~40 ms and swamp any timing made against the double.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
