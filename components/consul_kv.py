@@ -345,6 +345,11 @@ def _secrets(props: Mapping[str, Any]) -> list[str]:
         str(props.get("token") or os.environ.get("CONSUL_HTTP_TOKEN") or "")]
 
 
+def _recorded(props: Mapping[str, Any]) -> dict[str, int]:
+    # State round-trips numbers as doubles (2.0); Consul wants an integer Index.
+    return {str(k): int(v) for k, v in dict(props.get("indexes") or {}).items()}
+
+
 def _outputs(props: Mapping[str, Any], indexes: Mapping[str, int]) -> dict[str, Any]:
     out = {k: props.get(k) for k in ("prefix", "address", "datacenter", "caCert", "token",
                                       "values", "secretValues")}
@@ -401,8 +406,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
                          _secrets(news)))
         else:
             _SNAPSHOTS[_snapshot_key(news)] = (time.monotonic(), live)
-            drift = list(plan_sync(_values(news), _values(olds), dict(olds.get("indexes") or {}),
-                                   live).drift)
+            drift = list(plan_sync(_values(news), _values(olds), _recorded(olds), live).drift)
             if drift:
                 _note("drift under " + str(news["prefix"]) + "/:\n"
                       + drift_message(str(news["prefix"]), drift))
@@ -414,7 +418,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
         prefix = str(news["prefix"])
         secrets = _secrets(news) + _secrets(olds)
         previous = _values(olds)
-        recorded = {str(k): int(v) for k, v in dict(olds.get("indexes") or {}).items()}
+        recorded = _recorded(olds)
         with KvClient(Endpoint.from_props(news)) as client:
             taken = _SNAPSHOTS.pop(_snapshot_key(news), None)
             if taken is not None and time.monotonic() - taken[0] <= SNAPSHOT_MAX_AGE:
@@ -435,7 +439,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         prefix = str(props["prefix"])
         secrets = _secrets(props)
-        recorded = {str(k): int(v) for k, v in dict(props.get("indexes") or {}).items()}
+        recorded = _recorded(props)
         if not recorded:
             return
         with KvClient(Endpoint.from_props(props)) as client:
@@ -455,7 +459,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         prefix = str(props["prefix"])
-        recorded = dict(props.get("indexes") or {})
+        recorded = _recorded(props)
         with KvClient(Endpoint.from_props(props)) as client:
             live = read_live(client, prefix, _secrets(props))
         plain = dict(props.get("values") or {})

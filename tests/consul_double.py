@@ -481,9 +481,15 @@ class ConsulDouble:
             raise ValueError("the Consul double supports only KV operations")
         kv = op["KV"]
         value = kv.get("Value")
+        for field_name in ("Flags", "Index"):
+            number = kv.get(field_name, 0)
+            # Go decodes these as uint64: 2.0, -1 or "2" are parse errors there too.
+            if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                raise ValueError(f"json: cannot unmarshal {json.dumps(number)} into Go struct "
+                                 f"field KVTxnOp.KV.{field_name} of type uint64")
         return {"Verb": kv.get("Verb", ""), "Key": kv.get("Key", ""),
                 "Value": base64.b64decode(value, validate=True) if value is not None else None,
-                "Flags": int(kv.get("Flags") or 0), "Index": int(kv.get("Index") or 0),
+                "Flags": kv.get("Flags", 0), "Index": kv.get("Index", 0),
                 "Session": kv.get("Session", "")}
 
     def _apply(self, kv: dict[str, KvEntry], op: dict[str, Any],
