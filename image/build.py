@@ -1,0 +1,370 @@
+"""Build one golden-image layer with Packer and print its AMI id; the GoldenImage component runs it.
+
+    python image/build.py --layer base --region ap-northeast-1 --source-ami ami-... [...]
+
+Every flag can also come from the environment (WEBTIER_IMAGE_LAYER, WEBTIER_IMAGE_REGION, ...),
+which is how the component passes them. stdout carries exactly one line, the AMI id, and only on
+success; Packer's output and every diagnostic go to stderr.
+
+If an AMI tagged with this layer's content hash already exists, it is printed without building
+(the no-change path). After a build, AMIs of the layer beyond the newest --keep-last are
+deregistered, except those a stack marks in use (tag `in-use-by:<stack>`). Temporary `packer_*`
+key pairs and security groups that Packer announced are deleted if Packer left them behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+IMAGE_DIR = Path(__file__).resolve().parent
+ROOT = IMAGE_DIR.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from components.image_inputs import (  # noqa: E402 (needs the repo root on sys.path)
+    BuildOptions,
+    ImageInputsError,
+    LayerTarget,
+    content_hash,
+    packer_only,
+    packer_variables,
+    parse_layer,
+)
+
+IN_USE_TAG_PREFIX = "in-use-by:"
+CLEANUP_GRACE_SECONDS = 600.0
+CHECKIP_URL = "https://checkip.amazonaws.com"
+# Packer announces its temporary resources by name; these are what a crash could leave behind.
+_TEMP_KEYPAIR = re.compile(r"Creating temporary keypair: (packer_[0-9a-f-]+)")
+_TEMP_SG = re.compile(r"Creating temporary security group for this instance: (packer_[0-9a-f-]+)")
+# Lines that carry Packer's own error text, repeated at the end so they survive log truncation.
+_ERROR_LINE = re.compile(r"^(Build '.*' errored|--> |Error|\* )")
+
+
+class BuildError(Exception):
+    """The build failed; the message is what the user needs to act on."""
+
+
+@dataclass
+class PackerRun:
+    returncode: int
+    keypairs: list[str] = field(default_factory=list)
+    security_groups: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def main(argv: Sequence[str] | None = None, *, ec2: Any = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        ami = run(args, ec2)
+    except (BuildError, ImageInputsError) as err:
+        print(f"build.py: {err}", file=sys.stderr)
+        return 1
+    print(ami)
+    return 0
+
+
+def run(args: argparse.Namespace, ec2: Any = None) -> str:
+    layer = parse_layer(args.layer or "")
+    for flag in ("region", "source_ami"):
+        if not getattr(args, flag):
+            raise BuildError(f"--{flag.replace('_', '-')} (WEBTIER_IMAGE_{flag.upper()}) is "
+                             f"required for the {layer} layer")
+    target = LayerTarget(layer=layer, region=args.region, source_ami=args.source_ami)
+    digest = content_hash(target, ROOT)
+    if args.expected_hash and args.expected_hash != digest:
+        # The component computed its trigger from the files at preview time; tagging the AMI
+        # with another hash would make that trigger point at nothing.
+        raise BuildError(f"the {layer} layer's inputs changed since the program computed its "
+                         f"trigger ({args.expected_hash[:12]}… → {digest[:12]}…); run the "
+                         "update again")
+    ec2 = ec2 or _ec2_client(args.region, args.ec2_double)
+
+    existing = find_existing(ec2, args.role, layer, digest)
+    if existing:
+        _say(f"{layer} layer unchanged: {existing} already has content-hash {digest[:12]}…")
+        return existing
+
+    options = BuildOptions(
+        instance_type=args.instance_type, name_prefix=args.name_prefix, role=args.role,
+        git_revision=args.git_revision or _git_revision(), subnet_id=args.subnet_id or "",
+        builder_cidrs=_cidrs(args.builder_cidr) or (_own_cidr(),),
+        ec2_double=args.ec2_double,
+    )
+    token = uuid.uuid4().hex
+    manifest = Path(args.manifest or IMAGE_DIR / f"manifest-{layer}.json").resolve()
+    with tempfile.TemporaryDirectory(prefix="webtier-image-") as tmp:
+        var_file = Path(tmp, "variables.json")
+        var_file.write_text(json.dumps(packer_variables(
+            target, digest, options, build_token=token, manifest_path=manifest,
+            python=sys.executable)))
+        _init_plugins(args.packer)
+        outcome = run_packer(
+            [args.packer, "build", "-color=false", f"-only={packer_only(layer)}",
+             f"-var-file={var_file}", str(IMAGE_DIR)],
+            timeout=args.timeout,
+        )
+    swept = sweep_temporaries(ec2, outcome.keypairs, outcome.security_groups)
+    for name in swept:
+        _say(f"deleted {name}, which Packer left behind")
+    if outcome.returncode != 0:
+        detail = "\n".join(outcome.errors) or "(Packer printed no error line; see its log above)"
+        raise BuildError(f"packer build of the {layer} layer failed "
+                         f"(exit {outcome.returncode}):\n{detail}")
+    ami = ami_from_manifest(manifest, token, args.region)
+    for pruned in prune(ec2, args.role, layer, args.keep_last, keep={ami}):
+        _say(f"deregistered {pruned} (older than the newest {args.keep_last} {layer} AMIs)")
+    return ami
+
+
+# --- Packer ------------------------------------------------------------------------------------
+
+def run_packer(command: list[str], *, timeout: float) -> PackerRun:
+    """Run Packer, mirror its output to stderr, and note what it created and what it reported."""
+    env = dict(os.environ)
+    # Packer's Ansible provisioner needs ansible-playbook from the same environment as us.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("PACKER_NO_COLOR", "1")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env=env, text=True, bufsize=1,
+                            # Only we signal Packer, once: a terminal Ctrl-C reaches us alone.
+                            start_new_session=True)
+    outcome = PackerRun(returncode=-1)
+    interrupted = threading.Event()
+    # After asking Packer to stop, give its cleanup this long before killing it outright.
+    killer = threading.Timer(CLEANUP_GRACE_SECONDS, lambda: proc.poll() is None and proc.kill())
+    killer.daemon = True
+
+    def interrupt(_signum: int = 0, _frame: object = None) -> None:
+        # Packer deletes its instance, key pair and security group on SIGINT: let it.
+        if not interrupted.is_set():
+            interrupted.set()
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            killer.start()
+
+    timer = threading.Timer(timeout, interrupt)
+    timer.daemon = True
+    timer.start()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stderr.write(line)
+            _note(outcome, line.rstrip("\n"))
+        proc.wait()
+    finally:
+        timer.cancel()
+        killer.cancel()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    outcome.returncode = proc.returncode
+    if interrupted.is_set() and outcome.returncode == 0:
+        outcome.returncode = 130
+    if interrupted.is_set():
+        outcome.errors.append("the build was interrupted (signal or --timeout)")
+    return outcome
+
+
+def _note(outcome: PackerRun, line: str) -> None:
+    if match := _TEMP_KEYPAIR.search(line):
+        outcome.keypairs.append(match.group(1))
+    if match := _TEMP_SG.search(line):
+        outcome.security_groups.append(match.group(1))
+    if _ERROR_LINE.match(line.strip()) and line.strip() not in outcome.errors:
+        outcome.errors.append(line.strip())
+
+
+def _init_plugins(packer: str) -> None:
+    """Install the pinned plugins on Packer >= 1.7; 1.6.6 has them built in and no `init`."""
+    try:
+        version = subprocess.run([packer, "version"], capture_output=True, text=True,
+                                 timeout=60, check=False).stdout
+    except FileNotFoundError:
+        raise BuildError(f"Packer not found at {packer!r}; install it or pass --packer") from None
+    match = re.search(r"v(\d+)\.(\d+)", version)
+    if match and (int(match.group(1)), int(match.group(2))) >= (1, 7):
+        subprocess.run([packer, "init", str(IMAGE_DIR / "plugins")], check=True,
+                       stdout=sys.stderr, timeout=600)
+
+
+def ami_from_manifest(manifest: Path, token: str, region: str) -> str:
+    """The AMI of this run: the manifest entry with this run's uuid and our build token."""
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError) as err:
+        raise BuildError(f"Packer reported success but its manifest {manifest} is unreadable: "
+                         f"{err}") from None
+    run_uuid = data.get("last_run_uuid")
+    for build in reversed(data.get("builds", [])):
+        if build.get("packer_run_uuid") != run_uuid:
+            continue
+        if (build.get("custom_data") or {}).get("build_token") != token:
+            continue
+        artifact = str(build.get("artifact_id", ""))
+        for part in artifact.split(","):
+            artifact_region, _, ami = part.partition(":")
+            if artifact_region == region and ami.startswith("ami-"):
+                return ami
+        raise BuildError(f"this run's manifest entry has no AMI in {region}: {artifact!r}")
+    raise BuildError(f"Packer reported success but {manifest} has no entry for this run "
+                     f"(packer_run_uuid {run_uuid}); no AMI was produced")
+
+
+# --- EC2 ---------------------------------------------------------------------------------------
+
+def find_existing(ec2: Any, role: str, layer: str, digest: str) -> str | None:
+    """The newest available AMI of ours already built from exactly these inputs."""
+    images = ec2.describe_images(Owners=["self"], Filters=[
+        {"Name": "tag:role", "Values": [role]},
+        {"Name": "tag:layer", "Values": [layer]},
+        {"Name": "tag:content-hash", "Values": [digest]},
+        {"Name": "state", "Values": ["available"]},
+    ])["Images"]
+    if not images:
+        return None
+    return str(max(images, key=lambda image: image.get("CreationDate", ""))["ImageId"])
+
+
+def prune(ec2: Any, role: str, layer: str, keep_last: int, keep: Iterable[str]) -> list[str]:
+    """Deregister the layer's AMIs beyond the newest `keep_last`, and their snapshots.
+
+    Never touches `keep` (this run's AMI and its source) nor AMIs tagged in use by a stack.
+    """
+    images = ec2.describe_images(Owners=["self"], Filters=[
+        {"Name": "tag:role", "Values": [role]},
+        {"Name": "tag:layer", "Values": [layer]},
+    ])["Images"]
+    images.sort(key=lambda image: image.get("CreationDate", ""), reverse=True)
+    protected = set(keep)
+    pruned = []
+    for image in images[max(keep_last, 1):]:
+        tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
+        if image["ImageId"] in protected or any(k.startswith(IN_USE_TAG_PREFIX) for k in tags):
+            continue
+        ec2.deregister_image(ImageId=image["ImageId"])
+        for mapping in image.get("BlockDeviceMappings", []):
+            snapshot = mapping.get("Ebs", {}).get("SnapshotId")
+            if snapshot:
+                ec2.delete_snapshot(SnapshotId=snapshot)
+        pruned.append(image["ImageId"])
+    return pruned
+
+
+def sweep_temporaries(ec2: Any, keypairs: Iterable[str],
+                      security_groups: Iterable[str]) -> list[str]:
+    """Delete the named packer_* key pairs and security groups that still exist."""
+    swept = []
+    for name in keypairs:
+        if ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]:
+            ec2.delete_key_pair(KeyName=name)
+            swept.append(f"key pair {name}")
+    for name in security_groups:
+        groups = ec2.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+        for group in groups:
+            # The builder may still be shutting down and holding the group; retry briefly.
+            _retry(lambda gid=group["GroupId"]: ec2.delete_security_group(GroupId=gid))
+            swept.append(f"security group {name} ({group['GroupId']})")
+    return swept
+
+
+def _retry(action: Callable[[], object], attempts: int = 10, pause: float = 6.0) -> None:
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except Exception as err:  # botocore's ClientError, kept import-free here
+            if "DependencyViolation" not in str(err) or attempt == attempts - 1:
+                raise
+            time.sleep(pause)
+
+
+def _ec2_client(region: str, endpoint: str | None) -> Any:
+    import boto3  # late: the no-change path through main(ec2=...) and the tests never need it
+
+    return boto3.client("ec2", region_name=region, endpoint_url=endpoint or None)
+
+
+# --- Host facts --------------------------------------------------------------------------------
+
+def _cidrs(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _own_cidr() -> str:
+    """The build host's public address as a /32, for the builder's temporary security group."""
+    try:
+        with urllib.request.urlopen(CHECKIP_URL, timeout=10) as response:
+            address = response.read().decode().strip()
+    except OSError as err:
+        raise BuildError(f"could not learn this host's public address from {CHECKIP_URL} "
+                         f"({err}); pass --builder-cidr (WEBTIER_IMAGE_BUILDER_CIDR), e.g. "
+                         "203.0.113.7/32") from None
+    if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", address):
+        raise BuildError(f"{CHECKIP_URL} answered {address!r}, not an IPv4 address; pass "
+                         "--builder-cidr (WEBTIER_IMAGE_BUILDER_CIDR)")
+    return f"{address}/32"
+
+
+def _git_revision() -> str:
+    try:
+        result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def _say(message: str) -> None:
+    print(f"build.py: {message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layer", default=env("WEBTIER_IMAGE_LAYER"), help="base or app")
+    parser.add_argument("--region", default=env("WEBTIER_IMAGE_REGION"))
+    parser.add_argument("--source-ami", default=env("WEBTIER_IMAGE_SOURCE_AMI"),
+                        help="base: the stock AMI; app: the base layer's AMI")
+    parser.add_argument("--instance-type", default=env("WEBTIER_IMAGE_INSTANCE_TYPE", "t3.small"))
+    parser.add_argument("--name-prefix", default=env("WEBTIER_IMAGE_NAME_PREFIX", "webtier"))
+    parser.add_argument("--role", default=env("WEBTIER_IMAGE_ROLE", "webtier"),
+                        help="value of the role tag the AMIs are found by")
+    parser.add_argument("--keep-last", type=int, default=int(env("WEBTIER_IMAGE_KEEP_LAST", "3")))
+    parser.add_argument("--builder-cidr", default=env("WEBTIER_IMAGE_BUILDER_CIDR"),
+                        help="comma-separated addresses allowed to reach the builder; "
+                             "default: this host's public address")
+    parser.add_argument("--subnet-id", default=env("WEBTIER_IMAGE_SUBNET_ID"))
+    parser.add_argument("--expected-hash", default=env("WEBTIER_IMAGE_CONTENT_HASH"),
+                        help="refuse to build if the inputs no longer hash to this")
+    parser.add_argument("--git-revision", default=env("WEBTIER_GIT_REVISION"))
+    parser.add_argument("--manifest", default=env("WEBTIER_IMAGE_MANIFEST"))
+    parser.add_argument("--packer", default=env("WEBTIER_PACKER", "packer"))
+    parser.add_argument("--timeout", type=float, default=float(env("WEBTIER_IMAGE_TIMEOUT",
+                                                                   "3600")))
+    parser.add_argument("--ec2-double", default=env("WEBTIER_IMAGE_EC2_DOUBLE"),
+                        help="dry run against a local EC2 double (moto) at this endpoint: "
+                             "communicator none, nothing provisioned")
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
