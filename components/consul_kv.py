@@ -336,12 +336,17 @@ def _roll_back(client: KvClient, applied: Sequence[Sequence[TxnOp]], written: Ma
 
 # --- the dynamic provider ----------------------------------------------------------------------
 
+def _map(value: Any) -> dict[str, Any]:
+    # A map still unknown during a preview arrives as a sentinel string: read it as empty.
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
 def _values(props: Mapping[str, Any]) -> dict[str, str]:
-    return {**dict(props.get("values") or {}), **dict(props.get("secretValues") or {})}
+    return {**_map(props.get("values")), **_map(props.get("secretValues"))}
 
 
 def _secrets(props: Mapping[str, Any]) -> list[str]:
-    return [str(v) for v in dict(props.get("secretValues") or {}).values()] + [
+    return [str(v) for v in _map(props.get("secretValues")).values()] + [
         str(props.get("token") or os.environ.get("CONSUL_HTTP_TOKEN") or "")]
 
 
@@ -373,7 +378,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
         values = {k: v for k, v in _values(news).items() if isinstance(v, str)}
         failures = [dynamic.CheckFailure("values", p)
                     for p in entry_problems(str(news.get("prefix", "")), values)]
-        overlap = set(news.get("values") or {}) & set(news.get("secretValues") or {})
+        overlap = set(_map(news.get("values"))) & set(_map(news.get("secretValues")))
         failures += [dynamic.CheckFailure("secretValues", f"key {k!r} is both plain and secret")
                      for k in sorted(overlap)]
         return dynamic.CheckResult(news, failures)
@@ -462,8 +467,8 @@ class ConsulKvProvider(dynamic.ResourceProvider):
         recorded = _recorded(props)
         with KvClient(Endpoint.from_props(props)) as client:
             live = read_live(client, prefix, _secrets(props))
-        plain = dict(props.get("values") or {})
-        secret = dict(props.get("secretValues") or {})
+        plain = _map(props.get("values"))
+        secret = _map(props.get("secretValues"))
         indexes: dict[str, int] = {}
         for key in recorded:
             entry = live.get(key)

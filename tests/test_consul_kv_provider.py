@@ -423,3 +423,24 @@ def test_kv_client_trusts_the_configured_ca_file_against_consul_double(
 
 def test_endpoint_repr_hides_the_token() -> None:
     assert TOKEN not in repr(Endpoint("http://127.0.0.1:8500", "", "", TOKEN))
+
+
+# --- previews: values not known yet ------------------------------------------------------------
+
+def test_kv_check_accepts_values_unknown_during_preview() -> None:
+    from pulumi.runtime import rpc
+
+    news = {"prefix": "app/staging", "address": "http://127.0.0.1:8500", "values": rpc.UNKNOWN,
+            "secretValues": {"a": rpc.UNKNOWN}}
+    assert provider.check({}, news).failures == []
+
+
+@pytest.mark.integration
+def test_kv_diff_with_values_unknown_during_preview_reports_a_change_against_consul_double(
+        double: ConsulDouble) -> None:
+    from pulumi.runtime import rpc
+
+    backend = Backend(double.address, TOKEN, "app/staging", double)
+    state = created(backend, {"a": "1"})
+    news = {**backend.props({"a": "1"}), "secretValues": rpc.UNKNOWN}
+    assert provider.diff("app/staging", state, news).changes is True
