@@ -270,7 +270,7 @@ def read_live(client: KvClient, prefix: str, secrets: Sequence[str]) -> dict[str
                                    f"failed: {err}", secrets)) from None
 
 
-def apply_chunks(client: KvClient, prefix: str, ops: Sequence[TxnOp],
+def apply_chunks(client: KvClient, ops: Sequence[TxnOp],
                  before: Mapping[str, LiveEntry | None], secrets: Sequence[str],
                  max_ops: int = TXN_MAX_OPS, max_bytes: int = TXN_MAX_BYTES) -> dict[str, int]:
     """Apply `ops` in transactions Consul accepts; undo earlier chunks if a later one fails.
@@ -285,7 +285,7 @@ def apply_chunks(client: KvClient, prefix: str, ops: Sequence[TxnOp],
         try:
             written.update(client.apply(chunk))
         except (_CallFailed, _TxnConflict) as err:
-            cause, key = _describe_failure(err, chunk, before, prefix)
+            cause, key = _describe_failure(err, chunk, before)
             outcome = _roll_back(client, applied, written, before)
             raise ConsulKvError(_scrub(
                 f"Consul KV write to {client.endpoint.where()} failed at key {key}: {cause}. "
@@ -295,7 +295,7 @@ def apply_chunks(client: KvClient, prefix: str, ops: Sequence[TxnOp],
 
 
 def _describe_failure(err: Exception, chunk: Sequence[TxnOp],
-                      before: Mapping[str, LiveEntry | None], prefix: str) -> tuple[str, str]:
+                      before: Mapping[str, LiveEntry | None]) -> tuple[str, str]:
     if isinstance(err, _CallFailed):
         return str(err), str(chunk[0]["KV"]["Key"])
     assert isinstance(err, _TxnConflict)
@@ -388,7 +388,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
         plan = plan_sync(_values(props), {}, {}, None)
         ops = txn_ops(prefix, plan)
         with KvClient(Endpoint.from_props(props)) as client:
-            written = apply_chunks(client, prefix, ops, {}, _secrets(props))
+            written = apply_chunks(client, ops, {}, _secrets(props))
         indexes = {w.key: written[full_key(prefix, w.key)] for w in plan.writes}
         return dynamic.CreateResult(prefix, _outputs(props, indexes))
 
@@ -436,7 +436,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
                     f"Consul KV at {client.endpoint.where()}: keys under {prefix}/ changed under "
                     f"this stack:\n{drift_message(prefix, plan.drift)}", secrets))
             before = {full_key(prefix, k): live.get(k) for k in {*recorded, *_values(news)}}
-            written = apply_chunks(client, prefix, txn_ops(prefix, plan), before, secrets)
+            written = apply_chunks(client, txn_ops(prefix, plan), before, secrets)
         indexes = dict(plan.unchanged_indexes)
         indexes.update({w.key: written[full_key(prefix, w.key)] for w in plan.writes})
         return dynamic.UpdateResult(_outputs(news, indexes))
@@ -460,7 +460,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
             gone = {full_key(prefix, d.key) for d in plan.drift if d.kind == "deleted"}
             ops = [op for op in txn_ops(prefix, plan) if op["KV"]["Key"] not in gone]
             before = {full_key(prefix, k): live.get(k) for k in recorded}
-            apply_chunks(client, prefix, ops, before, secrets)
+            apply_chunks(client, ops, before, secrets)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         prefix = str(props["prefix"])
