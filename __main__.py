@@ -11,17 +11,25 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.consul_kv import ConsulConnection, ConsulKv, ConsulKvArgs
 from components.fleet import Fleet, FleetArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
 from components.scaling import Scaling, ScalingArgs
-from components.settings import load_settings
+from components.settings import StackSettings, load_settings
+from components.template_keys import template_coverage_errors
 from components.user_data import BootSettings, render
 
 ROOT = Path(__file__).resolve().parent
 
-settings = load_settings(ROOT)
+
+def templates_covered(s: StackSettings) -> list[str]:
+    """Every key a consul-template template reads must exist in this stack's KV."""
+    return template_coverage_errors(ROOT / "config" / "templates", s.kv.keys, s.stack)
+
+
+settings = load_settings(ROOT, extra_checks=templates_covered)
 name = settings.name
 tags = {**settings.tags, "app": settings.app, "environment": settings.stack,
         "managed-by": "pulumi"}
@@ -100,6 +108,19 @@ scaling = Scaling(f"{name}-scaling", ScalingArgs(
     group_label=name,
 ))
 
+kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
+    prefix=settings.kv.prefix,
+    entries={**settings.kv.values,
+             **{key: secret.output() for key, secret in settings.secrets.kv_values.items()}},
+    secret_keys=settings.kv.secret_keys,
+    connection=ConsulConnection(
+        address=settings.consul.address,
+        datacenter=settings.consul.datacenter,
+        ca_cert=settings.consul.ca_cert_path,
+        token=settings.secrets.kv_token.output() if settings.secrets.kv_token else None,
+    ),
+))
+
 pulumi.export("groupName", fleet.group_name)
 pulumi.export("launchKind", settings.fleet.launch_kind)
 pulumi.export("launchId", fleet.launch_id)
@@ -108,3 +129,4 @@ pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
 pulumi.export("releaseBucket", release_bucket_name)
 pulumi.export("policyArns", scaling.policy_arns)
 pulumi.export("alarmArns", scaling.alarm_arns)
+pulumi.export("kvKeys", kv.keys)

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar, cast
 import pulumi
 import yaml
 
+from components.template_keys import kv_parity_errors
+
 PROJECT = "webtier"
 STACKS = ("staging", "production")
 # Stacks whose fleet must survive the loss of an availability zone.
@@ -662,13 +664,12 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     secrets = {name: _secret(name, raw, secret_keys, stack, problems)
                for name in SECRET_KEYS if name != "kvSecrets"}
     kv_values = _kv_secrets(raw, secret_keys, kv, stack, problems)
-    for other, (keys, specific) in sorted((other_stacks_kv or {}).items()):
-        exempt = kv.environment_specific | specific
-        for key in sorted((kv.keys ^ keys) - exempt):
-            where = stack if key in kv.keys else other
-            missing = other if key in kv.keys else stack
-            problems.note(f"{ns}kv key '{key}' is defined in stack '{where}' but not in "
-                          f"'{missing}': define it in both, or list it in kv.environmentSpecific")
+    if other_stacks_kv:
+        keys_by_stack = {stack: kv.keys, **{s: keys for s, (keys, _) in other_stacks_kv.items()}}
+        specific_by_stack = {stack: kv.environment_specific,
+                             **{s: specific for s, (_, specific) in other_stacks_kv.items()}}
+        for error in kv_parity_errors(keys_by_stack, specific_by_stack):
+            problems.note(f"{ns}kv: {error}")
 
     if problems.items:
         raise SettingsError(stack, problems.items)

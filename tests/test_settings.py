@@ -130,7 +130,7 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
                                        "feature/new-checkout": "true",
                                        "database/master-password": "hunter2"}},
      "webtier:kv.values.database/master-password", "looks like a secret"),
-    ("staging", {"webtier:kv.values.cache/host": "redis"}, "webtier:kv key 'cache/host'",
+    ("staging", {"webtier:kv.values.cache/host": "redis"}, "webtier:kv: KV key 'cache/host'",
      "not in 'production'"),
     ("staging", {"webtier:kv.values.Bad Key": "x"}, "webtier:kv.values.Bad Key",
      "lowercase path segments"),

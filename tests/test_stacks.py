@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.settings import STACKS
+from components.settings import STACKS, SettingsError
 from tests.mocks import PLACEHOLDER_KV_SECRET, PLACEHOLDER_SECRETS, UNKNOWN, run_program
 
 EXPORTS = ("groupName", "launchId", "amiId", "alarmArns", "policyArns", "loadBalancerDnsName",
@@ -46,3 +46,23 @@ def test_every_resource_is_tagged_with_environment(stack: str) -> None:
                 if r.custom and isinstance(r.inputs.get("tags"), dict)
                 and r.inputs["tags"].get("environment") != stack]
     assert untagged == []
+
+
+def test_a_key_a_template_reads_missing_from_kv_stops_the_program() -> None:
+    overrides = {"webtier:kv.values.database/master-host": None,
+                 "webtier:kv.environmentSpecific": ["database/master-host"]}
+    with pytest.raises(SettingsError) as caught:
+        run_program("staging", config_overrides=overrides)
+    problem = next(p for p in caught.value.problems if "database/master-host" in p)
+    assert "app.toml.ctmpl" in problem
+    assert "staging" in problem
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kv_entries_are_written_under_the_stack_prefix(stack: str) -> None:
+    regs = run_program(stack).registrations
+    kv = next(r for r in regs if r.type == "webtier:consul_kv:ConsulKv")
+    entries = next(r for r in regs if r.parent == kv.urn and r.custom)
+    assert entries.inputs["prefix"] == f"webapp/{stack}"
+    assert repr(entries.inputs["secretValues"]) == "[secret]"
+    assert entries.inputs["values"]["database/master-host"] == f"db.{stack}.internal"
