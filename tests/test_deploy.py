@@ -29,6 +29,7 @@ from botocore.awsrequest import AWSResponse
 from tools import deploy
 from tools.deploy_artifacts import (
     MIN_PART_SIZE,
+    Archive,
     ReleaseError,
     build_archive,
     check_release_id,
@@ -97,28 +98,34 @@ def test_generated_release_ids_are_valid_and_distinct() -> None:
 # --- the archive ----------------------------------------------------------------------------------
 
 
-def test_archive_sha256_is_the_digest_of_the_written_file(tmp_path: Path) -> None:
-    archive = build_archive(make_release(tmp_path / "rel"), tmp_path / "a.tgz",
-                            part_size=MIN_PART_SIZE)
-    assert archive.sha256 == hashlib.sha256((tmp_path / "a.tgz").read_bytes()).hexdigest()
+def pack(release: Path, part_size: int = MIN_PART_SIZE) -> tuple[Archive, bytes, list[Any]]:
+    """Build an archive; return it, its bytes, and the (part, data) pairs handed over."""
+    handed: list[tuple[Any, bytes]] = []
+    archive = build_archive(release, part_size=part_size,
+                            on_part=lambda part, data: handed.append((part, data)))
+    return archive, b"".join(data for _, data in handed), handed
 
 
-def test_archive_parts_cover_the_file_in_order_with_their_digests(tmp_path: Path) -> None:
-    release = make_release(tmp_path / "rel", {"blob": os.urandom(300_000)})
-    seen = []
-    archive = build_archive(release, tmp_path / "a.tgz", part_size=64 * 1024,
-                            on_part=seen.append)
-    data = (tmp_path / "a.tgz").read_bytes()
-    assert list(archive.parts) == seen
-    assert [p.number for p in seen] == list(range(1, len(seen) + 1))
-    assert b"".join(data[p.offset:p.offset + p.size] for p in seen) == data
-    for p in seen:
-        assert hashlib.sha256(data[p.offset:p.offset + p.size]).digest() == p.sha256, p.number
+def test_archive_sha256_is_the_digest_of_its_bytes(tmp_path: Path) -> None:
+    archive, data, _ = pack(make_release(tmp_path / "rel"))
+    assert archive.sha256 == hashlib.sha256(data).hexdigest()
+    assert archive.size == len(data)
+
+
+def test_archive_parts_are_handed_over_in_order_with_their_digests(tmp_path: Path) -> None:
+    archive, data, handed = pack(make_release(tmp_path / "rel", {"blob": os.urandom(300_000)}),
+                                 part_size=64 * 1024)
+    assert list(archive.parts) == [p for p, _ in handed]
+    assert [p.number for p, _ in handed] == list(range(1, len(handed) + 1))
+    assert len(handed) > 1
+    for part, chunk in handed:
+        assert data[part.offset:part.offset + part.size] == chunk, part.number
+        assert hashlib.sha256(chunk).digest() == part.sha256, part.number
+        assert part.size == 64 * 1024 or part.number == len(handed), part.number
 
 
 def test_archive_multipart_sha256_is_the_digest_of_the_part_digests(tmp_path: Path) -> None:
-    archive = build_archive(make_release(tmp_path / "rel"), tmp_path / "a.tgz",
-                            part_size=MIN_PART_SIZE)
+    archive, _, _ = pack(make_release(tmp_path / "rel"))
     expected = hashlib.sha256(b"".join(p.sha256 for p in archive.parts)).digest()
     assert archive.multipart_sha256 == base64.b64encode(expected).decode()
 
@@ -127,20 +134,44 @@ def test_archive_unpacks_to_the_release_tree(tmp_path: Path) -> None:
     files = {"app.py": b"x = 1\n", "lib/a/b.txt": b"deep\n", "empty": b""}
     release = make_release(tmp_path / "rel", files)
     os.symlink("lib", release / "lib-link")
-    build_archive(release, tmp_path / "a.tgz", part_size=MIN_PART_SIZE)
+    _, data, _ = pack(release)
     out = tmp_path / "out"
-    with tarfile.open(tmp_path / "a.tgz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(out, filter="tar")
-    for name, data in files.items():
-        assert (out / name).read_bytes() == data, name
+    for name, content in files.items():
+        assert (out / name).read_bytes() == content, name
     assert os.readlink(out / "lib-link") == "lib"
+
+
+MIXED = {"big.bin": os.urandom(200_000), "text.js": b"let x = 1;\n" * 20_000,
+         "small.bin": os.urandom(100), "more.bin": os.urandom(70_000)}
+
+
+def test_archive_mixing_stored_and_deflated_files_unpacks_exactly(tmp_path: Path) -> None:
+    _, data, _ = pack(make_release(tmp_path / "rel", MIXED))
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for name, content in MIXED.items():
+            member = tar.extractfile(name)
+            assert member is not None, name
+            assert member.read() == content, name
+
+
+@pytest.mark.integration
+def test_archive_unpacks_exactly_with_the_system_tar_that_stretcher_runs(tmp_path: Path) -> None:
+    _, data, _ = pack(make_release(tmp_path / "rel", MIXED))
+    (tmp_path / "a.tar.gz").write_bytes(data)
+    (tmp_path / "out").mkdir()
+    subprocess.run(["tar", "xf", str(tmp_path / "a.tar.gz"), "-C", str(tmp_path / "out")],
+                   check=True)
+    for name, content in MIXED.items():
+        assert (tmp_path / "out" / name).read_bytes() == content, name
 
 
 def test_archive_entries_are_owned_by_root_without_group_or_other_write(tmp_path: Path) -> None:
     release = make_release(tmp_path / "rel")
     (release / "app.py").chmod(0o4777)
-    build_archive(release, tmp_path / "a.tgz", part_size=MIN_PART_SIZE)
-    with tarfile.open(tmp_path / "a.tgz") as tar:
+    _, data, _ = pack(release)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for member in tar.getmembers():
             assert (member.uid, member.gid, member.uname) == (0, 0, "root"), member.name
             assert member.mode & 0o7022 == 0, (member.name, oct(member.mode))
@@ -148,32 +179,28 @@ def test_archive_entries_are_owned_by_root_without_group_or_other_write(tmp_path
 
 def test_archive_of_the_same_tree_is_byte_identical(tmp_path: Path) -> None:
     release = make_release(tmp_path / "rel")
-    a = build_archive(release, tmp_path / "a.tgz", part_size=MIN_PART_SIZE)
-    b = build_archive(release, tmp_path / "b.tgz", part_size=MIN_PART_SIZE)
-    assert a.sha256 == b.sha256
+    assert pack(release)[0].sha256 == pack(release)[0].sha256
 
 
 def test_archive_deflates_text_and_stores_incompressible_files(tmp_path: Path) -> None:
     text = make_release(tmp_path / "text", {"a.js": b"function f() { return 1; }\n" * 40_000})
     noise = make_release(tmp_path / "noise", {"a.png": os.urandom(1_000_000)})
-    small = build_archive(text, tmp_path / "t.tgz", part_size=MIN_PART_SIZE)
-    stored = build_archive(noise, tmp_path / "n.tgz", part_size=MIN_PART_SIZE)
-    assert small.size < 40_000 * 27 // 20
+    assert pack(text)[0].size < 40_000 * 27 // 20
     # Stored: only tar headers and gzip framing added, far below what deflating would cost.
-    assert 1_000_000 < stored.size < 1_000_000 * 1.01
+    assert 1_000_000 < pack(noise)[0].size < 1_000_000 * 1.01
 
 
 def test_archive_refuses_a_fifo(tmp_path: Path) -> None:
     release = make_release(tmp_path / "rel")
     os.mkfifo(release / "pipe")
     with pytest.raises(ReleaseError, match="pipe"):
-        build_archive(release, tmp_path / "a.tgz", part_size=MIN_PART_SIZE)
+        pack(release)
 
 
 def test_archive_refuses_an_empty_release_dir(tmp_path: Path) -> None:
     (tmp_path / "rel").mkdir()
     with pytest.raises(ReleaseError, match="empty"):
-        build_archive(tmp_path / "rel", tmp_path / "a.tgz", part_size=MIN_PART_SIZE)
+        pack(tmp_path / "rel")
 
 
 def test_part_size_stays_8_mib_and_grows_only_past_10000_parts() -> None:

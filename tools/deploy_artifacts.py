@@ -1,8 +1,9 @@
 """What a deploy publishes: the release archive, its checksums, its S3 keys, its stretcher manifest.
 
-No network here. The archive is written once, and its SHA-256 (for the manifest) and per-part
-SHA-256 digests (for S3's multipart checks) are computed while it is written, so the upload can
-start on each part as soon as it is complete.
+No network here. The archive is produced once, in upload-sized parts handed over as each is
+complete, with its SHA-256 (for the manifest) and each part's SHA-256 (for S3's multipart checks)
+computed on the way, so the upload runs while the archive is still being built and nothing is
+written to disk.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets
+import struct
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -37,11 +39,12 @@ MAX_PARTS = 10_000
 # stretcher renders the manifest as a Go template with `env`, so one manifest serves both.
 DEST_ROOT = '{{ env "WEBTIER_ROOT" "/opt/app" }}'
 
-# A file whose first 64 KiB shrinks by less than this is stored, not deflated: images, fonts and
+# A file whose first 16 KiB shrinks by less than this is stored, not deflated: images, fonts and
 # archives are already compressed, and deflating them costs more time than it saves bytes.
-_SAMPLE_BYTES = 64 * 1024
+_SAMPLE_BYTES = 16 * 1024
 _STORE_IF_RATIO_ABOVE = 0.9
 _DEFLATE_LEVEL = 6
+_COPY_CHUNK = 1024 * 1024
 
 
 class ReleaseError(Exception):
@@ -115,7 +118,7 @@ def render_manifest(*, src: str, sha256: str, release_id: str, keep: int) -> str
 
 @dataclass(frozen=True)
 class ArchivePart:
-    """One multipart-upload part of the archive file, complete on disk."""
+    """One multipart-upload part of the archive (its bytes travel beside it, not in it)."""
 
     number: int
     offset: int
@@ -123,9 +126,11 @@ class ArchivePart:
     sha256: bytes
 
 
+PartHandler = Callable[[ArchivePart, bytes], None]
+
+
 @dataclass(frozen=True)
 class Archive:
-    path: Path
     size: int
     sha256: str
     """Hex SHA-256 of the whole archive: the manifest's checksum, verified by stretcher."""
@@ -155,9 +160,11 @@ def release_size(release_dir: Path) -> int:
     return total
 
 
-def build_archive(release_dir: Path, out: Path, *, part_size: int,
-                  on_part: Callable[[ArchivePart], None] | None = None) -> Archive:
-    """Write ``release_dir`` as a tar.gz at ``out``; call ``on_part`` as each part completes.
+def build_archive(release_dir: Path, *, part_size: int, on_part: PartHandler) -> Archive:
+    """Pack ``release_dir`` as a tar.gz; hand each ``part_size`` piece to ``on_part`` in order.
+
+    ``on_part`` may block (to bound how much is held in memory); the last part may be smaller,
+    and an archive always has at least one part.
 
     Entries are sorted and owned by root with group/other write removed, so what lands on the
     instance is the same whoever ran the deploy. Sockets, devices and FIFOs are refused.
@@ -167,26 +174,26 @@ def build_archive(release_dir: Path, out: Path, *, part_size: int,
                            "directory")
     if not any(release_dir.iterdir()):
         raise ReleaseError(f"release directory {str(release_dir)!r} is empty: nothing to deploy")
-    with out.open("wb") as raw:
-        sink = _PartSink(raw, part_size, on_part)
-        members = _GzipMembers(sink)
-        with tarfile.open(fileobj=members, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-            for path, arcname in _walk(release_dir):
-                info = tar.gettarinfo(str(path), arcname=arcname)
-                if not (info.isreg() or info.isdir() or info.issym()):
-                    raise ReleaseError(f"{str(path)!r} is not a regular file, directory or "
-                                       "symlink: remove it from the release")
-                _normalize(info)
-                if info.isreg():
-                    with path.open("rb") as f:
-                        members.set_level(_level_for(f))
-                        tar.addfile(info, f)
-                else:
-                    tar.addfile(info)
-        members.close()
-        sink.close()
-    return Archive(path=out, size=sink.size, sha256=sink.sha256.hexdigest(),
-                   parts=tuple(sink.parts))
+    sink = _PartSink(part_size, on_part)
+    members = _GzipMembers(sink)
+    # Large copy chunks: per-chunk Python overhead, not hashing, would otherwise dominate.
+    with tarfile.open(fileobj=members, mode="w",  # type: ignore[call-overload]
+                      format=tarfile.PAX_FORMAT, copybufsize=_COPY_CHUNK) as tar:
+        for path, arcname in _walk(release_dir):
+            info = tar.gettarinfo(str(path), arcname=arcname)
+            if not (info.isreg() or info.isdir() or info.issym()):
+                raise ReleaseError(f"{str(path)!r} is not a regular file, directory or "
+                                   "symlink: remove it from the release")
+            _normalize(info)
+            if info.isreg():
+                with path.open("rb") as f:
+                    members.set_level(_level_for(f))
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
+    members.close()
+    sink.close()
+    return Archive(size=sink.size, sha256=sink.sha256.hexdigest(), parts=tuple(sink.parts))
 
 
 def _walk(root: Path) -> list[tuple[Path, str]]:
@@ -230,7 +237,7 @@ class _GzipMembers:
     def __init__(self, sink: _PartSink) -> None:
         self._sink = sink
         self._level = _DEFLATE_LEVEL
-        self._member: gzip.GzipFile | None = None
+        self._member: gzip.GzipFile | _StoredMember | None = None
         self._written = 0
 
     def set_level(self, level: int) -> None:
@@ -241,9 +248,12 @@ class _GzipMembers:
 
     def write(self, data: bytes) -> int:
         if self._member is None:
-            # mtime=0: the archive's bytes depend only on the release, not on when it was built.
-            self._member = gzip.GzipFile(fileobj=self._sink, mode="wb",
-                                         compresslevel=self._level, mtime=0)
+            if self._level == 0:
+                self._member = _StoredMember(self._sink)
+            else:
+                # mtime=0: the archive depends only on the release, not on when it was built.
+                self._member = gzip.GzipFile(fileobj=self._sink,
+                                             mode="wb", compresslevel=self._level, mtime=0)
         self._member.write(data)
         self._written += len(data)
         return len(data)
@@ -257,26 +267,58 @@ class _GzipMembers:
             self._member = None
 
 
-class _PartSink:
-    """Writes the archive file and hashes it whole and in upload-sized parts."""
+class _StoredMember:
+    """A gzip member whose deflate stream is stored blocks: the bytes pass through uncopied.
 
-    def __init__(self, raw: BinaryIO, part_size: int,
-                 on_part: Callable[[ArchivePart], None] | None) -> None:
-        self._raw = raw
+    What zlib writes at level 0, without its copying, for data that does not compress.
+    """
+
+    _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0
+    _MAX_BLOCK = 0xFFFF
+
+    def __init__(self, sink: _PartSink) -> None:
+        self._sink = sink
+        self._crc = 0
+        self._size = 0
+        sink.write(self._HEADER)
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        self._crc = zlib.crc32(view, self._crc)
+        self._size += len(view)
+        for start in range(0, len(view), self._MAX_BLOCK):
+            block = view[start:start + self._MAX_BLOCK]
+            # Block header: not final, type 00 (stored), then LEN and its one's complement.
+            self._sink.write(struct.pack("<BHH", 0, len(block), len(block) ^ 0xFFFF))
+            self._sink.write(block)
+        return len(data)
+
+    def close(self) -> None:
+        # An empty final stored block ends the deflate stream; then CRC-32 and size mod 2**32.
+        self._sink.write(b"\x01\x00\x00\xff\xff")
+        self._sink.write(struct.pack("<II", self._crc, self._size & 0xFFFFFFFF))
+
+
+class _PartSink:
+    """Cuts the archive stream into parts and hashes it whole and part by part."""
+
+    def __init__(self, part_size: int, on_part: PartHandler) -> None:
         self._part_size = part_size
         self._on_part = on_part
         self.sha256 = hashlib.sha256()
         self.parts: list[ArchivePart] = []
         self.size = 0
+        self._chunks: list[bytes | memoryview] = []
         self._part_hash = hashlib.sha256()
         self._part_start = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         view = memoryview(data)
         while view:
             room = self._part_size - (self.size - self._part_start)
             chunk = view[:room]
-            self._raw.write(chunk)
+            # Kept by reference: gzip hands over a new bytes object for every write.
+            self._chunks.append(chunk)
             self.sha256.update(chunk)
             self._part_hash.update(chunk)
             self.size += len(chunk)
@@ -286,19 +328,18 @@ class _PartSink:
         return len(data)
 
     def flush(self) -> None:
-        self._raw.flush()
+        pass
 
     def close(self) -> None:
         if self.size > self._part_start or not self.parts:
             self._emit()
 
     def _emit(self) -> None:
-        # The uploader reads the part back from the file, so it must be on disk first.
-        self._raw.flush()
         part = ArchivePart(len(self.parts) + 1, self._part_start, self.size - self._part_start,
                            self._part_hash.digest())
+        data = b"".join(self._chunks)
+        self._chunks = []
         self.parts.append(part)
         self._part_hash = hashlib.sha256()
         self._part_start = self.size
-        if self._on_part is not None:
-            self._on_part(part)
+        self._on_part(part, data)

@@ -1,4 +1,4 @@
-"""Uploading a release to S3: parts go up while the archive is still being written, then the
+"""Uploading a release to S3: parts go up while the archive is still being built, then the
 stored object's checksum is read back and compared with the local one.
 
 Every archive goes up as a multipart upload, even a one-part one, so the check is always the
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import sys
 import threading
 import time
@@ -88,33 +87,34 @@ def _mib(n: int) -> str:
 
 
 class StreamingUpload:
-    """A multipart upload fed part by part from an archive that is still being written.
+    """A multipart upload fed part by part by an archive that is still being built.
 
     Use as ``on_part`` for ``build_archive``; then ``complete(archive)``. On any failure call
-    ``abort()`` so S3 drops the parts (the bucket's lifecycle rule is the backstop).
+    ``abort()`` so S3 drops the parts (the bucket's lifecycle rule is the backstop). At most
+    ``2 * workers`` parts are held in memory: beyond that the archive waits for the upload.
     """
 
-    def __init__(self, s3: Any, bucket: str, key: str, path: str, *, progress: Progress,
+    def __init__(self, s3: Any, bucket: str, key: str, *, progress: Progress,
                  metadata: dict[str, str], workers: int = 4) -> None:
         self._s3 = s3
         self._bucket = bucket
         self._key = key
-        self._path = path
         self._progress = progress
         self._metadata = metadata
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload-part")
+        self._slots = threading.BoundedSemaphore(2 * workers)
         self._futures: list[Future[dict[str, Any]]] = []
         self._upload_id: str | None = None
-        self._fd: int | None = None
 
-    def __call__(self, part: ArchivePart) -> None:
+    def __call__(self, part: ArchivePart, data: bytes) -> None:
         if self._upload_id is None:
             self._start()
-        # Stop archiving as soon as a part has failed rather than after the last one.
+        # Stop building as soon as a part has failed rather than after the last one.
         for f in self._futures:
             if f.done() and f.exception() is not None:
                 self._raise_from(f)
-        self._futures.append(self._pool.submit(self._upload_part, part))
+        self._slots.acquire()
+        self._futures.append(self._pool.submit(self._upload_part, part, data))
 
     def _raise_from(self, failed: Future[dict[str, Any]]) -> None:
         error = failed.exception()
@@ -132,17 +132,17 @@ class StreamingUpload:
             raise UploadError(f"could not start the upload of s3://{self._bucket}/{self._key}: "
                               f"{describe(e)}") from e
         self._upload_id = created["UploadId"]
-        self._fd = os.open(self._path, os.O_RDONLY)
 
-    def _upload_part(self, part: ArchivePart) -> dict[str, Any]:
-        assert self._fd is not None
-        body = os.pread(self._fd, part.size, part.offset)
-        digest = base64.b64encode(part.sha256).decode()
-        # The digest was taken as the bytes were written; S3 refuses a part that differs.
-        answer = self._s3.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-            PartNumber=part.number, Body=body, ChecksumSHA256=digest,
-        )
+    def _upload_part(self, part: ArchivePart, data: bytes) -> dict[str, Any]:
+        try:
+            digest = base64.b64encode(part.sha256).decode()
+            # The digest was taken as the archive was built; S3 refuses a part that differs.
+            answer = self._s3.upload_part(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
+                PartNumber=part.number, Body=data, ChecksumSHA256=digest,
+            )
+        finally:
+            self._slots.release()
         self._progress.advance(part.size)
         return {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumSHA256": digest}
 
@@ -156,31 +156,23 @@ class StreamingUpload:
                 # Release keys are never reused: refuse to replace an object already there.
                 IfNoneMatch="*",
             )
-        except (ClientError, BotoCoreError, OSError) as e:
+        except (ClientError, BotoCoreError) as e:
             raise UploadError(f"upload of s3://{self._bucket}/{self._key} failed: "
                               f"{describe(e)}") from e
         finally:
-            self._close()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._progress.finish()
         stored = StoredObject(self._bucket, self._key, _version(done.get("VersionId")))
         verify(self._s3, stored, archive)
         return stored
 
     def abort(self) -> None:
-        for f in self._futures:
-            f.cancel()
-        self._close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
         if self._upload_id is not None:
             # Best effort: the bucket's lifecycle rule discards abandoned parts anyway.
             with contextlib.suppress(ClientError, BotoCoreError):
                 self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key,
                                                 UploadId=self._upload_id)
-
-    def _close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 def verify(s3: Any, stored: StoredObject, archive: Archive) -> None:
