@@ -478,6 +478,7 @@ def test_push_with_consul_unreachable_fails_before_uploading(env: Env) -> None:
     with pytest.raises(PointerError, match="could not read"):
         env.push(pointers=closed)
     assert env.stored() == []
+    assert env.pending_uploads() == []
 
 
 @pytest.mark.integration

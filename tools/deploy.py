@@ -19,6 +19,7 @@ import os
 import sys
 import urllib.parse
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,22 +168,31 @@ def push(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore,
     if not release_dir.is_dir():
         raise ReleaseError(f"release directory {str(release_dir)!r} does not exist or is not a "
                            "directory")
-    # Read the pointer first: an unreachable Consul should stop the deploy before the upload,
-    # and the value read now is what the final check-and-set insists is still there.
-    state = pointers.read()
-    _refuse_existing(s3, bucket, target.app, release_id)
-
+    # The pointer is read before anything is uploaded: an unreachable Consul stops the deploy
+    # there, and the value read is what the final check-and-set insists is still in place. The
+    # reads run while the first part is being packed; no part goes up until they have passed.
     key = archive_key(target.app, release_id)
     estimated = release_size(release_dir)
     progress = Progress(f"{target.app} {release_id}", estimated, err)
-    upload = StreamingUpload(s3, bucket, key, progress=progress,
-                             metadata={"release-id": release_id})
-    try:
-        archive = build_archive(release_dir, part_size=part_size_for(estimated), on_part=upload)
-        upload.complete(archive)
-    except BaseException:
-        upload.abort()
-        raise
+
+    def preflight() -> PointerState:
+        state = pointers.read()
+        _refuse_existing(s3, bucket, target.app, release_id)
+        return state
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-checks") as checks:
+        before = checks.submit(preflight)
+        upload = StreamingUpload(s3, bucket, key, progress=progress,
+                                 metadata={"release-id": release_id},
+                                 before_start=before.result)
+        try:
+            archive = build_archive(release_dir, part_size=part_size_for(estimated),
+                                    on_part=upload)
+            upload.complete(archive)
+        except BaseException:
+            upload.abort()
+            raise
+    state = before.result()
 
     manifest = render_manifest(src=s3_url(bucket, key), sha256=archive.sha256,
                                release_id=release_id, keep=target.keep)

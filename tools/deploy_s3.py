@@ -92,11 +92,14 @@ class StreamingUpload:
     Use as ``on_part`` for ``build_archive``; then ``complete(archive)``. On any failure call
     ``abort()`` so S3 drops the parts (the bucket's lifecycle rule is the backstop). At most
     ``2 * workers`` parts are held in memory: beyond that the archive waits for the upload.
+    ``before_start`` runs before the upload is created and may veto it by raising.
     """
 
     def __init__(self, s3: Any, bucket: str, key: str, *, progress: Progress,
-                 metadata: dict[str, str], workers: int = 4) -> None:
+                 metadata: dict[str, str], workers: int = 4,
+                 before_start: Callable[[], object] | None = None) -> None:
         self._s3 = s3
+        self._before_start = before_start
         self._bucket = bucket
         self._key = key
         self._progress = progress
@@ -123,6 +126,8 @@ class StreamingUpload:
                           f"{describe(error)}") from error
 
     def _start(self) -> None:
+        if self._before_start is not None:
+            self._before_start()  # raises if a check failed: nothing has been uploaded
         try:
             created = self._s3.create_multipart_upload(
                 Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256",
