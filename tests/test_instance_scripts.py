@@ -88,6 +88,12 @@ def test_node_env_values_are_unquoted_as_the_shell_would(tmp_path: Path) -> None
                                        "EMPTY": ""}
 
 
+@pytest.mark.parametrize("key", ["deploy/webapp/current", "webapp/staging/deploy/webapp/current"])
+def test_pointer_key_lies_under_the_stack_prefix_whichever_form_node_env_holds(key: str) -> None:
+    node = {"KV_PREFIX": "webapp/staging", "DEPLOY_POINTER_KEY": key}
+    assert pull.pointer_key(node) == "webapp/staging/deploy/webapp/current"
+
+
 def test_event_parsing_keeps_only_deploy_events_and_accepts_null() -> None:
     events = [{"ID": "a", "Name": "deploy"}, {"ID": "b", "Name": "other"}, {"Name": "deploy"}]
     assert [e["ID"] for e in handler.parse_events(json.dumps(events))] == ["a"]
