@@ -267,6 +267,11 @@ def test_target_flags_win_over_env_and_env_over_the_stack_file() -> None:
                                                                   "us-west-2")
 
 
+def test_target_refuses_a_stack_without_a_stack_file() -> None:
+    with pytest.raises(deploy.DeployError, match="stacks are production, staging"):
+        deploy.resolve_target(deploy.parser().parse_args(["status", "--stack", "prod"]), {}, ROOT)
+
+
 def test_target_reads_the_consul_token_from_a_file_not_argv(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("s3cret\n")
     target = deploy.resolve_target(args("--consul-token-file", str(tmp_path / "token")), {}, ROOT)

@@ -105,6 +105,11 @@ def stack_defaults(stack: str, root: Path = ROOT) -> dict[str, Any]:
 
 
 def resolve_target(args: argparse.Namespace, env: Mapping[str, str], root: Path = ROOT) -> Target:
+    if not (root / f"Pulumi.{args.stack}.yaml").is_file():
+        # A mistyped stack would otherwise deploy under a made-up KV prefix, silently.
+        known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+        raise DeployError(f"--stack {args.stack!r}: there is no Pulumi.{args.stack}.yaml; "
+                          f"stacks are {', '.join(known) or 'none'}")
     defaults = stack_defaults(args.stack, root)
 
     def pick(flag: str, env_name: str | None, default: Any = None) -> Any:
