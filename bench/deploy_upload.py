@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-import tests.consul_double  # noqa: E402
 from tests.consul_double import ConsulDouble  # noqa: E402
 from tools import deploy  # noqa: E402
 from tools.deploy_pointer import PointerStore, connect  # noqa: E402
@@ -74,9 +73,6 @@ def main() -> int:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                       AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_SESSION_TOKEN", None)
-    # The double answers headers and body in two writes; with Nagle on, a keep-alive client
-    # waits ~40 ms for each answer (delayed ACK), a stall a Consul agent does not have.
-    tests.consul_double._Handler.disable_nagle_algorithm = True
     moto, endpoint = start_moto()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp, \
