@@ -16,10 +16,12 @@ from components.fleet import Fleet, FleetArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
+from components.release_bucket import ReleaseBucket, ReleaseBucketArgs
 from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
 from components.user_data import BootSettings, render
+from tools.deploy_artifacts import release_prefix
 
 ROOT = Path(__file__).resolve().parent
 
@@ -34,10 +36,9 @@ name = settings.name
 tags = {**settings.tags, "app": settings.app, "environment": settings.stack,
         "managed-by": "pulumi"}
 
-account_id = aws.get_caller_identity_output().account_id
+account_id = aws.get_caller_identity().account_id
 # The bucket name is fixed before the bucket exists so the instance role can be scoped to it.
-release_bucket = settings.release.bucket_name or f"{name}-releases-{{account}}"
-release_bucket_name = account_id.apply(lambda account: release_bucket.format(account=account))
+release_bucket_name = settings.release.bucket_name or f"{name}-releases-{account_id}"
 
 # Until the golden image pipeline is wired in, the AMI comes from config or an AMI lookup.
 image_id: pulumi.Input[str]
@@ -61,8 +62,15 @@ role = InstanceRole(f"{name}-instance", InstanceRoleArgs(
     region=settings.region,
     account_id=account_id,
     release_bucket=release_bucket_name,
-    release_prefix=settings.app,
+    release_prefix=release_prefix(settings.app),
     ssm_prefix=settings.ssm_prefix,
+    tags=tags,
+))
+
+release_bucket = ReleaseBucket(f"{name}-releases", ReleaseBucketArgs(
+    bucket_name=release_bucket_name,
+    reader_role_arns=[role.role_arn],
+    writer_role_arns=list(settings.release.deployer_role_arns),
     tags=tags,
 ))
 
@@ -73,18 +81,18 @@ load_balancer = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
     tags=tags,
 ))
 
-user_data = release_bucket_name.apply(lambda bucket: render(BootSettings(
+user_data = render(BootSettings(
     environment=settings.stack,
     app=settings.app,
     region=settings.region,
     datacenter=settings.consul.datacenter,
     kv_prefix=settings.kv.prefix,
-    release_bucket=bucket,
+    release_bucket=release_bucket_name,
     deploy_pointer_key=settings.deploy_pointer_key,
     ssm_prefix=settings.ssm_prefix,
     join_tag_key=settings.consul.join_tag_key,
     join_tag_value=settings.consul.join_tag_value,
-)))
+))
 
 fleet = Fleet(f"{name}-fleet", FleetArgs(
     settings=settings.fleet,
@@ -126,7 +134,7 @@ pulumi.export("launchKind", settings.fleet.launch_kind)
 pulumi.export("launchId", fleet.launch_id)
 pulumi.export("amiId", image_id)
 pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
-pulumi.export("releaseBucket", release_bucket_name)
+pulumi.export("releaseBucket", release_bucket.bucket_name)
 pulumi.export("policyArns", scaling.policy_arns)
 pulumi.export("alarmArns", scaling.alarm_arns)
 pulumi.export("kvKeys", kv.keys)

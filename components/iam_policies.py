@@ -43,13 +43,6 @@ def instance_policy(*, region: str, account_id: str, release_bucket: str, releas
                 "Resource": f"arn:aws:s3:::{release_bucket}/{prefix}/*",
             },
             {
-                "Sid": "ListReleases",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": f"arn:aws:s3:::{release_bucket}",
-                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
-            },
-            {
                 "Sid": "ReadStackParameters",
                 "Effect": "Allow",
                 "Action": ["ssm:GetParameter", "ssm:GetParameters"],

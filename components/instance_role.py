@@ -15,8 +15,8 @@ from components.iam_policies import EC2_ASSUME_ROLE, instance_policy
 @dataclass(frozen=True)
 class InstanceRoleArgs:
     region: str
-    account_id: pulumi.Input[str]
-    release_bucket: pulumi.Input[str]
+    account_id: str
+    release_bucket: str
     release_prefix: str
     ssm_prefix: str
     tags: Mapping[str, str]
@@ -41,11 +41,10 @@ class InstanceRole(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        document = pulumi.Output.all(args.account_id, args.release_bucket).apply(
-            lambda v: json.dumps(instance_policy(
-                region=args.region, account_id=v[0], release_bucket=v[1],
-                release_prefix=args.release_prefix, ssm_prefix=args.ssm_prefix,
-            ), sort_keys=True))
+        document = json.dumps(instance_policy(
+            region=args.region, account_id=args.account_id, release_bucket=args.release_bucket,
+            release_prefix=args.release_prefix, ssm_prefix=args.ssm_prefix,
+        ), sort_keys=True)
         aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child)
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name,
                                           tags=dict(args.tags), opts=child)

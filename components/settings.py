@@ -576,6 +576,9 @@ def _release(obj: _Object) -> ReleaseSettings:
             roles.append(arn)
         else:
             obj.problems.add(f"{obj.key}.deployerRoleArns[{i}]", arn, "must be an IAM role ARN")
+    if not roles and "deployerRoleArns" not in obj.raw:
+        obj.problems.note(f"{obj.key}.deployerRoleArns is missing: name the IAM role(s) allowed to "
+                          "upload releases (e.g. the CI deploy role); nobody else may write")
     settings = ReleaseSettings(bucket, obj.integer("keepReleases", 5, 1, 100), tuple(roles))
     obj.done()
     return settings

@@ -217,6 +217,6 @@ def test_instance_role_reads_only_its_release_prefix_and_stack_parameters() -> N
     doc = json.loads(one(plan(), "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
     resources = {s["Sid"]: s["Resource"] for s in doc["Statement"]}
     assert resources["ReadReleases"] == \
-        "arn:aws:s3:::webapp-staging-releases-123456789012/webapp/*"
+        "arn:aws:s3:::webapp-staging-releases-123456789012/releases/webapp/*"
     assert resources["ReadStackParameters"] == \
         "arn:aws:ssm:ap-northeast-1:123456789012:parameter/webapp/staging/*"

@@ -141,6 +141,8 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("staging", {"webtier:app": "Web_App"}, "webtier:app", "lowercase"),
     ("staging", {"webtier:release.deployerRoleArns": ["arn:aws:s3:::bucket"]},
      "webtier:release.deployerRoleArns[0]", "IAM role ARN"),
+    ("staging", {"webtier:release.deployerRoleArns": None},
+     "webtier:release.deployerRoleArns", "is missing"),
     ("staging", {"webtier:tags": {"aws:owner": "me"}}, "webtier:tags.aws:owner",
      "may not start aws:"),
     ("staging", {"webtier:consulGossipKey": None}, "webtier:consulGossipKey",
