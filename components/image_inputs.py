@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-import yaml
 
 Layer = Literal["base", "app"]
 LAYERS: tuple[Layer, ...] = ("base", "app")
@@ -25,9 +24,6 @@ _FORMAT = b"webtier-image-inputs/1\n"
 # Editor, Python and Ansible leftovers that change nothing on the image.
 _IGNORED_SUFFIXES = (".pyc", ".retry", ".swp", "~")
 _IGNORED_DIRS = frozenset({"__pycache__", "packer_cache"})
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 @dataclass(frozen=True)
 class LayerTarget:
@@ -64,61 +60,43 @@ def layer_files(layer: Layer, root: Path = ROOT) -> list[Path]:
     playbook and the roles it names (with their meta dependencies); the app layer also carries the
     repo's config/ tree, which the consul_template role copies onto the image.
     """
-    image = root / "image"
-    ansible = image / "ansible"
-    files = [p for p in image.glob("*.pkr.hcl") if p.is_file()]
-    files += [p for p in (image / "plugins").glob("*.pkr.hcl") if p.is_file()]
-    files += [image / "require_imdsv2.py", ansible / "ansible.cfg"]
-    playbook = ansible / f"{layer}.yml"
-    files.append(playbook)
-    for role in playbook_roles(playbook, ansible / "roles"):
-        files.extend(_walk(ansible / "roles" / role))
-    if layer == "app":
-        files.extend(_walk(root / "config"))
-    missing = [str(p.relative_to(root)) for p in files if not p.is_file()]
-    if missing:
-        raise ImageInputsError(f"image inputs missing for layer {layer!r}: {', '.join(missing)}")
-    return sorted(set(files))
+    return [root / rel for rel in _layer_paths(layer, str(root))]
 
 
 def playbook_roles(playbook: Path, roles_dir: Path) -> list[str]:
-    """Role names a playbook applies, each followed by the roles it depends on, without repeats."""
-    try:
-        plays = yaml.load(playbook.read_bytes(), Loader=_Loader) or []  # noqa: S506 (safe loader)
-    except FileNotFoundError:
-        raise ImageInputsError(f"playbook {playbook} does not exist") from None
-    seen: list[str] = []
-    pending = [name for play in plays for name in _role_names(play.get("roles") or [])]
-    while pending:
-        name = pending.pop(0)
-        if name in seen:
-            continue
-        if not (roles_dir / name).is_dir():
-            raise ImageInputsError(f"{playbook.name} applies role {name!r}, which has no folder "
-                                   f"in {roles_dir}")
-        seen.append(name)
-        meta = roles_dir / name / "meta" / "main.yml"
-        if meta.is_file():
-            data = yaml.load(meta.read_bytes(), Loader=_Loader) or {}  # noqa: S506
-            pending.extend(_role_names(data.get("dependencies") or []))
-    return seen
+    """Role names a playbook applies, each followed by the roles it depends on, without repeats.
+
+    Roles are named as `- role: <name>` items, in playbooks and in meta dependencies alike; a
+    test checks that this reading agrees with Ansible's own for every playbook in the repo.
+    """
+    return [name for name, _ in _roles_with_files(playbook, str(roles_dir), "")]
 
 
 def content_hash(target: LayerTarget, root: Path = ROOT) -> str:
     """sha256 over the layer's files (path, size, bytes) and its target values."""
-    return hash_files(layer_files(target.layer, root), root, _target_values(target))
+    return hash_paths(_layer_paths(target.layer, str(root)), root, _target_values(target))
 
 
-def hash_files(files: Iterable[Path], root: Path, values: Mapping[str, str]) -> str:
-    """The framing both the layer hashes and the whole-tree benchmark use."""
+def tree_paths(top: str, root: Path = ROOT) -> list[str]:
+    """Files under root/top as sorted root-relative POSIX paths, leftovers left out."""
+    found: list[str] = []
+    _collect(str(root), top, found)
+    found.sort()
+    return found
+
+
+def hash_paths(paths: Iterable[str], root: Path, values: Mapping[str, str]) -> str:
+    """The framing every image hash uses, over root-relative POSIX paths in the given order."""
+    base = f"{root}/"
     digest = hashlib.sha256(_FORMAT)
-    for path in files:
-        data = path.read_bytes()
+    update = digest.update
+    for rel in paths:
+        data = _read(base + rel, rel, root)
         # Path and length frame each file, so moving bytes between files changes the hash.
-        digest.update(f"F {path.relative_to(root).as_posix()} {len(data)}\n".encode())
-        digest.update(data)
+        update(b"F %s %d\n" % (rel.encode(), len(data)))
+        update(data)
     for key in sorted(values):
-        digest.update(f"V {key}={values[key]}\n".encode())
+        update(f"V {key}={values[key]}\n".encode())
     return digest.hexdigest()
 
 
@@ -163,19 +141,101 @@ def _target_values(target: LayerTarget) -> dict[str, str]:
     return {"layer": target.layer, "region": target.region, "source_ami": target.source_ami}
 
 
-def _role_names(entries: Iterable[object]) -> Iterator[str]:
-    for entry in entries:
-        if isinstance(entry, str):
-            yield entry
-        elif isinstance(entry, dict):
-            name = entry.get("role") or entry.get("name")
-            if isinstance(name, str):
-                yield name
+_ROLE_ITEM = re.compile(rb"^\s*-\s+role:\s*([A-Za-z0-9_.-]+)\s*$", re.MULTILINE)
 
 
-def _walk(top: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = [d for d in dirnames if d not in _IGNORED_DIRS and not d.startswith(".")]
-        for filename in filenames:
-            if not filename.startswith(".") and not filename.endswith(_IGNORED_SUFFIXES):
-                yield Path(dirpath, filename)
+def _role_refs(text: bytes, source: Path) -> list[str]:
+    names = [m.decode() for m in _ROLE_ITEM.findall(text)]
+    if not names and re.search(rb"^\s*-?\s*(roles|dependencies):", text, re.MULTILINE):
+        # A form this reader does not follow would leave roles out of the hash silently.
+        raise ImageInputsError(f"{source} lists roles in a form other than `- role: <name>`; "
+                               "use that form so the image hash covers them")
+    return names
+
+
+def _roles_with_files(playbook: Path, root: str, roles: str) -> list[tuple[str, list[str]]]:
+    """Each role the playbook applies (meta dependencies followed) with its files' paths."""
+    try:
+        text = playbook.read_bytes()
+    except FileNotFoundError:
+        raise ImageInputsError(f"playbook {playbook} does not exist") from None
+    pending = _role_refs(text, playbook)
+    done: list[tuple[str, list[str]]] = []
+    while pending:
+        name = pending.pop(0)
+        if any(name == seen for seen, _ in done):
+            continue
+        top = f"{roles}/{name}" if roles else name
+        files: list[str] = []
+        if not _collect(root, top, files):
+            raise ImageInputsError(f"{playbook.name} applies role {name!r}, which has no folder "
+                                   f"in {Path(root, roles)}")
+        done.append((name, files))
+        meta = f"{top}/meta/main.yml"
+        if meta in files:
+            pending.extend(_role_refs(Path(root, meta).read_bytes(), Path(root, meta)))
+    return done
+
+
+def _layer_paths(layer: Layer, root: str) -> list[str]:
+    ansible = "image/ansible"
+    paths = [f"image/{n}" for n in _names(root, "image") if n.endswith(".pkr.hcl")]
+    paths += [f"image/plugins/{n}" for n in _names(root, "image/plugins")
+              if n.endswith(".pkr.hcl")]
+    paths += ["image/require_imdsv2.py", f"{ansible}/ansible.cfg", f"{ansible}/{layer}.yml"]
+    for _, files in _roles_with_files(Path(root, ansible, f"{layer}.yml"), root,
+                                      f"{ansible}/roles"):
+        paths += files
+    if layer == "app":
+        _collect(root, "config", paths)
+    return sorted(set(paths))
+
+
+def _read(path: str, rel: str, root: Path) -> bytes:
+    # One read(2) of the known size instead of a buffered file object: most image inputs are
+    # small, so per-file overhead, not bytes, is what hashing them costs.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise ImageInputsError(f"image input {rel} is missing under {root}") from None
+    try:
+        parts = [os.read(fd, os.fstat(fd).st_size + 1)]
+        while parts[-1]:  # a file that grew meanwhile, or a short read
+            parts.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
+def _names(root: str, rel: str) -> list[str]:
+    try:
+        return os.listdir(f"{root}/{rel}")
+    except FileNotFoundError:
+        return []
+
+
+def _collect(root: str, top: str, found: list[str]) -> bool:
+    """Append the files under root/top as root-relative paths; False if top does not exist.
+
+    A plain loop over os.scandir: listing folders is most of what hashing the tree costs.
+    """
+    pending = [top]
+    while pending:
+        rel = pending.pop()
+        try:
+            entries = os.scandir(f"{root}/{rel}")
+        except (FileNotFoundError, NotADirectoryError):
+            if rel == top:
+                return False
+            continue
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name[0] == ".":
+                    continue
+                if entry.is_dir():
+                    if name not in _IGNORED_DIRS:
+                        pending.append(f"{rel}/{name}")
+                elif not name.endswith(_IGNORED_SUFFIXES):
+                    found.append(f"{rel}/{name}")
+    return True

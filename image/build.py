@@ -15,6 +15,7 @@ key pairs and security groups that Packer announced are deleted if Packer left t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -28,6 +29,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +71,8 @@ class PackerRun:
 
 
 def main(argv: Sequence[str] | None = None, *, ec2: Any = None) -> int:
-    args = _parser().parse_args(argv)
     try:
-        ami = run(args, ec2)
+        ami = run(_parse(argv), ec2)
     except (BuildError, ImageInputsError) as err:
         print(f"build.py: {err}", file=sys.stderr)
         return 1
@@ -147,7 +148,7 @@ def run_packer(command: list[str], *, timeout: float) -> PackerRun:
     outcome = PackerRun(returncode=-1)
     interrupted = threading.Event()
     # After asking Packer to stop, give its cleanup this long before killing it outright.
-    killer = threading.Timer(CLEANUP_GRACE_SECONDS, lambda: proc.poll() is None and proc.kill())
+    killer = threading.Timer(CLEANUP_GRACE_SECONDS, proc.kill)
     killer.daemon = True
 
     def interrupt(_signum: int = 0, _frame: object = None) -> None:
@@ -280,9 +281,10 @@ def sweep_temporaries(ec2: Any, keypairs: Iterable[str],
         groups = ec2.describe_security_groups(
             Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
         for group in groups:
+            group_id = str(group["GroupId"])
             # The builder may still be shutting down and holding the group; retry briefly.
-            _retry(lambda gid=group["GroupId"]: ec2.delete_security_group(GroupId=gid))
-            swept.append(f"security group {name} ({group['GroupId']})")
+            _retry(partial(ec2.delete_security_group, GroupId=group_id))
+            swept.append(f"security group {name} ({group_id})")
     return swept
 
 
@@ -337,32 +339,53 @@ def _say(message: str) -> None:
     print(f"build.py: {message}", file=sys.stderr)
 
 
+# flag, environment variable, default, help: every flag can come from the environment instead.
+_OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("--layer", "WEBTIER_IMAGE_LAYER", None, "base or app"),
+    ("--region", "WEBTIER_IMAGE_REGION", None, "region of the builder and the AMIs"),
+    ("--source-ami", "WEBTIER_IMAGE_SOURCE_AMI", None,
+     "base: the stock AMI; app: the base layer's AMI"),
+    ("--instance-type", "WEBTIER_IMAGE_INSTANCE_TYPE", "t3.small", "builder instance type"),
+    ("--name-prefix", "WEBTIER_IMAGE_NAME_PREFIX", "webtier", "AMI names start with this"),
+    ("--role", "WEBTIER_IMAGE_ROLE", "webtier", "value of the role tag the AMIs are found by"),
+    ("--keep-last", "WEBTIER_IMAGE_KEEP_LAST", "3", "AMIs of the layer kept after a build"),
+    ("--builder-cidr", "WEBTIER_IMAGE_BUILDER_CIDR", None,
+     "comma-separated addresses allowed to reach the builder; default: this host's public one"),
+    ("--subnet-id", "WEBTIER_IMAGE_SUBNET_ID", None, "builder subnet; default: the default VPC"),
+    ("--expected-hash", "WEBTIER_IMAGE_CONTENT_HASH", None,
+     "refuse to build if the inputs no longer hash to this"),
+    ("--git-revision", "WEBTIER_GIT_REVISION", None, "default: git rev-parse HEAD"),
+    ("--manifest", "WEBTIER_IMAGE_MANIFEST", None, "default: image/manifest-<layer>.json"),
+    ("--packer", "WEBTIER_PACKER", "packer", "the Packer binary"),
+    ("--timeout", "WEBTIER_IMAGE_TIMEOUT", "3600", "seconds before the build is interrupted"),
+    ("--ec2-double", "WEBTIER_IMAGE_EC2_DOUBLE", None,
+     "dry run against a local EC2 double (moto) at this endpoint: communicator none, "
+     "nothing provisioned"),
+)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
+    for flag, variable, default, _ in _OPTIONS:
+        dest = flag[2:].replace("-", "_")
+        if getattr(args, dest) is None:
+            setattr(args, dest, os.environ.get(variable, default))
+    try:
+        args.keep_last = int(args.keep_last)
+        args.timeout = float(args.timeout)
+    except ValueError as err:
+        raise BuildError(f"--keep-last (WEBTIER_IMAGE_KEEP_LAST) and --timeout "
+                         f"(WEBTIER_IMAGE_TIMEOUT) must be numbers: {err}") from None
+    return args
+
+
+@functools.cache
 def _parser() -> argparse.ArgumentParser:
-    env = os.environ.get
+    # Built once per process; the environment is read per call, in _parse.
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layer", default=env("WEBTIER_IMAGE_LAYER"), help="base or app")
-    parser.add_argument("--region", default=env("WEBTIER_IMAGE_REGION"))
-    parser.add_argument("--source-ami", default=env("WEBTIER_IMAGE_SOURCE_AMI"),
-                        help="base: the stock AMI; app: the base layer's AMI")
-    parser.add_argument("--instance-type", default=env("WEBTIER_IMAGE_INSTANCE_TYPE", "t3.small"))
-    parser.add_argument("--name-prefix", default=env("WEBTIER_IMAGE_NAME_PREFIX", "webtier"))
-    parser.add_argument("--role", default=env("WEBTIER_IMAGE_ROLE", "webtier"),
-                        help="value of the role tag the AMIs are found by")
-    parser.add_argument("--keep-last", type=int, default=int(env("WEBTIER_IMAGE_KEEP_LAST", "3")))
-    parser.add_argument("--builder-cidr", default=env("WEBTIER_IMAGE_BUILDER_CIDR"),
-                        help="comma-separated addresses allowed to reach the builder; "
-                             "default: this host's public address")
-    parser.add_argument("--subnet-id", default=env("WEBTIER_IMAGE_SUBNET_ID"))
-    parser.add_argument("--expected-hash", default=env("WEBTIER_IMAGE_CONTENT_HASH"),
-                        help="refuse to build if the inputs no longer hash to this")
-    parser.add_argument("--git-revision", default=env("WEBTIER_GIT_REVISION"))
-    parser.add_argument("--manifest", default=env("WEBTIER_IMAGE_MANIFEST"))
-    parser.add_argument("--packer", default=env("WEBTIER_PACKER", "packer"))
-    parser.add_argument("--timeout", type=float, default=float(env("WEBTIER_IMAGE_TIMEOUT",
-                                                                   "3600")))
-    parser.add_argument("--ec2-double", default=env("WEBTIER_IMAGE_EC2_DOUBLE"),
-                        help="dry run against a local EC2 double (moto) at this endpoint: "
-                             "communicator none, nothing provisioned")
+    for flag, variable, default, text in _OPTIONS:
+        suffix = f" (default: {default})" if default else ""
+        parser.add_argument(flag, help=f"{text}; env {variable}{suffix}")
     return parser
 
 
