@@ -149,8 +149,8 @@ def _promoted(args: GoldenImageArgs, layer: Layer, digest: str) -> str:
     return str(found.id)
 
 
-def _ami_from(stdout: str, layer: Layer) -> str:
-    ami = stdout.strip()
+def _ami_from(stdout: str | None, layer: Layer) -> str:
+    ami = (stdout or "").strip()
     if not _AMI_ID.match(ami):
         raise GoldenImageError(f"image/build.py printed {ami!r} for the {layer} layer instead "
                                "of an AMI id; see its stderr above")

@@ -18,7 +18,7 @@ from pulumi.runtime import settings as pulumi_settings
 
 from components.golden_image import GoldenImage, GoldenImageArgs, GoldenImageError
 from components.image_inputs import LayerTarget, content_hash
-from tests.mocks import Registration, WebtierMocks, use_mocks
+from tests.mocks import UNKNOWN, Registration, WebtierMocks, use_mocks
 
 COMMAND = "command:local:Command"
 TAG = "aws:ec2/tag:Tag"
@@ -177,6 +177,23 @@ def test_build_marks_its_ami_in_use_by_the_stack_so_pruning_spares_it() -> None:
 def test_build_that_prints_no_ami_id_fails_the_update() -> None:
     with pytest.raises(Exception, match="instead of an AMI id"):
         deploy(BUILD, BuildMocks({"base": f"{BASE_AMI}\n", "app": ""}))
+
+
+def test_preview_of_a_first_build_leaves_the_app_trigger_and_image_unknown() -> None:
+    # Until the base build has printed its AMI, the app inputs (and so its hash) are unknown.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        monitor = use_mocks("staging", preview=True, mocks=WebtierMocks())
+        from pulumi.runtime.stack import run_pulumi_func
+
+        loop.run_until_complete(run_pulumi_func(lambda: GoldenImage("golden", BUILD)))
+    finally:
+        loop.close()
+    regs = monitor.registrations
+    assert layer_command(regs, "base").inputs["triggers"] == [base_hash()]
+    assert layer_command(regs, "app").inputs["triggers"] == [UNKNOWN]
+    assert next(r for r in regs if r.type == TAG).inputs["resourceId"] is UNKNOWN
 
 
 def test_build_without_a_base_source_ami_names_the_setting() -> None:
