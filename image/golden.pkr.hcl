@@ -249,6 +249,19 @@ build {
     }
   }
 
+  # Seal: every instance must boot as a new machine (its own machine-id, a fresh cloud-init run)
+  # and carry no build leftovers.
+  provisioner "shell" {
+    except          = concat(["docker.trial"], local.no_shell)
+    execute_command = "sudo sh -c '{{ .Vars }} {{ .Path }}'"
+    inline = [
+      "rm -f /var/cache/webtier/*.zip",
+      "cloud-init clean --logs",
+      "truncate -s 0 /etc/machine-id",
+      "rm -f /var/lib/dbus/machine-id",
+    ]
+  }
+
   post-processor "manifest" {
     output     = local.manifest_path
     strip_path = true
