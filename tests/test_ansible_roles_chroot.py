@@ -62,11 +62,14 @@ def debian_mirror() -> str:
 
 
 def announce(config: pytest.Config, message: str) -> None:
+    """Print past pytest's output capture, so the skip reason shows in every run."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(message)
-    else:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
         print(message, file=sys.stderr)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(message)
 
 
 @pytest.fixture(scope="session")
