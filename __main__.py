@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.consul_kv import ConsulConnection, ConsulKv, ConsulKvArgs
 from components.fleet import Fleet, FleetArgs
+from components.golden_image import GoldenImage, GoldenImageArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
@@ -40,15 +41,16 @@ account_id = aws.get_caller_identity().account_id
 # The bucket name is fixed before the bucket exists so the instance role can be scoped to it.
 release_bucket_name = settings.release.bucket_name or f"{name}-releases-{account_id}"
 
-# Until the golden image pipeline is wired in, the AMI comes from config or an AMI lookup.
-image_id: pulumi.Input[str]
-if settings.image.ami_id:
-    image_id = settings.image.ami_id
-else:
-    image_id = aws.ec2.get_ami_output(
-        owners=["self"], most_recent=True,
-        filters=[aws.ec2.GetAmiFilterArgs(name="tag:role", values=[settings.app])],
-    ).id
+image = GoldenImage(f"{name}-image", GoldenImageArgs(
+    mode=settings.image.source,
+    region=settings.region,
+    role=settings.app,
+    base_source_ami=settings.image.base_source_ami,
+    ami_id=settings.image.ami_id,
+    builder_instance_type=settings.image.builder_instance_type,
+    name_prefix=settings.image.name_prefix,
+    keep_last=settings.image.keep_last,
+))
 
 node_secrets = NodeSecrets(f"{name}-node-secrets", NodeSecretsArgs(
     ssm_prefix=settings.ssm_prefix,
@@ -97,7 +99,7 @@ user_data = render(BootSettings(
 fleet = Fleet(f"{name}-fleet", FleetArgs(
     settings=settings.fleet,
     network=settings.network,
-    image_id=image_id,
+    image_id=image.image_id,
     instance_profile_arn=role.instance_profile_arn,
     instance_profile_name=role.instance_profile_name,
     load_balancer_security_group_id=load_balancer.security_group_id,
@@ -132,7 +134,8 @@ kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
 pulumi.export("groupName", fleet.group_name)
 pulumi.export("launchKind", settings.fleet.launch_kind)
 pulumi.export("launchId", fleet.launch_id)
-pulumi.export("amiId", image_id)
+pulumi.export("amiId", image.image_id)
+pulumi.export("imageContentHash", image.content_hash)
 pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
 pulumi.export("releaseBucket", release_bucket.bucket_name)
 pulumi.export("policyArns", scaling.policy_arns)

@@ -480,10 +480,11 @@ def _image(obj: _Object, app: str) -> ImageSettings:
     base = obj.opt_text("baseSourceAmi", AMI_ID, ami_rule)
     if source == "ami" and ami is None:
         obj.problems.note(f"{obj.key}.amiId is missing: image.source 'ami' needs an AMI id")
-    if source == "build" and base is None:
+    if source in ("build", "promote") and base is None:
         obj.problems.note(
-            f"{obj.key}.baseSourceAmi is missing: image.source 'build' needs the AMI the base "
-            "layer starts from")
+            f"{obj.key}.baseSourceAmi is missing: image.source '{source}' needs the AMI the base "
+            "layer starts from (a promoting stack names the same one as the building stack, so "
+            "it finds the AMI built from the same inputs)")
     settings = ImageSettings(
         source=cast(ImageSource, source),
         ami_id=ami,

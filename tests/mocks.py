@@ -8,6 +8,7 @@ from __future__ import annotations
 from tools.mock_engine import (
     PLACEHOLDER_KV_SECRET,
     PLACEHOLDER_SECRETS,
+    PROMOTED_AMI,
     SECRET,
     UNKNOWN,
     RecordingMonitor,
@@ -23,6 +24,7 @@ from tools.mock_engine import (
 __all__ = [
     "PLACEHOLDER_KV_SECRET",
     "PLACEHOLDER_SECRETS",
+    "PROMOTED_AMI",
     "SECRET",
     "UNKNOWN",
     "RecordingMonitor",

@@ -8,7 +8,13 @@ import json
 import pytest
 
 from components.settings import STACKS, SettingsError
-from tests.mocks import PLACEHOLDER_KV_SECRET, PLACEHOLDER_SECRETS, UNKNOWN, run_program
+from tests.mocks import (
+    PLACEHOLDER_KV_SECRET,
+    PLACEHOLDER_SECRETS,
+    PROMOTED_AMI,
+    UNKNOWN,
+    run_program,
+)
 
 EXPORTS = ("groupName", "launchId", "amiId", "alarmArns", "policyArns", "loadBalancerDnsName",
            "releaseBucket")
@@ -32,12 +38,32 @@ def test_no_secret_value_appears_in_plain_inputs_or_outputs(stack: str) -> None:
         assert placeholder not in text
 
 
-def test_stacks_register_the_same_resources() -> None:
-    def shape(stack: str) -> list[tuple[str, str]]:
-        return sorted((r.type, r.name.replace(f"-{stack}", "-STACK"))
-                      for r in run_program(stack).registrations if r.type != "pulumi:pulumi:Stack")
+def shape(stack: str) -> set[tuple[str, str]]:
+    return {(r.type, r.name.replace(f"-{stack}", "-STACK"))
+            for r in run_program(stack).registrations if r.type != "pulumi:pulumi:Stack"}
 
-    assert shape("staging") == shape("production")
+
+def test_stacks_differ_only_in_the_image_build_staging_runs() -> None:
+    # One AMI serves every environment: staging builds it (image.source: build), production
+    # promotes it. Every other resource exists in both, under the same name.
+    assert shape("staging") - shape("production") == {
+        ("command:local:Command", "webapp-STACK-image-base"),
+        ("command:local:Command", "webapp-STACK-image-app"),
+    }
+    assert shape("production") - shape("staging") == set()
+
+
+def test_production_launches_the_ami_staging_built_for_the_same_inputs() -> None:
+    regs = run_program("production").registrations
+    template = next(r for r in regs if r.type == "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["imageId"] == PROMOTED_AMI
+
+
+def test_staging_fleet_launches_the_ami_its_app_layer_build_printed() -> None:
+    regs = run_program("staging", preview=False).registrations
+    app = next(r for r in regs if r.name == "webapp-staging-image-app")
+    template = next(r for r in regs if r.type == "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["imageId"] == app.outputs["stdout"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -7,6 +7,7 @@ exactly as `pulumi preview` would hand it to the engine, without a CLI, a backen
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import runpy
 import sys
@@ -49,6 +50,8 @@ PLACEHOLDER_SECRETS: Mapping[str, str] = {
     "webtier:consulKvToken": "PLACEHOLDER-kv-token-9b5d1f3a",
 }
 PLACEHOLDER_KV_SECRET = "PLACEHOLDER-kv-secret-value-4e6a8c0b"
+# What the mocks' AMI lookup finds: the AMI a promoting stack (production) would launch from.
+PROMOTED_AMI = "ami-0promoted0000000"
 
 
 @dataclass
@@ -90,8 +93,9 @@ def _unwrap(value: Any) -> Any:
 class WebtierMocks(pulumi.runtime.Mocks):
     """Echo inputs, add what AWS would compute, answer data sources by token."""
 
-    def __init__(self, account: str = "123456789012") -> None:
+    def __init__(self, account: str = "123456789012", *, run_commands: bool = False) -> None:
         self.account = account
+        self.run_commands = run_commands
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
@@ -115,8 +119,11 @@ class WebtierMocks(pulumi.runtime.Mocks):
             state.setdefault("arnSuffix", f"targetgroup/{physical}/0123456789")
         if token == "aws:iam/role:Role":
             state.setdefault("uniqueId", "AROAMOCK")
-        # command:local:Command gets no stdout: the build never runs, so its output stays unknown
-        # during a preview, as it would in `pulumi preview`.
+        # A preview never runs commands: no stdout, so the Packer build's AMI id stays unknown,
+        # as in `pulumi preview`. Simulating an update, a build "prints" an AMI id of its own.
+        if token == "command:local:Command" and self.run_commands:
+            digest = hashlib.sha256(args.name.encode()).hexdigest()[:17]
+            state["stdout"] = f"ami-{digest}"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
@@ -126,7 +133,7 @@ class WebtierMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": "ap-northeast-1", "region": "ap-northeast-1", "id": "ap-northeast-1"}
         if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": "ami-0promoted0000000", "imageId": "ami-0promoted0000000",
+            return {"id": PROMOTED_AMI, "imageId": PROMOTED_AMI,
                     "name": "webapp-app-mock", "tags": {}}
         if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps({"Version": "2012-10-17", "Statement": []})}
@@ -181,7 +188,7 @@ def use_mocks(stack: str = "staging", *, preview: bool = False,
     """Install fresh mocks (and optionally config) and return the recording monitor."""
     if config is not None:
         pulumi.runtime.set_all_config(dict(config), secret_keys or [])
-    monitor = RecordingMonitor(mocks or WebtierMocks())
+    monitor = RecordingMonitor(mocks or WebtierMocks(run_commands=not preview))
     runtime_settings.ROOT.set(None)  # a fresh root stack for every run
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview,
                              monitor=monitor)
