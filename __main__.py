@@ -1,7 +1,7 @@
 """The web tier, wired: stack settings -> components -> stack outputs.
 
-Reads like the README's diagram: image -> secrets, role, bucket -> load balancer -> fleet ->
-scaling, and the Consul KV the instances render their config from.
+Reads like the README's diagram: image, secrets, role, bucket, load balancer and the Consul KV
+the instances render their config from, then the fleet that needs them all, then its scaling.
 """
 
 from __future__ import annotations
@@ -83,6 +83,20 @@ load_balancer = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
     tags=tags,
 ))
 
+# The settings must be in KV before an instance boots: consul-template fails on missing keys.
+kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
+    prefix=settings.kv.prefix,
+    entries={**settings.kv.values,
+             **{key: secret.output() for key, secret in settings.secrets.kv_values.items()}},
+    secret_keys=settings.kv.secret_keys,
+    connection=ConsulConnection(
+        address=settings.consul.address,
+        datacenter=settings.consul.datacenter,
+        ca_cert=settings.consul.ca_cert_path,
+        token=settings.secrets.kv_token.output() if settings.secrets.kv_token else None,
+    ),
+))
+
 user_data = render(BootSettings(
     environment=settings.stack,
     app=settings.app,
@@ -110,25 +124,13 @@ fleet = Fleet(f"{name}-fleet", FleetArgs(
     join_tag=(settings.consul.join_tag_key, settings.consul.join_tag_value),
     environment=settings.stack,
     tags=tags,
-), opts=pulumi.ResourceOptions(depends_on=[node_secrets]))
+    boot_dependencies=[node_secrets, kv],
+))
 
 scaling = Scaling(f"{name}-scaling", ScalingArgs(
     settings=settings.scaling,
     group_name=fleet.group_name,
     group_label=name,
-))
-
-kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
-    prefix=settings.kv.prefix,
-    entries={**settings.kv.values,
-             **{key: secret.output() for key, secret in settings.secrets.kv_values.items()}},
-    secret_keys=settings.kv.secret_keys,
-    connection=ConsulConnection(
-        address=settings.consul.address,
-        datacenter=settings.consul.datacenter,
-        ca_cert=settings.consul.ca_cert_path,
-        token=settings.secrets.kv_token.output() if settings.secrets.kv_token else None,
-    ),
 ))
 
 pulumi.export("groupName", fleet.group_name)

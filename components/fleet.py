@@ -7,8 +7,8 @@ launch configurations; `configuration` keeps the original design for accounts th
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -34,6 +34,8 @@ class FleetArgs:
     join_tag: tuple[str, str]
     environment: str
     tags: Mapping[str, str]
+    boot_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    """What must exist before an instance boots (SSM secrets, KV): the group waits for them."""
 
 
 class Fleet(pulumi.ComponentResource):
@@ -73,7 +75,8 @@ class Fleet(pulumi.ComponentResource):
         group_tags = {**tags, "Name": name, "environment": args.environment,
                       args.join_tag[0]: args.join_tag[1]}
         # Autoscaling owns the running count after creation; the next `up` must not reset it.
-        group_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"])
+        group_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"],
+                                            depends_on=list(args.boot_dependencies))
         launch_template: aws.autoscaling.GroupLaunchTemplateArgs | None = None
         launch_configuration: pulumi.Output[str] | None = None
         instance_refresh: aws.autoscaling.GroupInstanceRefreshArgs | None = None

@@ -220,3 +220,12 @@ def test_instance_role_reads_only_its_release_prefix_and_stack_parameters() -> N
         "arn:aws:s3:::webapp-staging-releases-123456789012/releases/webapp/*"
     assert resources["ReadStackParameters"] == \
         "arn:aws:ssm:ap-northeast-1:123456789012:parameter/webapp/staging/*"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_group_waits_for_boot_secrets_and_kv(kind: str) -> None:
+    regs = plan(kind=kind)
+    needed = {r.urn for r in regs if r.type in ("aws:ssm/parameter:Parameter",
+                                                "pulumi-python:dynamic/consul:KvEntries")}
+    assert len(needed) == 4
+    assert needed <= set(one(regs, GROUP).options["dependsOn"])
