@@ -289,6 +289,34 @@ def test_switch_real_script_activate_points_current_at_release_and_restarts(node
 
 
 @pytest.mark.integration
+def test_switch_real_script_with_fake_systemctl_starts_an_enabled_but_stopped_app(
+        node: Node) -> None:
+    # An instance that booted before any release existed has app.service enabled but stopped:
+    # the first deploy must start it (`restart`), which `try-restart` would not.
+    del node.env["WEBTIER_RESTART_CMD"]
+    node.shim("systemctl", f'echo "$@" >> {node.tmp}/systemctl\n'
+                           '[ "$1" != is-enabled ] || exit 0')
+    node.make_release("r1")
+    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
+    calls = (node.tmp / "systemctl").read_text().splitlines()
+    assert calls == ["is-enabled --quiet app.service", "restart app.service"]
+
+
+@pytest.mark.integration
+def test_switch_real_script_with_fake_systemctl_leaves_a_booting_app_unstarted(
+        node: Node) -> None:
+    # At boot the unit is not enabled yet: the pull must not start the app before its config.
+    del node.env["WEBTIER_RESTART_CMD"]
+    node.shim("systemctl", f'echo "$@" >> {node.tmp}/systemctl\n'
+                           '[ "$1" != is-enabled ] || exit 1')
+    node.make_release("r1")
+    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
+    assert node.current_release() == "r1"
+    assert (node.tmp / "systemctl").read_text().splitlines() == \
+        ["is-enabled --quiet app.service"]
+
+
+@pytest.mark.integration
 def test_switch_real_script_failing_restart_puts_old_current_back(node: Node) -> None:
     node.make_release("r1")
     node.make_release("r2")
