@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -34,29 +31,11 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 
 from tests.consul_double import ConsulDouble  # noqa: E402
+from tests.moto_server import running_moto  # noqa: E402
 from tools import deploy  # noqa: E402
 from tools.deploy_pointer import PointerStore, connect  # noqa: E402
 
 GOAL = 1.2
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"moto server did not start on {url}") from None
-            time.sleep(0.2)
 
 
 def make_release(path: Path, mib: int) -> None:
@@ -73,60 +52,56 @@ def main() -> int:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                       AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_SESSION_TOKEN", None)
-    moto, endpoint = start_moto()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp, \
-                ConsulDouble() as consul:
-            release = Path(tmp, "release")
-            make_release(release, opts.mib)
-            bucket = f"bench-{uuid.uuid4().hex[:10]}"
-            s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-            s3.create_bucket(Bucket=bucket)
-            s3.put_bucket_versioning(Bucket=bucket,
-                                     VersioningConfiguration={"Status": "Enabled"})
-            target = deploy.Target(stack="staging", app="webapp", bucket=bucket,
-                                   kv_prefix="webapp/staging", keep=5, region="us-east-1",
-                                   s3_endpoint=endpoint, consul_addr=consul.address,
-                                   consul_token=None, consul_ca=None)
-            pointers = PointerStore(connect(consul.address, None), target.kv_prefix, "webapp")
-            # The push uses the client the command builds; the baseline a default one.
-            deploy_s3 = deploy.s3_client(target)
-            # The bytes the push uploads, for the baseline to upload too.
-            archive = Path(tmp, "same-bytes.tar.gz")
-            with archive.open("wb") as f:
-                size = deploy.build_archive(release, part_size=8 * 1024 * 1024,
-                                            on_part=lambda _part, data: f.write(data)).size
+    with running_moto() as endpoint, \
+            tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp, \
+            ConsulDouble() as consul:
+        release = Path(tmp, "release")
+        make_release(release, opts.mib)
+        bucket = f"bench-{uuid.uuid4().hex[:10]}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket,
+                                 VersioningConfiguration={"Status": "Enabled"})
+        target = deploy.Target(stack="staging", app="webapp", bucket=bucket,
+                               kv_prefix="webapp/staging", keep=5, region="us-east-1",
+                               s3_endpoint=endpoint, consul_addr=consul.address,
+                               consul_token=None, consul_ca=None)
+        pointers = PointerStore(connect(consul.address, None), target.kv_prefix, "webapp")
+        # The push uses the client the command builds; the baseline a default one.
+        deploy_s3 = deploy.s3_client(target)
+        # The bytes the push uploads, for the baseline to upload too.
+        archive = Path(tmp, "same-bytes.tar.gz")
+        with archive.open("wb") as f:
+            size = deploy.build_archive(release, part_size=8 * 1024 * 1024,
+                                        on_part=lambda _part, data: f.write(data)).size
 
-            def empty_bucket() -> None:
-                # moto keeps every object in memory; a growing store slows later runs.
-                listed = s3.list_object_versions(Bucket=bucket)
-                doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                          for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
-                if doomed:
-                    s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed})
+        def empty_bucket() -> None:
+            # moto keeps every object in memory; a growing store slows later runs.
+            listed = s3.list_object_versions(Bucket=bucket)
+            doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                      for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+            if doomed:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed})
 
-            def push() -> float:
-                start = time.perf_counter()
-                deploy.push(target, release, s3=deploy_s3, pointers=pointers, err=io.StringIO())
-                elapsed = time.perf_counter() - start
-                empty_bucket()
-                return elapsed
+        def push() -> float:
+            start = time.perf_counter()
+            deploy.push(target, release, s3=deploy_s3, pointers=pointers, err=io.StringIO())
+            elapsed = time.perf_counter() - start
+            empty_bucket()
+            return elapsed
 
-            def bare() -> float:
-                start = time.perf_counter()
-                s3.upload_file(str(archive), bucket, f"bare/{uuid.uuid4().hex}")
-                elapsed = time.perf_counter() - start
-                empty_bucket()
-                return elapsed
+        def bare() -> float:
+            start = time.perf_counter()
+            s3.upload_file(str(archive), bucket, f"bare/{uuid.uuid4().hex}")
+            elapsed = time.perf_counter() - start
+            empty_bucket()
+            return elapsed
 
-            push(), bare()  # warm up: moto's first large upload pays one-time costs
-            pushes, bares = [], []
-            for _ in range(opts.runs):
-                pushes.append(push())
-                bares.append(bare())
-    finally:
-        moto.terminate()
-        moto.wait(timeout=10)
+        push(), bare()  # warm up: moto's first large upload pays one-time costs
+        pushes, bares = [], []
+        for _ in range(opts.runs):
+            pushes.append(push())
+            bares.append(bare())
 
     p, b = statistics.median(pushes), statistics.median(bares)
     # Each push is paired with the bare upload right after it, so load from other processes

@@ -18,11 +18,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ import boto3
 import pytest
 
 from components.image_inputs import ROOT, LayerTarget, content_hash
+from tests.moto_server import running_moto
 from tests.test_image_build_script import build as build_script
 
 pytestmark = pytest.mark.integration
@@ -281,32 +280,9 @@ main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 def ebs_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A moto server whose created images have EBS roots; yields its URL and request log."""
     recording = tmp_path_factory.mktemp("moto") / "requests.jsonl"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               MOTO_ENABLE_RECORDING="true", MOTO_RECORDER_FILEPATH=str(recording))
-    proc = subprocess.Popen([sys.executable, "-c", _EBS_MOTO, str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"patched moto server did not start on {url}") from None
-            time.sleep(0.2)
-    try:
+    with running_moto(["-c", _EBS_MOTO], env={"MOTO_ENABLE_RECORDING": "true",
+                                             "MOTO_RECORDER_FILEPATH": str(recording)}) as url:
         yield url, recording
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
