@@ -3,28 +3,26 @@ every policy of the pack at that stack's policy config; unknown values would cou
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi.runtime import config as runtime_config
-from pulumi_policy import PolicyResource, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 from policy import rules
 from policy.offline import (
-    UNKNOWN,
     Violation,
     policy_config,
-    policy_resource,
     resource_args,
     run_resource_policy,
     run_stack_policy,
 )
 from policy.pack import POLICIES
-from tests.mocks import SECRET, Registration, run_stack, stack_config
-from tests.mocks import UNKNOWN as MOCK_UNKNOWN
+from tests.mocks import Registration, run_stack
+from tools import plan, policy_check
+from tools.policy_check import stack_resources, to_wire
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = [
@@ -37,23 +35,8 @@ VARIANTS = [
 ]
 
 
-def to_wire(value: Any) -> Any:
-    """Recorded values as the analyzer receives them: unknowns as the engine's unknown marker;
-    secrets are plaintext to a policy pack, so stand in a non-secret placeholder for them."""
-    if value is MOCK_UNKNOWN:
-        return UNKNOWN
-    if value is SECRET:
-        return "placeholder"
-    if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_wire(v) for v in value]
-    return value
-
-
 def config_file(stack: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((ROOT / "policy" / f"{stack}.json").read_text())
-    return document
+    return policy_check.pack_config(stack)
 
 
 def resource_violations(stack: str, registrations: list[Registration]) -> list[Violation]:
@@ -68,13 +51,6 @@ def resource_violations(stack: str, registrations: list[Registration]) -> list[V
     return found
 
 
-def stack_resources(registrations: list[Registration]) -> list[PolicyResource]:
-    # A stack policy sees each resource's outputs: the inputs plus what the provider computed.
-    return [policy_resource(r.type, to_wire(r.outputs or r.inputs), name=r.name, urn=r.urn,
-                            parent=r.parent or None)
-            for r in registrations if r.custom]
-
-
 def stack_violations(stack: str, registrations: list[Registration]) -> list[Violation]:
     found = []
     resources = stack_resources(registrations)
@@ -87,14 +63,11 @@ def stack_violations(stack: str, registrations: list[Registration]) -> list[Viol
 @pytest.fixture
 def as_stack() -> Iterator[Any]:
     """Give the pack the stack's own config, as the CLI does through PULUMI_CONFIG."""
-    token = runtime_config.CONFIG.set({})
+    with ExitStack() as stack_cm:
+        def use(stack: str, overrides: dict[str, Any]) -> None:
+            stack_cm.enter_context(policy_check.stack_config_for_pack(stack, overrides))
 
-    def use(stack: str, overrides: dict[str, Any]) -> None:
-        config, _ = stack_config(stack, overrides=overrides, secrets=False)
-        runtime_config.CONFIG.set(config)
-
-    yield use
-    runtime_config.CONFIG.reset(token)
+        yield use
 
 
 @pytest.mark.parametrize(("stack", "overrides"), VARIANTS)
@@ -140,3 +113,34 @@ def test_an_alarm_rewired_to_nothing_in_production_is_caught(as_stack: Any) -> N
     as_stack("production", {})
     found = {(v.policy, v.urn) for v in stack_violations("production", registrations)}
     assert found == {("autoscaling-alarm-scales-own-group", alarm.urn)}
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_offline_plan_policy_report_passes_both_stacks(stack: str) -> None:
+    text, status = plan.policy_markdown(stack)
+    assert status == 0
+    assert "every rule passes" in text
+
+
+def test_offline_plan_policy_report_blocks_ssh_open_to_the_internet_in_production() -> None:
+    text, status = plan.policy_markdown(
+        "production", config_overrides={"webtier:loadBalancer.listenerPort": 22})
+    assert status == 1
+    assert "| mandatory | `restricted-common-ports` | `webapp-production-lb-listener-in-0` |" \
+        in text
+
+
+def test_offline_plan_policy_report_only_advises_on_staging() -> None:
+    text, status = plan.policy_markdown(
+        "staging", config_overrides={"webtier:loadBalancer.listenerPort": 22})
+    assert status == 0
+    assert "| advisory | `restricted-common-ports` |" in text
+
+
+def test_policy_check_matches_the_per_policy_runs(as_stack: Any) -> None:
+    # The tool and the per-policy helpers above judge the same registrations alike.
+    registrations = run_stack("production")
+    template = next(r for r in registrations if r.type == rules.LAUNCH_TEMPLATE)
+    template.inputs["metadataOptions"]["httpPutResponseHopLimit"] = 2
+    found = {(f.policy, f.urn) for f in policy_check.check("production", registrations)}
+    assert found == {("autoscaling-launch-config-hop-limit", template.urn)}

@@ -25,7 +25,13 @@ from typing import Any
 import pulumi
 
 from tools import plan_model, plan_render
-from tools.mock_engine import PLACEHOLDER_KV_SECRET, PLACEHOLDER_SECRETS, ROOT, run_stack
+from tools.mock_engine import (
+    PLACEHOLDER_KV_SECRET,
+    PLACEHOLDER_SECRETS,
+    ROOT,
+    Registration,
+    run_stack,
+)
 
 PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
 # Packages of ours the program never imports; they stay loaded while another tree's program runs.
@@ -67,17 +73,23 @@ def _isolated_program(root: Path) -> Iterator[None]:
         sys.modules.update(saved)
 
 
-def plan(stack: str, *, root: Path = ROOT,
-         config_overrides: Mapping[str, Any] | None = None) -> list[plan_model.Resource]:
-    """The resources ``stack`` would manage, from the program and stack file under ``root``."""
+def registrations(stack: str, *, root: Path = ROOT,
+                  config_overrides: Mapping[str, Any] | None = None) -> list[Registration]:
+    """What the program under ``root`` registers for ``stack``, under the mock engine."""
     try:
         with _isolated_program(root):
-            registrations = run_stack(stack, root=root, config_overrides=config_overrides)
+            return run_stack(stack, root=root, config_overrides=config_overrides)
     except FileNotFoundError as e:
         raise PlanError(str(e)) from None
     except pulumi.RunError as e:  # the program's own message for a bad config
         raise PlanError(str(e)) from None
-    return plan_model.resources(registrations)
+
+
+def plan(stack: str, *, root: Path = ROOT,
+         config_overrides: Mapping[str, Any] | None = None) -> list[plan_model.Resource]:
+    """The resources ``stack`` would manage, from the program and stack file under ``root``."""
+    return plan_model.resources(registrations(stack, root=root,
+                                              config_overrides=config_overrides))
 
 
 def _redact(text: str) -> str:
@@ -160,12 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--compare", metavar="OTHER_STACK",
                       help="print, as Markdown, the inputs that differ between STACK and "
                            "OTHER_STACK")
+    mode.add_argument("--policy", action="store_true",
+                      help="run the policy pack (policy/, at policy/STACK.json) on the plan; "
+                           "exit 1 if a mandatory rule is violated")
     args = parser.parse_args(argv)
+    status = 0
     try:
         if args.base:
             text = base_markdown(args.stack, args.base)
         elif args.compare:
             text = compare_markdown(args.stack, args.compare)
+        elif args.policy:
+            text, status = policy_markdown(args.stack)
         else:
             text = tree_text(args.stack)
     except PlanError as e:
@@ -173,7 +191,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     sys.stdout.buffer.write(text.encode())
     sys.stdout.flush()
-    return 0
+    return status
+
+
+def policy_markdown(stack: str, *, root: Path = ROOT,
+                    config_overrides: Mapping[str, Any] | None = None) -> tuple[str, int]:
+    """The policy pack's report on the stack's plan, and 1 if a mandatory rule is violated."""
+    from tools import policy_check  # the pack's SDK loads only when asked for
+
+    registered = registrations(stack, root=root, config_overrides=config_overrides)
+    findings = policy_check.check(stack, registered, overrides=config_overrides, root=root)
+    return (_redact(policy_check.render(stack, findings)),
+            1 if any(f.blocks for f in findings) else 0)
 
 
 if __name__ == "__main__":
