@@ -163,6 +163,17 @@ def test_bad_config_is_rejected_naming_the_key(stack: str, overrides: dict[str, 
     assert any(phrase in p for p in matching), f"{key}: {matching} lacks {phrase!r}"
 
 
+@pytest.mark.parametrize(("stack", "overrides", "key", "phrase"), BAD,
+                         ids=[f"{c[2]}:{c[3]}" for c in BAD])
+def test_bad_config_stops_the_program_before_any_resource_naming_the_key(
+        stack: str, overrides: dict[str, Any], key: str, phrase: str) -> None:
+    mocks = CountingMocks()
+    with pytest.raises(SettingsError) as caught:
+        run_program(stack, config_overrides=overrides, mocks=mocks)
+    assert mocks.created == []
+    assert key in str(caught.value)
+
+
 def test_secret_given_in_plaintext_is_rejected_without_echoing_it() -> None:
     config, secrets = stack_config("staging")
     plain = [k for k in secrets if k != "webtier:consulAgentToken"]
