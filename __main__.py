@@ -22,7 +22,7 @@ from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
 from components.user_data import BootSettings, render
-from tools.deploy_artifacts import release_prefix
+from tools.deploy_artifacts import default_release_bucket, release_prefix
 
 ROOT = Path(__file__).resolve().parent
 
@@ -39,7 +39,8 @@ tags = {**settings.tags, "app": settings.app, "environment": settings.stack,
 
 account_id = aws.get_caller_identity().account_id
 # The bucket name is fixed before the bucket exists so the instance role can be scoped to it.
-release_bucket_name = settings.release.bucket_name or f"{name}-releases-{account_id}"
+release_bucket_name = settings.release.bucket_name or default_release_bucket(
+    settings.app, settings.stack, account_id)
 
 image = GoldenImage(f"{name}-image", GoldenImageArgs(
     mode=settings.image.source,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
@@ -33,6 +34,7 @@ from tools.deploy_artifacts import (
     ReleaseError,
     build_archive,
     check_release_id,
+    default_release_bucket,
     new_release_id,
     part_size_for,
     render_manifest,
@@ -570,3 +572,21 @@ def test_cli_reports_a_failure_before_the_pointer_with_exit_1_and_says_it_is_unc
     assert "NoSuchBucket" in err.getvalue()
     assert "the deploy pointer was not changed" in err.getvalue()
 
+
+
+@pytest.mark.integration
+def test_cli_without_bucket_uses_the_name_the_stack_gives_it_against_moto(
+        env: Env, moto_server: str) -> None:
+    # The stack names its bucket <app>-<stack>-releases-<account> (one function for both);
+    # moto's STS answers account 123456789012.
+    bucket = default_release_bucket("webapp", "staging", "123456789012")
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    code = deploy.main(["push", "--stack", "staging", "--s3-endpoint", moto_server,
+                        "--region", "us-east-1", str(make_release(env.tmp / "r"))],
+                       env={"CONSUL_HTTP_ADDR": env.consul.address}, out=io.StringIO(),
+                       err=io.StringIO())
+    assert code == 0
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert any(k.endswith(f"/{APP}.tar.gz") for k in keys), keys
+    assert all(k.startswith(f"releases/{APP}/") for k in keys), keys

@@ -20,7 +20,7 @@ import sys
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +36,7 @@ from tools.deploy_artifacts import (
     build_archive,
     check_app,
     check_release_id,
+    default_release_bucket,
     manifest_key,
     new_release_id,
     part_size_for,
@@ -161,12 +162,25 @@ def s3_client(target: Target) -> Any:
     )
 
 
+def with_default_bucket(target: Target) -> Target:
+    """The bucket the stack created under its default name, for the account deploying."""
+    session = boto3.session.Session(region_name=target.region)
+    sts_endpoint = os.environ.get("AWS_ENDPOINT_URL_STS") or target.s3_endpoint
+    try:
+        account = session.client("sts", endpoint_url=sts_endpoint).get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as e:
+        raise DeployError(f"no release bucket for stack '{target.stack}' and no AWS account to "
+                          f"derive it from ({describe(e)}): pass --bucket (`pulumi stack output "
+                          "releaseBucket`) or set WEBTIER_RELEASE_BUCKET") from e
+    return replace(target, bucket=default_release_bucket(target.app, target.stack, account))
+
+
 def push(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore,
          release_id: str | None = None, err: TextIO | None = None) -> Pushed:
     """Publish ``release_dir`` and point the stack at it. See the module docstring for order."""
     if not target.bucket:
         raise DeployError(f"no release bucket for stack '{target.stack}': pass --bucket (the "
-                          "stack output releaseBucketName), set WEBTIER_RELEASE_BUCKET, or set "
+                          "stack output releaseBucket), set WEBTIER_RELEASE_BUCKET, or set "
                           f"webtier:release.bucketName in Pulumi.{target.stack}.yaml")
     bucket = target.bucket
     release_id = check_release_id(release_id) if release_id else new_release_id()
@@ -307,7 +321,8 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--stack", required=True, help="stack to deploy to (staging, production)")
     common.add_argument("--app", help="app name (default: webtier:app of the stack)")
     common.add_argument("--bucket", help="release bucket (default: $WEBTIER_RELEASE_BUCKET, "
-                        "then webtier:release.bucketName)")
+                        "then webtier:release.bucketName, then the name the stack gives it: "
+                        "<app>-<stack>-releases-<account>)")
     common.add_argument("--kv-prefix", dest="kv_prefix",
                         help="stack KV prefix (default: webtier:kv.prefix, else <app>/<stack>)")
     common.add_argument("--region", help="AWS region (default: $AWS_REGION, then aws:region)")
@@ -346,6 +361,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser().parse_args(argv)
     try:
         target = resolve_target(args, os.environ if env is None else env)
+        if not target.bucket:
+            target = with_default_bucket(target)
         pointers = PointerStore(connect(target.consul_addr, target.consul_token, target.consul_ca),
                                 target.kv_prefix, target.app)
         if args.command == "push":

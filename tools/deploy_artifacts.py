@@ -70,6 +70,14 @@ def new_release_id(now: datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+def default_release_bucket(app: str, stack: str, account_id: str) -> str:
+    """The release bucket a stack creates when webtier:release.bucketName is not set.
+
+    The stack (__main__.py) and the deploy command both name it with this one function.
+    """
+    return f"{app}-{stack}-releases-{account_id}"
+
+
 def release_prefix(app: str) -> str:
     """Key prefix of every object of an app; the instance role may read only below it."""
     return f"releases/{app}"
