@@ -23,6 +23,13 @@ from pathlib import Path
 import pytest
 
 from components.image_inputs import ROOT
+from components.user_data import (
+    AGENT_TOKEN_PARAMETER,
+    GOSSIP_KEY_PARAMETER,
+    TEMPLATE_TOKEN_PARAMETER,
+    BootSettings,
+    render,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -371,3 +378,115 @@ def test_unattended_upgrades_in_chroot_take_security_updates_only(converged: Con
 def test_aws_cli_in_chroot_is_there_for_the_boot_script(converged: Converged) -> None:
     assert inside(converged, "/usr/bin/aws").exists()
 
+
+
+# --- boot: the stack's user data, run for real in the converged image --------------------------
+
+BOOT = BootSettings(environment="staging", app="webapp", region="ap-northeast-1",
+                    datacenter="staging", kv_prefix="webapp/staging",
+                    release_bucket="webapp-staging-releases-123456789012",
+                    deploy_pointer_key="deploy/webapp/current", ssm_prefix="/webapp/staging",
+                    join_tag_key="consul-cluster", join_tag_value="staging")
+# What the stubbed `aws ssm get-parameter` answers: stands in for the SSM SecureStrings.
+SSM_VALUES = {
+    f"/webapp/staging/{GOSSIP_KEY_PARAMETER}": "c3R1Yi1nb3NzaXAta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
+    f"/webapp/staging/{AGENT_TOKEN_PARAMETER}": "stub-agent-token-1b2c",
+    f"/webapp/staging/{TEMPLATE_TOKEN_PARAMETER}": "stub-template-token-3d4e",
+}
+
+
+@dataclass(frozen=True)
+class Booted:
+    root: Path
+    result: subprocess.CompletedProcess[str]
+    calls: list[str]
+
+
+@pytest.fixture(scope="module")
+def booted(converged: Converged, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Booted]:
+    """A copy of the converged image root after running the rendered user data in it.
+
+    Real: bash, the image's files, users and permissions, every command the script runs. Stubbed
+    (no EC2 here): `aws` answers the SSM lookups from SSM_VALUES, `systemctl` and
+    `/usr/local/bin/release-pull` (tested on their own) only log that they were called.
+    """
+    root = tmp_path_factory.mktemp("boot") / "root"
+    subprocess.run(["cp", "-a", str(converged.root), str(root)], check=True, timeout=300)
+    stubs = root / "opt/boot-stubs"
+    stubs.mkdir(parents=True)
+    answers = "\n".join(f'  "{name}") echo "{value}" ;;' for name, value in SSM_VALUES.items())
+    scripts = {
+        "aws": f'#!/bin/sh\necho "aws $*" >> /opt/boot-stubs/calls\n'
+               f'while [ "$1" != "--name" ]; do shift; done\ncase "$2" in\n{answers}\n'
+               '  *) exit 254 ;;\nesac\n',
+        "systemctl": '#!/bin/sh\necho "systemctl $*" >> /opt/boot-stubs/calls\n',
+    }
+    for name, text in scripts.items():
+        (stubs / name).write_text(text)
+        (stubs / name).chmod(0o755)
+    pull = root / "usr/local/bin/release-pull"
+    pull.write_text('#!/bin/sh\necho "release-pull" >> /opt/boot-stubs/calls\n')
+    pull.chmod(0o755)
+    (root / "boot-user-data.sh").write_text(render(BOOT))
+    result = subprocess.run(
+        ["chroot", str(root), "/usr/bin/env", "-i",
+         "PATH=/opt/boot-stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+         "/bin/bash", "/boot-user-data.sh"],
+        capture_output=True, text=True, timeout=120, check=False)
+    calls = (stubs / "calls").read_text().splitlines() if (stubs / "calls").exists() else []
+    yield Booted(root, result, calls)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_user_data_in_chroot_boots_without_error(booted: Booted) -> None:
+    assert booted.result.returncode == 0, booted.result.stdout + booted.result.stderr
+
+
+def test_user_data_in_chroot_writes_the_node_env_readable_by_all(booted: Booted) -> None:
+    env = booted.root / "etc/webtier/node.env"
+    lines = set(env.read_text().splitlines())
+    assert {"WEBTIER_ENV=staging", "KV_PREFIX=webapp/staging", "SSM_PREFIX=/webapp/staging",
+            "RELEASE_BUCKET=webapp-staging-releases-123456789012",
+            "DEPLOY_POINTER_KEY=webapp/staging/deploy/webapp/current"} <= lines
+    assert mode(env) == "0o644"
+
+
+def test_user_data_in_chroot_joins_consul_by_tag_in_its_datacenter(booted: Booted) -> None:
+    hcl = (booted.root / "etc/consul.d/node.hcl").read_text()
+    assert 'datacenter = "staging"' in hcl
+    assert 'retry_join = ["provider=aws tag_key=consul-cluster tag_value=staging"]' in hcl
+
+
+def test_user_data_in_chroot_gives_the_gossip_key_to_the_agent_only(booted: Booted) -> None:
+    secrets = booted.root / "etc/consul.d/secrets.hcl"
+    text = secrets.read_text()
+    assert f'encrypt = "{SSM_VALUES[f"/webapp/staging/{GOSSIP_KEY_PARAMETER}"]}"' in text
+    assert SSM_VALUES[f"/webapp/staging/{AGENT_TOKEN_PARAMETER}"] in text
+    image = Converged(booted.root, subprocess.CompletedProcess([], 0),
+                      subprocess.CompletedProcess([], 0))
+    assert (mode(secrets), owner(image, secrets)) == ("0o640", ("root", "consul"))
+
+
+def test_user_data_in_chroot_gives_the_template_token_to_root_only(booted: Booted) -> None:
+    env = booted.root / "etc/webtier/consul-template.env"
+    token = SSM_VALUES[f"/webapp/staging/{TEMPLATE_TOKEN_PARAMETER}"]
+    assert env.read_text() == f"CONSUL_HTTP_TOKEN={token}\n"
+    assert mode(env) == "0o600"
+
+
+def test_user_data_in_chroot_reads_every_secret_from_ssm_with_decryption(booted: Booted) -> None:
+    lookups = [c for c in booted.calls if c.startswith("aws ssm get-parameter")]
+    assert len(lookups) == 3
+    assert all("--with-decryption" in c for c in lookups)
+
+
+def test_user_data_in_chroot_pulls_the_release_before_the_app_starts(booted: Booted) -> None:
+    order = [c for c in booted.calls if not c.startswith("aws")]
+    assert order == ["systemctl enable --now consul.service", "release-pull",
+                     "systemctl enable --now consul-template.service",
+                     "systemctl enable --now app.service"]
+
+
+def test_user_data_carries_none_of_the_secrets_it_installs() -> None:
+    text = render(BOOT)
+    assert not any(value in text for value in SSM_VALUES.values())
