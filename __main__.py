@@ -22,7 +22,7 @@ from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
 from components.user_data import BootSettings, render
-from tools.deploy_artifacts import default_release_bucket, release_prefix
+from deploy.artifacts import default_release_bucket, release_prefix
 
 ROOT = Path(__file__).resolve().parent
 

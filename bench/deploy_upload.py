@@ -1,4 +1,4 @@
-"""Benchmark: a whole `tools.deploy push` of a 50 MiB release against a local moto S3 server,
+"""Benchmark: a whole `deploy push` of a 50 MiB release against a local moto S3 server,
 as a ratio to a bare boto3 `upload_file` of the same archive bytes to the same server.
 
 The push includes building the archive, hashing it, the multipart upload, reading back S3's
@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
+from deploy import cli as deploy  # noqa: E402
+from deploy.pointer import PointerStore, connect  # noqa: E402
 from tests.consul_double import ConsulDouble  # noqa: E402
 from tests.moto_server import running_moto  # noqa: E402
-from tools import deploy  # noqa: E402
-from tools.deploy_pointer import PointerStore, connect  # noqa: E402
 
 GOAL = 1.2
 

@@ -1,7 +1,7 @@
 """Benchmark: the offline plan of each stack, as a ratio to the mock-engine run it is built on.
 
-Baseline: `tools.mock_engine.run_stack(stack)`, what the tests evaluate. Measured: the plan tree
-(`tools.plan.tree_text(stack)`: the same run, plus model, leak check and rendering). Both run in
+Baseline: `mock_engine.run_stack(stack)`, what the tests evaluate. Measured: the plan tree
+(`plan.tree_text(stack)`: the same run, plus model, leak check and rendering). Both run in
 this one process after a warm-up, alternated so drift hits both alike; the median of RUNS is
 compared. Goal: ratio <= 1.2 for every stack.
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools import plan
-from tools.mock_engine import run_stack
+from mock_engine import run_stack
+from plan import cli as plan
 
 STACKS = ("staging", "production")
 RUNS = 15

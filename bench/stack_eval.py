@@ -18,7 +18,7 @@ RUNS = 5
 GOAL = 1.5
 
 STACK = """
-from tools.mock_engine import run_program
+from mock_engine import run_program
 run_program({stack!r})
 """
 
@@ -26,7 +26,7 @@ FLOOR = """
 import asyncio
 import importlib
 import pulumi, pulumi_aws  # noqa: F401
-from tools.mock_engine import use_mocks
+from mock_engine import use_mocks
 from pulumi.runtime.stack import run_pulumi_func
 
 types = {types!r}
@@ -63,7 +63,7 @@ def timed(code: str) -> float:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from tools.mock_engine import run_program
+    from mock_engine import run_program
 
     for stack in ("staging", "production"):
         types = sorted({r.type for r in run_program(stack).registrations

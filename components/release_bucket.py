@@ -30,7 +30,7 @@ class ReleaseBucketArgs:
     reader_role_arns: Sequence[pulumi.Input[str]]
     """Roles that fetch releases (the fleet's instance role). At least one."""
     writer_role_arns: Sequence[pulumi.Input[str]]
-    """Roles that publish releases (`python -m tools.deploy`); they may read, to verify uploads."""
+    """Roles that publish releases (`python -m deploy`); they may read, to verify uploads."""
     noncurrent_version_expiration_days: int = 30
     """Days an overwritten or deleted object version is kept before S3 expires it."""
     abort_incomplete_multipart_days: int = 2
@@ -44,7 +44,7 @@ class ReleaseBucketArgs:
 
 class ReleaseBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
-    """Name of the release bucket (what `tools.deploy --bucket` and RELEASE_BUCKET hold)."""
+    """Name of the release bucket (what `deploy --bucket` and RELEASE_BUCKET hold)."""
     bucket_arn: pulumi.Output[str]
     """ARN of the release bucket."""
 

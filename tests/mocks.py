@@ -5,7 +5,7 @@ It re-exports the mock engine the offline plan also uses, so tests and plan see 
 
 from __future__ import annotations
 
-from tools.mock_engine import (
+from mock_engine import (
     PLACEHOLDER_KV_SECRET,
     PLACEHOLDER_SECRETS,
     PROMOTED_AMI,

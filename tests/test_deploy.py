@@ -1,4 +1,4 @@
-"""`python -m tools.deploy`: what it builds (offline), and what it does to S3 and Consul.
+"""`python -m deploy`: what it builds (offline), and what it does to S3 and Consul.
 
 Integration tests run the deploy against a real moto server (S3) and the Consul HTTP double;
 S3 faults are injected with botocore event hooks on the client the deploy uses, Consul faults
@@ -27,8 +27,8 @@ import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
 
-from tools import deploy
-from tools.deploy_artifacts import (
+from deploy import cli as deploy
+from deploy.artifacts import (
     MIN_PART_SIZE,
     Archive,
     ReleaseError,
@@ -39,8 +39,8 @@ from tools.deploy_artifacts import (
     part_size_for,
     render_manifest,
 )
-from tools.deploy_pointer import PointerConflict, PointerError, PointerState, PointerStore, Release
-from tools.deploy_s3 import UploadError
+from deploy.pointer import PointerConflict, PointerError, PointerState, PointerStore, Release
+from deploy.s3 import UploadError
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "webapp"
@@ -298,7 +298,7 @@ class Env:
     tmp: Path
 
     def pointers(self, token: str | None = None) -> PointerStore:
-        from tools.deploy_pointer import connect
+        from deploy.pointer import connect
 
         return PointerStore(connect(self.consul.address, token), KV_PREFIX, APP)
 
@@ -479,7 +479,7 @@ def test_push_refuses_to_overwrite_a_pointer_another_deploy_moved_meanwhile(env:
 
 @pytest.mark.integration
 def test_push_with_consul_unreachable_fails_before_uploading(env: Env) -> None:
-    from tools.deploy_pointer import connect
+    from deploy.pointer import connect
 
     closed = PointerStore(connect("127.0.0.1:1", None), KV_PREFIX, APP)
     with pytest.raises(PointerError, match="could not read"):
@@ -502,7 +502,7 @@ def test_push_whose_event_fails_says_the_pointer_moved(env: Env) -> None:
         def announce(self, manifest: str) -> str:
             raise PointerError("injected")
 
-    from tools.deploy_pointer import connect
+    from deploy.pointer import connect
 
     with pytest.raises(deploy.EventError, match="notify") as caught:
         env.push(pointers=NoEvents(connect(env.consul.address, None), KV_PREFIX, APP))
@@ -548,7 +548,7 @@ def test_cli_push_then_rollback_real_subprocess_against_moto_and_consul_double(
               "--region", "us-east-1"]
 
     def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tools.deploy", *argv], cwd=ROOT,
+        return subprocess.run([sys.executable, "-m", "deploy", *argv], cwd=ROOT,
                               env=run_env, capture_output=True, text=True, timeout=120)
 
     first, second = cli("push", *common, str(release)), cli("push", *common, str(release))

@@ -431,8 +431,8 @@ class Stack:
 
     def push(self, content: str) -> str:
         """Publish a release with the real deploy tool; returns its release id."""
-        from tools.deploy import Target, push
-        from tools.deploy_pointer import PointerStore, connect
+        from deploy.cli import Target, push
+        from deploy.pointer import PointerStore, connect
 
         release = self.node.tmp / f"build-{uuid.uuid4().hex[:6]}"
         release.mkdir()
@@ -445,8 +445,8 @@ class Stack:
             return push(target, release, s3=self.s3, pointers=pointers, err=quiet).release.release
 
     def rollback(self) -> str:
-        from tools.deploy import Target, rollback
-        from tools.deploy_pointer import PointerStore, connect
+        from deploy.cli import Target, rollback
+        from deploy.pointer import PointerStore, connect
 
         target = Target(stack="staging", app=APP, bucket=self.bucket, kv_prefix=f"{APP}/staging",
                         keep=3, region="us-east-1", s3_endpoint=self.endpoint,

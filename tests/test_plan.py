@@ -12,8 +12,9 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tools import plan_model, plan_render
-from tools.mock_engine import PLACEHOLDER_SECRETS, SECRET, UNKNOWN, Registration
+from mock_engine import PLACEHOLDER_SECRETS, SECRET, UNKNOWN, Registration
+from plan import model as plan_model
+from plan import render as plan_render
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 FLEET = "webtier:fleet:Fleet"
@@ -27,7 +28,7 @@ GOSSIP = PLACEHOLDER_SECRETS["webtier:consulGossipKey"]
 
 
 class Program:
-    """Registrations in the shape `tools.mock_engine` records them, for one stack."""
+    """Registrations in the shape `mock_engine` records them, for one stack."""
 
     def __init__(self, stack: str = "staging") -> None:
         self.stack = stack

@@ -1,6 +1,6 @@
 """The offline plan on the real program: both stacks, config changes, secrets, the CLI.
 
-The program runs under the mock engine (`tools.mock_engine`) with each stack's committed config;
+The program runs under the mock engine (`mock_engine`) with each stack's committed config;
 nothing reaches AWS and no command runs. The --base test also runs a real `git` on a temporary
 copy of the program.
 """
@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tools import plan, plan_model
-from tools.mock_engine import PROMOTED_AMI, ROOT
-from tools.plan_model import GROUP, LAUNCH_CONFIGURATION, LAUNCH_TEMPLATE
+from mock_engine import PROMOTED_AMI, ROOT
+from plan import cli as plan
+from plan import model as plan_model
+from plan.model import GROUP, LAUNCH_CONFIGURATION, LAUNCH_TEMPLATE
 
 STACKS = ("staging", "production")
 FLEET = {GROUP, LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION}

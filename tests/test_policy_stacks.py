@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
+from plan import cli as plan
+from plan import policy_check
+from plan.policy_check import stack_resources, to_wire
 from policy import rules
 from policy.offline import (
     Violation,
@@ -21,8 +24,6 @@ from policy.offline import (
 )
 from policy.pack import POLICIES
 from tests.mocks import Registration, run_stack
-from tools import plan, policy_check
-from tools.policy_check import stack_resources, to_wire
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = [

@@ -1,6 +1,6 @@
 """Text and Markdown for the offline plan: the resource tree, a PR-comment diff, a stack comparison.
 
-Pure functions over `tools.plan_model` data. Same input, same bytes: every collection is sorted or
+Pure functions over `plan.model` data. Same input, same bytes: every collection is sorted or
 kept in registration order, and nothing depends on time, paths or hash seeds.
 """
 
@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tools.mock_engine import SECRET, UNKNOWN
-from tools.plan_model import (
+from mock_engine import SECRET, UNKNOWN
+from plan.model import (
     HIDDEN_IN_TREE,
     MISSING,
     SHOWN,

@@ -1,4 +1,4 @@
-"""`python -m tools.deploy`: publish a release to a stack's instances, or roll it back.
+"""`python -m deploy`: publish a release to a stack's instances, or roll it back.
 
 push:     release dir -> tar.gz -> S3 (verified) -> stretcher manifest -> KV pointer -> event
 rollback: KV pointer -> the release before it (or --to ID) -> `deploy` event
@@ -30,7 +30,7 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tools.deploy_artifacts import (
+from deploy.artifacts import (
     ReleaseError,
     archive_key,
     build_archive,
@@ -45,8 +45,8 @@ from tools.deploy_artifacts import (
     render_manifest,
     s3_url,
 )
-from tools.deploy_pointer import PointerError, PointerState, PointerStore, Release, connect
-from tools.deploy_s3 import Progress, StreamingUpload, UploadError, describe, put_small
+from deploy.pointer import PointerError, PointerState, PointerStore, Release, connect
+from deploy.s3 import Progress, StreamingUpload, UploadError, describe, put_small
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KEEP = 5
@@ -289,7 +289,7 @@ def _announce(pointers: PointerStore, manifest: str) -> str:
         raise EventError(f"{pointers.current_key} now names {manifest}, but the `deploy` event "
                          f"was not fired: {e}. Running instances keep their release until it "
                          "is; new instances already boot the new one. Fire it with "
-                         "`python -m tools.deploy notify`.") from e
+                         "`python -m deploy notify`.") from e
 
 
 class EventError(DeployError):
@@ -337,7 +337,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--consul-ca", dest="consul_ca",
                         help="CA bundle for an https Consul address (default: $CONSUL_CACERT)")
 
-    top = argparse.ArgumentParser(prog="python -m tools.deploy", description=__doc__,
+    top = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("push", parents=[common], help="publish a release directory")
@@ -404,6 +404,3 @@ def _print_status(pointers: PointerStore, out: TextIO) -> None:
         mark = "*" if entry.manifest == state.current else " "
         print(f" {mark} {entry.release}  {entry.at}  {entry.by}  {entry.manifest}", file=out)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

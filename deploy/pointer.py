@@ -157,7 +157,7 @@ class PointerStore:
             raise PointerConflict(
                 f"{self.current_key} changed while this command ran (another deploy or rollback "
                 f"got there first); it was left as the other change set it. Check `python -m "
-                f"tools.deploy status` and run again. Consul said: {_errors(answer.body)}"
+                f"deploy status` and run again. Consul said: {_errors(answer.body)}"
             )
         if answer.code == 403:
             raise PointerError(f"Consul at {self._where} refused the pointer write: the token "

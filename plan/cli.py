@@ -1,10 +1,10 @@
 """Offline plan: what a stack would manage, or change, with no cloud account, backend or Pulumi CLI.
 
-    python -m tools.plan staging                       # the resource tree
-    python -m tools.plan staging --base origin/main    # Markdown diff for a PR comment
-    python -m tools.plan staging --compare production  # setting values that differ
+    python -m plan staging                       # the resource tree
+    python -m plan staging --base origin/main    # Markdown diff for a PR comment
+    python -m plan staging --compare production  # setting values that differ
 
-The program runs under the mock engine (`tools.mock_engine`) with the stack's committed config and
+The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
 Exit codes: 0 ok, 2 bad usage or invalid stack config (the program's message is printed).
 """
@@ -24,18 +24,19 @@ from typing import Any
 
 import pulumi
 
-from tools import plan_model, plan_render
-from tools.mock_engine import (
+from mock_engine import (
     PLACEHOLDER_KV_SECRET,
     PLACEHOLDER_SECRETS,
     ROOT,
     Registration,
     run_stack,
 )
+from plan import model as plan_model
+from plan import render as plan_render
 
 PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
 # Packages of ours the program never imports; they stay loaded while another tree's program runs.
-_OWN_PACKAGES = frozenset({"tools", "tests", "bench", "venv"})
+_OWN_PACKAGES = frozenset({"plan", "mock_engine", "tests", "bench", "venv"})
 
 
 class PlanError(Exception):
@@ -160,7 +161,7 @@ def compare_markdown(stack: str, other: str, *, root: Path = ROOT) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.plan",
+        prog="python -m plan",
         description="Offline plan of a stack under the mock engine: no cloud account, no state "
                     "backend, no Pulumi CLI. Secrets show as [secret]; outputs known only after "
                     "an update (e.g. the AMI a Packer build makes) as [unknown].")
@@ -197,13 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def policy_markdown(stack: str, *, root: Path = ROOT,
                     config_overrides: Mapping[str, Any] | None = None) -> tuple[str, int]:
     """The policy pack's report on the stack's plan, and 1 if a mandatory rule is violated."""
-    from tools import policy_check  # the pack's SDK loads only when asked for
+    from plan import policy_check  # the pack's SDK loads only when asked for
 
     registered = registrations(stack, root=root, config_overrides=config_overrides)
     findings = policy_check.check(stack, registered, overrides=config_overrides, root=root)
     return (_redact(policy_check.render(stack, findings)),
             1 if any(f.blocks for f in findings) else 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

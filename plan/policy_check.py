@@ -23,6 +23,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from mock_engine import ROOT, SECRET, Registration, stack_config
+from mock_engine import UNKNOWN as MOCK_UNKNOWN
 from policy.offline import (
     UNKNOWN,
     policy_config,
@@ -32,8 +34,6 @@ from policy.offline import (
     run_stack_policy,
 )
 from policy.pack import POLICIES, enforcement_for_stack
-from tools.mock_engine import ROOT, SECRET, Registration, stack_config
-from tools.mock_engine import UNKNOWN as MOCK_UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The offline plan's model: recorded registrations as comparable resources, and what changes do.
 
-Pure data, no I/O: `tools/plan.py` feeds it the mock engine's registrations. What each resource type
+Pure data, no I/O: `plan/cli.py` feeds it the mock engine's registrations. What each resource type
 replaces on and what rolls instances is written down here, in one place, per type token.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from tools.mock_engine import SECRET, UNKNOWN
+from mock_engine import SECRET, UNKNOWN
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
@@ -74,7 +74,7 @@ Scalar = str | int | float | bool | None
 
 
 class RegistrationLike(Protocol):
-    """What the plan reads from `tools.mock_engine.Registration`."""
+    """What the plan reads from `mock_engine.Registration`."""
 
     type: str
     name: str

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tools.deploy_artifacts import Archive, ArchivePart
+from deploy.artifacts import Archive, ArchivePart
 
 
 class UploadError(Exception):

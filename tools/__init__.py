@@ -1,1 +1,0 @@
-"""Command-line tools that work beside the stack: offline plan, deploys, the mock engine."""
