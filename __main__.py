@@ -22,7 +22,7 @@ from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
 from components.user_data import BootSettings, render
-from deploy.artifacts import default_release_bucket, release_prefix
+from contracts.release_layout import default_release_bucket, release_prefix
 
 ROOT = Path(__file__).resolve().parent
 
@@ -105,7 +105,7 @@ user_data = render(BootSettings(
     datacenter=settings.consul.datacenter,
     kv_prefix=settings.kv.prefix,
     release_bucket=release_bucket_name,
-    deploy_pointer_key=settings.deploy_pointer_key,
+    deploy_pointer_key=settings.deploy_keys.current,
     ssm_prefix=settings.ssm_prefix,
     join_tag_key=settings.consul.join_tag_key,
     join_tag_value=settings.consul.join_tag_value,

@@ -41,7 +41,7 @@ def render(boot: BootSettings) -> str:
         ("CONSUL_DATACENTER", boot.datacenter),
         ("KV_PREFIX", boot.kv_prefix),
         ("RELEASE_BUCKET", boot.release_bucket),
-        ("DEPLOY_POINTER_KEY", f"{boot.kv_prefix}/{boot.deploy_pointer_key}"),
+        ("DEPLOY_POINTER_KEY", boot.deploy_pointer_key),
         ("SSM_PREFIX", boot.ssm_prefix),
     ))
     retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"

@@ -30,6 +30,7 @@ from components.user_data import (
     BootSettings,
     render,
 )
+from contracts.release_layout import deploy_keys
 
 pytestmark = pytest.mark.integration
 
@@ -385,7 +386,8 @@ def test_aws_cli_in_chroot_is_there_for_the_boot_script(converged: Converged) ->
 BOOT = BootSettings(environment="staging", app="webapp", region="ap-northeast-1",
                     datacenter="staging", kv_prefix="webapp/staging",
                     release_bucket="webapp-staging-releases-123456789012",
-                    deploy_pointer_key="deploy/webapp/current", ssm_prefix="/webapp/staging",
+                    deploy_pointer_key=deploy_keys("webapp/staging", "webapp").current,
+                    ssm_prefix="/webapp/staging",
                     join_tag_key="consul-cluster", join_tag_value="staging")
 # What the stubbed `aws ssm get-parameter` answers: stands in for the SSM SecureStrings.
 SSM_VALUES = {

@@ -1,0 +1,55 @@
+"""webtier:scaling: how the fleet follows load (the original: CPU alarms, +3 / -1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from components.settings.reader import ConfigObject
+
+ScalingMode = Literal["simple", "target-tracking", "step"]
+# CloudWatch accepts 10 s and 30 s (high resolution) or any multiple of 60 s.
+CLOUDWATCH_PERIODS = "10, 30, or a multiple of 60 seconds"
+ONE_DAY = 86400
+
+
+@dataclass(frozen=True)
+class ScalingSettings:
+    mode: ScalingMode
+    period: int
+    evaluation_periods: int
+    scale_out_threshold: float
+    scale_in_threshold: float
+    scale_out_adjustment: int
+    scale_in_adjustment: int
+    cooldown: int
+    target_cpu: float
+
+
+def parse_scaling(obj: ConfigObject) -> ScalingSettings:
+    mode: ScalingMode = obj.choice("mode", "simple", ScalingMode)
+    period = obj.integer("period", 300, 10, ONE_DAY)
+    if period not in (10, 30) and period % 60:
+        obj.problems.add(f"{obj.key}.period", period, f"CloudWatch accepts {CLOUDWATCH_PERIODS}")
+    evaluations = obj.integer("evaluationPeriods", 1, 1, 100)
+    if period * evaluations > ONE_DAY:
+        obj.problems.add(f"{obj.key}.evaluationPeriods", evaluations,
+                         f"period x evaluationPeriods must not exceed one day (period is {period})")
+    high = obj.number("scaleOutThreshold", 50, 0, 100)
+    low = obj.number("scaleInThreshold", 20, 0, 100)
+    if low >= high:
+        obj.problems.add(f"{obj.key}.scaleInThreshold", low,
+                         f"must be below scaleOutThreshold ({high:g}) or the alarms fight")
+    settings = ScalingSettings(
+        mode=mode,
+        period=period,
+        evaluation_periods=evaluations,
+        scale_out_threshold=high,
+        scale_in_threshold=low,
+        scale_out_adjustment=obj.integer("scaleOutAdjustment", 3, 1, 100),
+        scale_in_adjustment=obj.integer("scaleInAdjustment", -1, -100, -1),
+        cooldown=obj.integer("cooldown", 300, 0, ONE_DAY),
+        target_cpu=obj.number("targetCpu", 50, 1, 100),
+    )
+    obj.done()
+    return settings

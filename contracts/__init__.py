@@ -1,0 +1,1 @@
+"""Shared contracts: every fact several places need, defined once and imported everywhere."""

@@ -1,0 +1,28 @@
+"""Names: the project, its stacks, the app-name rule and the prefixes derived from them."""
+
+from __future__ import annotations
+
+import re
+
+PROJECT = "webtier"
+STACKS = ("staging", "production")
+# Stacks whose fleet must survive the loss of an availability zone.
+HIGH_AVAILABILITY_STACKS = frozenset({"production"})
+
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+APP_NAME_ALLOWED = "3-32 lowercase letters, digits and dashes, starting with a letter"
+
+
+def resource_prefix(app: str, stack: str) -> str:
+    """Prefix of every resource name: app and stack, so two stacks never collide in one account."""
+    return f"{app}-{stack}"
+
+
+def ssm_prefix(app: str, stack: str) -> str:
+    """SSM parameter path the stack writes node secrets under and instances read at boot."""
+    return f"/{app}/{stack}"
+
+
+def default_kv_prefix(app: str, stack: str) -> str:
+    """Consul KV path of a stack's settings unless webtier:kv.prefix names another."""
+    return f"{app}/{stack}"

@@ -1,0 +1,58 @@
+"""Where releases live: the bucket, its S3 keys, and the deploy keys and event in Consul.
+
+The instance scripts cannot import this (they run on the instances): they get the pointer key,
+bucket and prefix from node.env, which the stack renders from these functions, and a test proves
+the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The Consul user event a deploy fires; the instances' watch handler runs on it.
+DEPLOY_EVENT = "deploy"
+
+
+def default_release_bucket(app: str, stack: str, account_id: str) -> str:
+    """The release bucket a stack creates when webtier:release.bucketName is not set.
+
+    The stack and the deploy command both name it with this one function.
+    """
+    return f"{app}-{stack}-releases-{account_id}"
+
+
+def release_prefix(app: str) -> str:
+    """S3 key prefix of every object of an app; the instance role may read only below it."""
+    return f"releases/{app}"
+
+
+def archive_key(app: str, release_id: str) -> str:
+    return f"{release_prefix(app)}/{release_id}/{app}.tar.gz"
+
+
+def manifest_key(app: str, release_id: str) -> str:
+    return f"{release_prefix(app)}/{release_id}/manifest.yml"
+
+
+def deploy_key_base(kv_prefix: str, app: str) -> str:
+    """KV folder of an app's deploy state, under the stack's KV prefix."""
+    return f"{kv_prefix.strip('/')}/deploy/{app}"
+
+
+@dataclass(frozen=True)
+class DeployKeys:
+    """The KV keys of an app's deploy state.
+
+    current   the manifest URL instances deploy (read raw at boot by release-pull)
+    previous  the URL `current` held before its last change
+    history   JSON list of pushed releases, newest first (what rollback walks)
+    """
+
+    current: str
+    previous: str
+    history: str
+
+
+def deploy_keys(kv_prefix: str, app: str) -> DeployKeys:
+    base = deploy_key_base(kv_prefix, app)
+    return DeployKeys(f"{base}/current", f"{base}/previous", f"{base}/history")
