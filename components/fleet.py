@@ -14,9 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.settings import FleetSettings, NetworkSettings
-
-CONSUL_TCP_UDP_PORTS = (8301,)  # Serf LAN gossip: TCP and UDP
-CONSUL_TCP_PORTS = (8300,)  # server RPC
+from contracts import consul_ports
 
 
 @dataclass(frozen=True)
@@ -202,14 +200,14 @@ class Fleet(pulumi.ComponentResource):
             referenced_security_group_id=args.load_balancer_security_group_id,
             opts=child,
         )
-        rules = [(p, "tcp") for p in (*CONSUL_TCP_PORTS, *CONSUL_TCP_UDP_PORTS)]
-        rules += [(p, "udp") for p in CONSUL_TCP_UDP_PORTS]
+        rules = [(p, protocol) for p in consul_ports.FLEET_INBOUND_FROM_CLUSTER
+                 for protocol in p.protocols]
         for p, protocol in rules:
             aws.vpc.SecurityGroupIngressRule(
-                f"{name}-consul-{p}-{protocol}",
+                f"{name}-consul-{p.port}-{protocol}",
                 security_group_id=sg.id,
-                description=f"Consul {'RPC' if p == 8300 else 'gossip'} from the Consul cluster",
-                ip_protocol=protocol, from_port=p, to_port=p,
+                description=f"{p.purpose} from the Consul cluster",
+                ip_protocol=protocol, from_port=p.port, to_port=p.port,
                 referenced_security_group_id=args.consul_security_group_id,
                 cidr_ipv4=None if args.consul_security_group_id else args.consul_cidr,
                 opts=child,

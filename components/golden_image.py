@@ -8,7 +8,6 @@ ami:     a fixed AMI id, for emergencies and experiments.
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -19,13 +18,12 @@ import pulumi_aws as aws
 import pulumi_command as command
 
 from components.image_inputs import ROOT, Layer, LayerTarget, content_hash
+from contracts import image_tags
+from contracts.aws_ids import AMI_ID
 
 ImageMode = Literal["build", "promote", "ami"]
 
 BUILD_SCRIPT = ROOT / "image" / "build.py"
-# build.py never prunes an AMI with a tag key starting so; each stack tags the AMI it runs.
-IN_USE_TAG_PREFIX = "in-use-by:"
-_AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,6 @@ class GoldenImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GoldenImageArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        _check(args)  # before registering anything: a bad setting leaves no half-made component
         super().__init__("webtier:golden_image:GoldenImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -92,7 +89,7 @@ class GoldenImage(pulumi.ComponentResource):
         # Marks the AMI this stack runs so build.py's pruning in any stack leaves it alone;
         # moving to a new AMI replaces the tag, which releases the old AMI for pruning.
         aws.ec2.Tag(f"{name}-in-use", resource_id=self.image_id,
-                    key=f"{IN_USE_TAG_PREFIX}{pulumi.get_stack()}", value=pulumi.get_project(),
+                    key=image_tags.in_use_tag(pulumi.get_stack()), value=pulumi.get_project(),
                     opts=child)
         self.register_outputs({"imageId": self.image_id, "contentHash": self.content_hash})
 
@@ -133,11 +130,11 @@ def _promoted(args: GoldenImageArgs, layer: Layer, digest: str) -> str:
         found = aws.ec2.get_ami(
             owners=[args.promote_owner], most_recent=True,
             filters=[
-                aws.ec2.GetAmiFilterArgs(name="tag:role", values=[args.role]),
-                aws.ec2.GetAmiFilterArgs(name="tag:layer", values=[layer]),
-                aws.ec2.GetAmiFilterArgs(name="tag:content-hash", values=[digest]),
-                aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
-            ],
+                aws.ec2.GetAmiFilterArgs(name=f"tag:{key}", values=[value])
+                for key, value in ((image_tags.ROLE_TAG, args.role),
+                                   (image_tags.LAYER_TAG, layer),
+                                   (image_tags.CONTENT_HASH_TAG, digest))
+            ] + [aws.ec2.GetAmiFilterArgs(name="state", values=["available"])],
         )
     except Exception as err:  # the provider reports "no results" as a failed invoke
         raise GoldenImageError(
@@ -151,25 +148,9 @@ def _promoted(args: GoldenImageArgs, layer: Layer, digest: str) -> str:
 
 def _ami_from(stdout: str | None, layer: Layer) -> str:
     ami = (stdout or "").strip()
-    if not _AMI_ID.match(ami):
+    if not AMI_ID.matches(ami):
         raise GoldenImageError(f"image/build.py printed {ami!r} for the {layer} layer instead "
                                "of an AMI id; see its stderr above")
     return ami
 
 
-def _check(args: GoldenImageArgs) -> None:
-    if args.mode == "ami":
-        if not args.ami_id or not _AMI_ID.match(args.ami_id):
-            raise GoldenImageError(f"image.amiId is {args.ami_id!r}: image.source 'ami' needs an "
-                                   "AMI id like ami-0123456789abcdef0")
-    elif args.mode in ("build", "promote"):
-        if not args.base_source_ami or not _AMI_ID.match(args.base_source_ami):
-            raise GoldenImageError(
-                f"image.baseSourceAmi is {args.base_source_ami!r}: image.source "
-                f"'{args.mode}' needs the stock AMI the base layer starts from, like "
-                "ami-0123456789abcdef0")
-    else:
-        raise GoldenImageError(f"image.source is {args.mode!r}; allowed: build, promote, ami")
-    if args.keep_last < 1:
-        raise GoldenImageError(f"image.keepLast is {args.keep_last}; it must be at least 1 so "
-                               "the AMI in use is never pruned")

@@ -7,18 +7,12 @@ roles write it. The bucket policy is built by a pure function so its grants are 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-
-# S3's rules for new general-purpose buckets; dots are refused because they break TLS
-# certificate matching on virtual-hosted-style URLs, which is how instances fetch releases.
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 PolicyDocument = dict[str, Any]
 
@@ -51,7 +45,6 @@ class ReleaseBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: ReleaseBucketArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("webtier:release_bucket:ReleaseBucket", name, None, opts)
-        _validate(args)
         child = pulumi.ResourceOptions(parent=self)
 
         bucket = aws.s3.Bucket(
@@ -173,31 +166,6 @@ def _encryption_rule(
         ),
         bucket_key_enabled=True,
     )
-
-
-def _validate(args: ReleaseBucketArgs) -> None:
-    problems: list[str] = []
-    if not BUCKET_NAME.match(args.bucket_name):
-        problems.append(f"bucket_name = {args.bucket_name!r}: must be 3-63 lowercase letters, "
-                        "digits and dashes, starting and ending with a letter or digit")
-    for field_name, arns in (("reader_role_arns", args.reader_role_arns),
-                             ("writer_role_arns", args.writer_role_arns)):
-        if not arns:
-            problems.append(f"{field_name} is empty: name at least one IAM role ARN, or the "
-                            "bucket policy would deny that access to everyone")
-        for i, arn in enumerate(arns):
-            # Outputs are checked by AWS when the policy is written; literals are checked now.
-            if isinstance(arn, str) and not ROLE_ARN.match(arn):
-                problems.append(f"{field_name}[{i}] = {arn!r}: must be an IAM role ARN "
-                                "(arn:aws:iam::<account>:role/<name>)")
-    if args.noncurrent_version_expiration_days < 1:
-        problems.append(f"noncurrent_version_expiration_days = "
-                        f"{args.noncurrent_version_expiration_days}: must be at least 1")
-    if args.abort_incomplete_multipart_days < 1:
-        problems.append(f"abort_incomplete_multipart_days = "
-                        f"{args.abort_incomplete_multipart_days}: must be at least 1")
-    if problems:
-        raise ValueError("invalid ReleaseBucketArgs:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def release_bucket_policy(*, bucket_arn: str, reader_role_arns: Sequence[str],

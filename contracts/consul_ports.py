@@ -13,9 +13,9 @@ class ConsulPort:
     protocols: tuple[str, ...]
 
 
-SERVER_RPC = ConsulPort(8300, "Consul server RPC", ("tcp",))
-SERF_LAN = ConsulPort(8301, "Consul Serf LAN gossip", ("tcp", "udp"))
-SERF_WAN = ConsulPort(8302, "Consul Serf WAN gossip", ("tcp", "udp"))
+SERVER_RPC = ConsulPort(8300, "Consul RPC", ("tcp",))
+SERF_LAN = ConsulPort(8301, "Consul gossip", ("tcp", "udp"))
+SERF_WAN = ConsulPort(8302, "Consul WAN gossip", ("tcp", "udp"))
 HTTP = ConsulPort(8500, "Consul HTTP API", ("tcp",))
 HTTPS = ConsulPort(8501, "Consul HTTPS API", ("tcp",))
 GRPC = ConsulPort(8502, "Consul gRPC", ("tcp",))

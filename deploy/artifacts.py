@@ -25,7 +25,8 @@ from typing import BinaryIO
 
 import yaml
 
-APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+from contracts.names import APP_NAME, APP_NAME_ALLOWED
+
 # Release ids end up in S3 keys, directory names and the manifest's shell commands, so they are
 # restricted to characters that need no quoting anywhere.
 RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -53,8 +54,7 @@ class ReleaseError(Exception):
 
 def check_app(app: str) -> str:
     if not APP_NAME.match(app):
-        raise ReleaseError(f"--app {app!r}: must be 3-32 lowercase letters, digits and dashes, "
-                           "starting with a letter (the stack's webtier:app)")
+        raise ReleaseError(f"--app {app!r}: must be {APP_NAME_ALLOWED} (the stack's webtier:app)")
     return app
 
 
@@ -70,34 +70,8 @@ def new_release_id(now: datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
-def default_release_bucket(app: str, stack: str, account_id: str) -> str:
-    """The release bucket a stack creates when webtier:release.bucketName is not set.
-
-    The stack (__main__.py) and the deploy command both name it with this one function.
-    """
-    return f"{app}-{stack}-releases-{account_id}"
-
-
-def release_prefix(app: str) -> str:
-    """Key prefix of every object of an app; the instance role may read only below it."""
-    return f"releases/{app}"
-
-
-def archive_key(app: str, release_id: str) -> str:
-    return f"{release_prefix(app)}/{release_id}/{app}.tar.gz"
-
-
-def manifest_key(app: str, release_id: str) -> str:
-    return f"{release_prefix(app)}/{release_id}/manifest.yml"
-
-
 def s3_url(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
-
-
-def pointer_key(kv_prefix: str, app: str) -> str:
-    """The KV key instances read at boot (node.env's DEPLOY_POINTER_KEY)."""
-    return f"{kv_prefix.strip('/')}/deploy/{app}/current"
 
 
 def render_manifest(*, src: str, sha256: str, release_id: str, keep: int) -> str:

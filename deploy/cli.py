@@ -30,17 +30,19 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.release_layout import (
+    archive_key,
+    default_release_bucket,
+    manifest_key,
+    release_prefix,
+)
 from deploy.artifacts import (
     ReleaseError,
-    archive_key,
     build_archive,
     check_app,
     check_release_id,
-    default_release_bucket,
-    manifest_key,
     new_release_id,
     part_size_for,
-    release_prefix,
     release_size,
     render_manifest,
     s3_url,

@@ -47,8 +47,8 @@ from components.image_inputs import (  # noqa: E402 (needs the repo root on sys.
     packer_variables,
     parse_layer,
 )
+from contracts import image_tags  # noqa: E402 (needs the repo root on sys.path)
 
-IN_USE_TAG_PREFIX = "in-use-by:"
 CLEANUP_GRACE_SECONDS = 600.0
 CHECKIP_URL = "https://checkip.amazonaws.com"
 # Packer announces its temporary resources by name; these are what a crash could leave behind.
@@ -234,9 +234,9 @@ def ami_from_manifest(manifest: Path, token: str, region: str) -> str:
 def find_existing(ec2: Any, role: str, layer: str, digest: str) -> str | None:
     """The newest available AMI of ours already built from exactly these inputs."""
     images = ec2.describe_images(Owners=["self"], Filters=[
-        {"Name": "tag:role", "Values": [role]},
-        {"Name": "tag:layer", "Values": [layer]},
-        {"Name": "tag:content-hash", "Values": [digest]},
+        {"Name": f"tag:{image_tags.ROLE_TAG}", "Values": [role]},
+        {"Name": f"tag:{image_tags.LAYER_TAG}", "Values": [layer]},
+        {"Name": f"tag:{image_tags.CONTENT_HASH_TAG}", "Values": [digest]},
         {"Name": "state", "Values": ["available"]},
     ])["Images"]
     if not images:
@@ -250,15 +250,16 @@ def prune(ec2: Any, role: str, layer: str, keep_last: int, keep: Iterable[str]) 
     Never touches `keep` (this run's AMI and its source) nor AMIs tagged in use by a stack.
     """
     images = ec2.describe_images(Owners=["self"], Filters=[
-        {"Name": "tag:role", "Values": [role]},
-        {"Name": "tag:layer", "Values": [layer]},
+        {"Name": f"tag:{image_tags.ROLE_TAG}", "Values": [role]},
+        {"Name": f"tag:{image_tags.LAYER_TAG}", "Values": [layer]},
     ])["Images"]
     images.sort(key=lambda image: image.get("CreationDate", ""), reverse=True)
     protected = set(keep)
     pruned = []
     for image in images[max(keep_last, 1):]:
         tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
-        if image["ImageId"] in protected or any(k.startswith(IN_USE_TAG_PREFIX) for k in tags):
+        in_use = any(k.startswith(image_tags.IN_USE_TAG_PREFIX) for k in tags)
+        if image["ImageId"] in protected or in_use:
             continue
         ec2.deregister_image(ImageId=image["ImageId"])
         for mapping in image.get("BlockDeviceMappings", []):

@@ -21,8 +21,8 @@ import pulumi
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-from pulumi.runtime import settings as runtime_settings
+
+from components import pulumi_sdk
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "webtier"
@@ -71,21 +71,21 @@ class Registration:
 def _unwrap(value: Any) -> Any:
     """Turn a wire-format property value into plain data with SECRET/UNKNOWN markers."""
     if isinstance(value, dict):
-        sig = value.get(rpc._special_sig_key)
-        if sig == rpc._special_secret_sig:
+        sig = value.get(pulumi_sdk.SIG_KEY)
+        if sig == pulumi_sdk.SECRET_SIG:
             return SECRET
-        if sig == rpc._special_resource_sig:
+        if sig == pulumi_sdk.RESOURCE_SIG:
             return value.get("urn", "")
-        if sig == rpc._special_output_value_sig:
+        if sig == pulumi_sdk.OUTPUT_VALUE_SIG:
             if value.get("secret"):
                 return SECRET
             return _unwrap(value["value"]) if "value" in value else UNKNOWN
-        if sig in (rpc._special_asset_sig, rpc._special_archive_sig):
+        if sig in pulumi_sdk.ASSET_SIGS:
             return "[asset]"
         return {k: _unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap(v) for v in value]
-    if value == rpc.UNKNOWN:
+    if value == pulumi_sdk.UNKNOWN:
         return UNKNOWN
     return value
 
@@ -189,7 +189,7 @@ def use_mocks(stack: str = "staging", *, preview: bool = False,
     if config is not None:
         pulumi.runtime.set_all_config(dict(config), secret_keys or [])
     monitor = RecordingMonitor(mocks or WebtierMocks(run_commands=not preview))
-    runtime_settings.ROOT.set(None)  # a fresh root stack for every run
+    pulumi_sdk.reset_root_stack()  # a fresh root stack for every run
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview,
                              monitor=monitor)
     return monitor
@@ -256,26 +256,18 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
     """Run ``root/__main__.py`` for ``stack`` under mocks; return registrations and exports."""
     config, secret_keys = stack_config(stack, root=root, overrides=config_overrides)
     exports: dict[str, Any] = {}
-    original_export = pulumi.export
-
-    def record_export(name: str, value: Any) -> None:
-        exports[name] = value
-        original_export(name, value)
-
     # The root stack resource created by set_mocks binds to the current loop: set ours first.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    pulumi.export = record_export
     try:
-        monitor = use_mocks(stack, preview=preview, mocks=mocks, config=config,
-                            secret_keys=secret_keys)
-        runtime_settings.SETTINGS.rpc_manager.clear()
-        runtime_settings.SETTINGS.outputs.clear()
-        with _program_path(root):
-            loop.run_until_complete(_run(root))
-            resolved = loop.run_until_complete(_resolve(exports))
+        with pulumi_sdk.recording_exports(exports):
+            monitor = use_mocks(stack, preview=preview, mocks=mocks, config=config,
+                                secret_keys=secret_keys)
+            pulumi_sdk.clear_pending_work()
+            with _program_path(root):
+                loop.run_until_complete(_run(root))
+                resolved = loop.run_until_complete(_resolve(exports))
     finally:
-        pulumi.export = original_export
         loop.close()
         asyncio.set_event_loop(None)
     return StackRun(monitor.registrations, resolved)

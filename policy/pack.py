@@ -24,6 +24,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from contracts import consul_ports
 from policy import rules
 
 PACK_NAME = "webtier-policy"
@@ -122,7 +123,7 @@ POLICIES: list[Policy] = [
     _resource_policy(
         "restricted-common-ports",
         "No ingress from 0.0.0.0/0 or ::/0 to SSH (22) or any Consul port "
-        "(8300-8302, 8500, 8501, 8600).",
+        f"({', '.join(str(p) for p in sorted(consul_ports.NUMBERS))}).",
         _restricted_ports,
         severity=Severity.CRITICAL,
         config_schema=PolicyConfigSchema(properties={

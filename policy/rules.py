@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from pulumi_policy.proxy import UnknownValueError
 
+from contracts import consul_ports
+
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 LAUNCHES = (LAUNCH_CONFIGURATION, LAUNCH_TEMPLATE)
@@ -40,15 +42,7 @@ IAM_TYPES = (ROLE, ROLE_POLICY, IAM_POLICY)
 SUBNET = "aws:ec2/subnet:Subnet"
 
 # Ports nobody on the internet may reach: SSH and every port a Consul agent listens on.
-PORT_ROLES: Mapping[int, str] = {
-    22: "SSH",
-    8300: "Consul server RPC",
-    8301: "Consul Serf LAN",
-    8302: "Consul Serf WAN",
-    8500: "Consul HTTP API",
-    8501: "Consul HTTPS API",
-    8600: "Consul DNS",
-}
+PORT_ROLES: Mapping[int, str] = {22: "SSH", **{p.port: p.purpose for p in consul_ports.ALL}}
 DEFAULT_BLOCKED_PORTS: tuple[int, ...] = tuple(PORT_ROLES)
 DEFAULT_MINIMUM_AZS = 2
 DEFAULT_LAUNCH_TAGS: tuple[str, ...] = ("Name",)

@@ -27,6 +27,7 @@ import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
 
+from contracts.release_layout import default_release_bucket
 from deploy import cli as deploy
 from deploy.artifacts import (
     MIN_PART_SIZE,
@@ -34,7 +35,6 @@ from deploy.artifacts import (
     ReleaseError,
     build_archive,
     check_release_id,
-    default_release_bucket,
     new_release_id,
     part_size_for,
     render_manifest,

@@ -196,11 +196,6 @@ def test_preview_of_a_first_build_leaves_the_app_trigger_and_image_unknown() -> 
     assert next(r for r in regs if r.type == TAG).inputs["resourceId"] is UNKNOWN
 
 
-def test_build_without_a_base_source_ami_names_the_setting() -> None:
-    with pytest.raises(GoldenImageError, match=r"image\.baseSourceAmi is None"):
-        deploy(replace(BUILD, base_source_ami=None))
-
-
 # --- promote mode ------------------------------------------------------------------------------
 
 PROMOTE = replace(BUILD, mode="promote")
@@ -265,6 +260,3 @@ def test_fixed_ami_is_used_without_build_or_lookup() -> None:
     assert ami_lookups(mocks) == []
 
 
-def test_fixed_ami_mode_rejects_a_malformed_id_naming_the_setting() -> None:
-    with pytest.raises(GoldenImageError, match=r"image\.amiId is 'ami-nope'"):
-        deploy(GoldenImageArgs(mode="ami", region=REGION, role="webapp", ami_id="ami-nope"))

@@ -282,7 +282,7 @@ def test_ports_fail_udp_range_covering_consul_ports_open_to_anywhere() -> None:
     found = violations("restricted-common-ports", rules.SECURITY_GROUP,
                        sg_ingress("udp", 8000, 8999, ["10.0.0.0/8", "0.0.0.0/0"]))
     assert len(found) == 1
-    assert found[0].startswith("ingress[0] opens udp to port(s) 8300 (Consul server RPC), 8301")
+    assert found[0].startswith("ingress[0] opens udp to port(s) 8300 (Consul RPC), 8301")
     assert found[0].endswith("8600 (Consul DNS) from 0.0.0.0/0: allow only the Consul cluster's "
                              "security group or a private CIDR")
 
