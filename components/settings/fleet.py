@@ -24,7 +24,6 @@ class FleetSettings:
     app_port: int
     root_volume_size: int
     root_volume_type: VolumeType
-    min_healthy_percentage: int
     instance_warmup: int
 
 
@@ -40,8 +39,8 @@ def parse_fleet(obj: ConfigObject) -> FleetSettings:
                          f"must be within [minSize, maxSize] = [{lo}, {hi}]")
     app_port = obj.integer("appPort", 8080, 1024, 65535)
     if app_port in consul_ports.NUMBERS:
-        obj.problems.add(f"{obj.key}.appPort", app_port,
-                         f"collides with a Consul port ({consul_ports.BY_NUMBER[app_port].purpose})")
+        purpose = consul_ports.BY_NUMBER[app_port].purpose
+        obj.problems.add(f"{obj.key}.appPort", app_port, f"collides with a Consul port ({purpose})")
     settings = FleetSettings(
         launch_kind=kind,
         instance_type=obj.text("instanceType", "t3.micro", INSTANCE_TYPE),
@@ -52,7 +51,6 @@ def parse_fleet(obj: ConfigObject) -> FleetSettings:
         app_port=app_port,
         root_volume_size=obj.integer("rootVolumeSize", 16, 8, 16384),
         root_volume_type=obj.choice("rootVolumeType", "gp3", VolumeType),
-        min_healthy_percentage=obj.integer("minHealthyPercentage", 90, 0, 100),
         instance_warmup=obj.integer("instanceWarmup", 300, 0, 3600),
     )
     obj.done()
