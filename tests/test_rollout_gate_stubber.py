@@ -47,7 +47,8 @@ def listed(stub: Stubber, *refreshes: dict[str, Any]) -> None:
 
 def polled(stub: Stubber, r: dict[str, Any]) -> None:
     stub.add_response("describe_instance_refreshes", {"InstanceRefreshes": [r]},
-                      {"AutoScalingGroupName": GROUP, "InstanceRefreshIds": [r["InstanceRefreshId"]]})
+                      {"AutoScalingGroupName": GROUP,
+                       "InstanceRefreshIds": [r["InstanceRefreshId"]]})
 
 
 class FakeClock:
@@ -200,6 +201,6 @@ def test_gate_update_rolls_back_to_the_version_in_its_old_state(
         "AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": ANY})
     base = {"groupName": GROUP, "templateId": "lt-1", "region": "ap-northeast-1",
             "timeout": 600, "poll": 15, "rollBack": True}
-    with pytest.raises(Exception, match="r-new ended RollbackSuccessful: alarm; .* version 7"):
+    with pytest.raises(Exception, match=r"r-new ended RollbackSuccessful: alarm; .* version 7"):
         rollout_gate.RolloutGateProvider().update(
             "id", {**base, "launchVersion": "7"}, {**base, "launchVersion": "8"})

@@ -158,7 +158,8 @@ def test_health_alarms_watch_unhealthy_targets_and_the_5xx_rate() -> None:
     assert errors.threshold == 2.5
     assert {t.metric_name for t in errors.terms} == {
         "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"}
-    assert errors.expression is not None and "requests" in errors.expression
+    assert errors.expression is not None
+    assert "requests" in errors.expression
 
 
 def test_instance_may_complete_lifecycle_actions_of_its_own_groups_only() -> None:
