@@ -14,14 +14,17 @@ import pulumi_aws as aws
 from components.consul_kv import ConsulConnection, ConsulKv, ConsulKvArgs
 from components.fleet import Fleet, FleetArgs
 from components.golden_image import GoldenImage, GoldenImageArgs
+from components.health_alarms import HealthAlarms, HealthAlarmsArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
 from components.release_bucket import ReleaseBucket, ReleaseBucketArgs
+from components.rollout_gate import RolloutGate, RolloutGateArgs
 from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
-from components.user_data import BootSettings, render
+from components.user_data import BootSettings, LifecycleBoot, render
+from contracts.lifecycle import group_name_prefix
 from contracts.release_layout import default_release_bucket, release_prefix
 
 ROOT = Path(__file__).resolve().parent
@@ -61,12 +64,21 @@ node_secrets = NodeSecrets(f"{name}-node-secrets", NodeSecretsArgs(
     tags=tags,
 ))
 
+load_balancer = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
+    settings=settings.load_balancer,
+    network=settings.network,
+    app_port=settings.fleet.app_port,
+    tags=tags,
+))
+
 role = InstanceRole(f"{name}-instance", InstanceRoleArgs(
     region=settings.region,
     account_id=account_id,
     release_bucket=release_bucket_name,
     release_prefix=release_prefix(settings.app),
     ssm_prefix=settings.ssm_prefix,
+    group_name_prefix=group_name_prefix(f"{name}-fleet"),
+    target_group_arn=load_balancer.target_group_arn,
     tags=tags,
 ))
 
@@ -74,13 +86,6 @@ release_bucket = ReleaseBucket(f"{name}-releases", ReleaseBucketArgs(
     bucket_name=release_bucket_name,
     reader_role_arns=[role.role_arn],
     writer_role_arns=list(settings.release.deployer_role_arns),
-    tags=tags,
-))
-
-load_balancer = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
-    settings=settings.load_balancer,
-    network=settings.network,
-    app_port=settings.fleet.app_port,
     tags=tags,
 ))
 
@@ -98,7 +103,7 @@ kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
     ),
 ))
 
-user_data = render(BootSettings(
+user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render(BootSettings(
     environment=settings.stack,
     app=settings.app,
     region=settings.region,
@@ -109,11 +114,27 @@ user_data = render(BootSettings(
     ssm_prefix=settings.ssm_prefix,
     join_tag_key=settings.consul.join_tag_key,
     join_tag_value=settings.consul.join_tag_value,
+    hooks=LifecycleBoot(
+        health_url=(f"http://127.0.0.1:{settings.fleet.app_port}"
+                    f"{settings.load_balancer.health_check_path}"),
+        target_group_arn=target_group_arn,
+        drain_seconds=settings.load_balancer.deregistration_delay,
+        launch_deadline=settings.rollout.launch_heartbeat_timeout,
+    ),
+)))
+
+# What stops an instance refresh, and what a notification topic subscribes to.
+health = HealthAlarms(f"{name}-health", HealthAlarmsArgs(
+    settings=settings.rollout,
+    load_balancer_arn_suffix=load_balancer.arn_suffix,
+    target_group_arn_suffix=load_balancer.target_group_arn_suffix,
+    tags=tags,
 ))
 
 fleet = Fleet(f"{name}-fleet", FleetArgs(
     settings=settings.fleet,
     network=settings.network,
+    rollout=settings.rollout,
     image_id=image.image_id,
     instance_profile_arn=role.instance_profile_arn,
     instance_profile_name=role.instance_profile_name,
@@ -126,7 +147,19 @@ fleet = Fleet(f"{name}-fleet", FleetArgs(
     environment=settings.stack,
     tags=tags,
     boot_dependencies=[node_secrets, kv],
+    refresh_alarm_names=[health.alarm_names.apply(lambda names: names[0]),
+                         health.alarm_names.apply(lambda names: names[1])],
 ))
+
+# `up` waits for the instance refresh the group's update started, and fails with it.
+if settings.rollout.wait:
+    RolloutGate(f"{name}-rollout-gate", RolloutGateArgs(
+        settings=settings.rollout,
+        region=settings.region,
+        group_name=fleet.group_name,
+        launch_version=fleet.launch_version,
+        template_id=fleet.launch_id if settings.fleet.launch_kind == "template" else None,
+    ), opts=pulumi.ResourceOptions(parent=fleet, depends_on=[fleet.group]))
 
 scaling = Scaling(f"{name}-scaling", ScalingArgs(
     settings=settings.scaling,
@@ -143,4 +176,6 @@ pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
 pulumi.export("releaseBucket", release_bucket.bucket_name)
 pulumi.export("policyArns", scaling.policy_arns)
 pulumi.export("alarmArns", scaling.alarm_arns)
+pulumi.export("healthAlarmArns", health.alarm_arns)
+pulumi.export("healthAlarmNames", health.alarm_names)
 pulumi.export("kvKeys", kv.keys)

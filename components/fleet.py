@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import FleetSettings, NetworkSettings
-from contracts import consul_ports
+from components.settings import FleetSettings, NetworkSettings, RolloutSettings
+from contracts import consul_ports, lifecycle
 
 
 @dataclass(frozen=True)
 class FleetArgs:
     settings: FleetSettings
     network: NetworkSettings
+    rollout: RolloutSettings
     image_id: pulumi.Input[str]
     instance_profile_arn: pulumi.Input[str]
     instance_profile_name: pulumi.Input[str]
@@ -34,6 +35,8 @@ class FleetArgs:
     tags: Mapping[str, str]
     boot_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """What must exist before an instance boots (SSM secrets, KV): the group waits for them."""
+    refresh_alarm_names: Sequence[pulumi.Input[str]] = ()
+    """Alarms that stop an instance refresh (the health alarms), if rollout.alarmRollback."""
 
 
 class Fleet(pulumi.ComponentResource):
@@ -43,6 +46,10 @@ class Fleet(pulumi.ComponentResource):
     """ARN of the Auto Scaling group."""
     launch_id: pulumi.Output[str]
     """Id of the launch template, or name of the launch configuration, the group launches from."""
+    launch_version: pulumi.Output[str]
+    """Template version the group launches (template mode), or the configuration's name."""
+    group: aws.autoscaling.Group
+    """The group itself: the rollout gate depends on it."""
     security_group_id: pulumi.Output[str]
     """Security group of the instances."""
 
@@ -119,16 +126,9 @@ class Fleet(pulumi.ComponentResource):
             # the instance refresh below. "$Latest" would hide it.
             launch_template = aws.autoscaling.GroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str))
-            instance_refresh = aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=s.min_healthy_percentage,
-                    instance_warmup=str(s.instance_warmup),
-                    auto_rollback=True,
-                    skip_matching=True,
-                ),
-            )
+            instance_refresh = _instance_refresh(args, s.instance_warmup)
             self.launch_id = template.id
+            self.launch_version = template.latest_version.apply(str)
         else:
             configuration = aws.ec2.LaunchConfiguration(
                 f"{name}-configuration",
@@ -156,7 +156,10 @@ class Fleet(pulumi.ComponentResource):
                 opts=child,
             )
             launch_configuration = configuration.name
+            # Launch configurations roll too: no auto rollback (AWS needs a launch template).
+            instance_refresh = _instance_refresh(args, s.instance_warmup)
             self.launch_id = configuration.name
+            self.launch_version = configuration.name
 
         group = aws.autoscaling.Group(
             f"{name}-group",
@@ -179,9 +182,17 @@ class Fleet(pulumi.ComponentResource):
                              aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES],
             tags=[aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=True)
                   for k, v in sorted(group_tags.items())],
+            # Every replacement (refresh, rebalancing, health) keeps this much capacity.
+            instance_maintenance_policy=aws.autoscaling.GroupInstanceMaintenancePolicyArgs(
+                min_healthy_percentage=args.rollout.min_healthy_percentage,
+                max_healthy_percentage=args.rollout.max_healthy_percentage,
+            ),
+            # Part of the group's creation, so they hold the very first instances too.
+            initial_lifecycle_hooks=_lifecycle_hooks(args.rollout),
             opts=group_opts,
         )
 
+        self.group = group
         self.group_name = group.name
         self.group_arn = group.arn
         self.security_group_id = sg.id
@@ -212,3 +223,45 @@ class Fleet(pulumi.ComponentResource):
                 cidr_ipv4=None if args.consul_security_group_id else args.consul_cidr,
                 opts=child,
             )
+
+
+def _instance_refresh(args: FleetArgs, warmup: int) -> aws.autoscaling.GroupInstanceRefreshArgs:
+    r = args.rollout
+    alarms = list(args.refresh_alarm_names) if r.alarm_rollback else []
+    return aws.autoscaling.GroupInstanceRefreshArgs(
+        strategy="Rolling",
+        preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+            min_healthy_percentage=r.min_healthy_percentage,
+            max_healthy_percentage=r.max_healthy_percentage,
+            instance_warmup=str(warmup),
+            checkpoint_percentages=list(r.checkpoints) or None,
+            checkpoint_delay=str(r.checkpoint_delay) if r.checkpoints else None,
+            # Off on purpose: the provider moves the group to the new template version before
+            # it starts the refresh, so AWS's rollback would return to the broken version
+            # (terraform-provider-aws #34189, fix #39007 unmerged; docs/rollouts.md). The
+            # rollout gate rolls back to the previous version instead.
+            auto_rollback=False,
+            skip_matching=r.skip_matching,
+            alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
+                alarms=alarms) if alarms else None,
+        ),
+    )
+
+
+def _lifecycle_hooks(r: RolloutSettings) -> list[aws.autoscaling.GroupInitialLifecycleHookArgs]:
+    return [
+        # ABANDON by default: an instance that never proves itself healthy is not kept.
+        aws.autoscaling.GroupInitialLifecycleHookArgs(
+            name=lifecycle.LAUNCH_HOOK,
+            lifecycle_transition=lifecycle.LAUNCH_TRANSITION,
+            default_result="ABANDON",
+            heartbeat_timeout=r.launch_heartbeat_timeout,
+        ),
+        # CONTINUE by default: a leaving instance that hangs is terminated anyway.
+        aws.autoscaling.GroupInitialLifecycleHookArgs(
+            name=lifecycle.TERMINATE_HOOK,
+            lifecycle_transition=lifecycle.TERMINATE_TRANSITION,
+            default_result="CONTINUE",
+            heartbeat_timeout=r.terminate_heartbeat_timeout,
+        ),
+    ]

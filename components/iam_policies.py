@@ -20,11 +20,14 @@ EC2_ASSUME_ROLE: PolicyDocument = {
 
 
 def instance_policy(*, region: str, account_id: str, release_bucket: str, release_prefix: str,
-                    ssm_prefix: str) -> PolicyDocument:
+                    ssm_prefix: str, group_name_prefix: str, target_group_arn: str
+                    ) -> PolicyDocument:
     """What an instance may do: find Consul peers, read releases, read its stack's parameters.
 
     ``ec2:DescribeInstances`` supports no resource-level permissions, so it is the one grant on
-    ``Resource: "*"`` (Consul cloud auto-join needs it); every other grant names its resources.
+    ``Resource: "*"`` (Consul cloud auto-join needs it, and lifecycle-hook reads its own group
+    from its tags with it); every other grant names its resources. Lifecycle actions are scoped
+    to the stack's groups by name prefix: the group's ARN carries an id unknown until it exists.
     """
     prefix = release_prefix.strip("/")
     return {
@@ -55,6 +58,20 @@ def instance_policy(*, region: str, account_id: str, release_bucket: str, releas
                 "Action": ["kms:Decrypt"],
                 "Resource": f"arn:aws:kms:{region}:{account_id}:alias/aws/ssm",
                 "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}},
+            },
+            {
+                "Sid": "CompleteOwnLifecycleActions",
+                "Effect": "Allow",
+                "Action": ["autoscaling:CompleteLifecycleAction",
+                           "autoscaling:RecordLifecycleActionHeartbeat"],
+                "Resource": (f"arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:*:"
+                             f"autoScalingGroupName/{group_name_prefix}*"),
+            },
+            {
+                "Sid": "DeregisterFromOwnTargetGroup",
+                "Effect": "Allow",
+                "Action": ["elasticloadbalancing:DeregisterTargets"],
+                "Resource": target_group_arn,
             },
         ],
     }

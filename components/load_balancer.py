@@ -26,6 +26,10 @@ class LoadBalancer(pulumi.ComponentResource):
     """Target group the Auto Scaling group registers its instances in."""
     dns_name: pulumi.Output[str]
     """Public (or internal) DNS name of the load balancer."""
+    arn_suffix: pulumi.Output[str]
+    """The load balancer's CloudWatch dimension (app/<name>/<id>): the health alarms use it."""
+    target_group_arn_suffix: pulumi.Output[str]
+    """The target group's CloudWatch dimension (targetgroup/<name>/<id>)."""
 
     def __init__(self, name: str, args: LoadBalancerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -106,5 +110,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.security_group_id = sg.id
         self.target_group_arn = tg.arn
         self.dns_name = lb.dns_name
+        self.arn_suffix = lb.arn_suffix
+        self.target_group_arn_suffix = tg.arn_suffix
         self.register_outputs({"securityGroupId": sg.id, "targetGroupArn": tg.arn,
                                "dnsName": lb.dns_name})

@@ -9,6 +9,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from contracts import lifecycle
+
 
 @dataclass(frozen=True)
 class BootSettings:
@@ -24,6 +26,32 @@ class BootSettings:
     ssm_prefix: str
     join_tag_key: str
     join_tag_value: str
+    hooks: LifecycleBoot | None = None
+    """The group's lifecycle hooks; None: the instance completes none (no hooks defined)."""
+
+
+@dataclass(frozen=True)
+class LifecycleBoot:
+    """What lifecycle-hook needs: where the app answers and how long it may take."""
+
+    health_url: str
+    target_group_arn: str
+    drain_seconds: int
+    launch_deadline: int
+
+
+def _lifecycle_env(boot: BootSettings) -> str:
+    h = boot.hooks
+    assert h is not None
+    return "\n".join(f"{k}={shlex.quote(str(v))}" for k, v in (
+        ("AWS_REGION", boot.region),
+        ("LAUNCH_HOOK", lifecycle.LAUNCH_HOOK),
+        ("TERMINATE_HOOK", lifecycle.TERMINATE_HOOK),
+        ("HEALTH_URL", h.health_url),
+        ("TARGET_GROUP_ARN", h.target_group_arn),
+        ("DRAIN_SECONDS", h.drain_seconds),
+        ("LAUNCH_DEADLINE", h.launch_deadline),
+    ))
 
 
 # SSM parameter names under the stack's prefix; the node-secrets component writes them.
@@ -44,6 +72,15 @@ def render(boot: BootSettings) -> str:
         ("DEPLOY_POINTER_KEY", boot.deploy_pointer_key),
         ("SSM_PREFIX", boot.ssm_prefix),
     ))
+    hooks_env = hooks_end = ""
+    if boot.hooks is not None:
+        env_file = lifecycle.LIFECYCLE_ENV
+        hooks_env = (f"\ncat > {env_file} <<'LIFECYCLE_ENV'\n{_lifecycle_env(boot)}\n"
+                     f"LIFECYCLE_ENV\nchmod 0644 {env_file}\n")
+        hooks_end = ("# Terminating: drain and leave Consul first. Launching: the group waits in\n"
+                     "# Pending:Wait until this instance says it is healthy (or abandons it).\n"
+                     "systemctl enable --now lifecycle-watch.service\n"
+                     "/usr/local/bin/lifecycle-hook launch\n")
     retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
     return f"""#!/bin/bash
 # webtier boot: the image holds everything but the environment, the secrets and the release.
@@ -56,7 +93,7 @@ cat > /etc/webtier/node.env <<'NODE_ENV'
 NODE_ENV
 chmod 0644 /etc/webtier/node.env
 . /etc/webtier/node.env
-
+{hooks_env}
 # Secrets come from SSM SecureString parameters at boot, never through this script.
 param() {{
   aws ssm get-parameter --region "$AWS_REGION" --with-decryption \\
@@ -89,7 +126,7 @@ systemctl enable --now consul.service
 /usr/local/bin/release-pull
 systemctl enable --now consul-template.service
 systemctl enable --now app.service
-"""
+{hooks_end}"""
 
 
 def _hcl_string(value: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from mock_engine import SECRET, UNKNOWN
+from plan.rollout_estimate import estimate
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
@@ -59,7 +60,7 @@ SHOWN: Mapping[str, tuple[str, ...]] = {
     GROUP: ("namePrefix", "name", "minSize", "maxSize", "desiredCapacity", "launchTemplate",
             "launchConfiguration", "vpcZoneIdentifiers", "targetGroupArns", "healthCheckType",
             "healthCheckGracePeriod", "waitForElbCapacity", "defaultInstanceWarmup",
-            "instanceRefresh"),
+            "instanceRefresh", "instanceMaintenancePolicy", "initialLifecycleHooks"),
     LAUNCH_TEMPLATE: ("namePrefix", "name", "imageId", "instanceType", "iamInstanceProfile",
                       "userData", "networkInterfaces", "blockDeviceMappings", "metadataOptions",
                       "updateDefaultVersion"),
@@ -408,6 +409,28 @@ def _why_outputs_change(source: Change) -> str:
     return f"{source.name}, which gets a new version"
 
 
+def roll_estimate(res: Resource) -> str | None:
+    """How an instance refresh of this group would go (plan/rollout_estimate.py), if it has one."""
+    flat = res.flat()
+    if res.type != GROUP or not flat.get("instanceRefresh.strategy"):
+        return None
+    prefs = "instanceRefresh.preferences."
+    desired = flat.get("desiredCapacity")
+    if not isinstance(desired, int | float):
+        return None
+    checkpoints = res.inputs.get("instanceRefresh", {}).get("preferences", {}).get(
+        "checkpointPercentages") or ()
+    found = estimate(
+        desired=int(desired),
+        min_pct=int(flat.get(f"{prefs}minHealthyPercentage", 90)),
+        max_pct=int(flat.get(f"{prefs}maxHealthyPercentage", 100)),
+        warmup=int(flat.get(f"{prefs}instanceWarmup") or flat.get("defaultInstanceWarmup") or 0),
+        checkpoints=[int(p) for p in checkpoints],
+        checkpoint_delay=int(flat.get(f"{prefs}checkpointDelay") or 0),
+    )
+    return found.text(int(desired))
+
+
 def _rolls(res: Resource, changes: dict[str, Change]) -> None:
     """Whether the group's running instances get replaced, and how."""
     if res.type != GROUP or res.key not in changes:
@@ -430,7 +453,8 @@ def _rolls(res: Resource, changes: dict[str, Change]) -> None:
         pct = flat.get("instanceRefresh.preferences.minHealthyPercentage")
         keep = f", keeping {pct}% healthy" if pct is not None else ""
         change.rolls = (f"instance refresh ({flat['instanceRefresh.strategy']}{keep}): every "
-                        f"running instance is replaced from the new launch settings")
+                        f"running instance is replaced from the new launch settings; "
+                        f"{roll_estimate(res)}")
     else:
         change.launch_note = ("no instance refresh: running instances keep the old launch "
                               "settings; only instances launched from now on use the new ones")

@@ -25,6 +25,7 @@ from plan.model import (
     decoded_user_data,
     flatten,
     json_document,
+    roll_estimate,
     top_key,
 )
 
@@ -111,6 +112,8 @@ def tree(stack: str, items: Sequence[Resource], warnings: Sequence[str] = ()) ->
         for key in shown:
             if key in res.inputs:
                 lines.extend(f"{pad}  {line}" for line in _input_lines(key, res.inputs[key]))
+        if (rolls := roll_estimate(res)) is not None:
+            lines.append(f"{pad}  rolls instances: {rolls}")
         for i, kid in enumerate(kids):
             last = i == len(kids) - 1
             walk(kid, lead + below, "└── " if last else "├── ", "    " if last else "│   ")

@@ -17,6 +17,7 @@ from components.settings.network import NetworkSettings, Subnet
 from components.settings.parse import PLAIN_KEYS, parse_settings
 from components.settings.reader import Secret, SettingsError
 from components.settings.release import ReleaseSettings
+from components.settings.rollout import RolloutSettings
 from components.settings.scaling import ScalingMode, ScalingSettings
 from components.settings.secrets import SECRET_KEYS, StackSecrets
 from contracts.names import HIGH_AVAILABILITY_STACKS, PROJECT, STACKS
@@ -24,7 +25,8 @@ from contracts.names import HIGH_AVAILABILITY_STACKS, PROJECT, STACKS
 __all__ = [
     "HIGH_AVAILABILITY_STACKS", "PLAIN_KEYS", "PROJECT", "SECRET_KEYS", "STACKS", "ConsulSettings",
     "FleetSettings", "ImageSettings", "ImageSource", "KvSettings", "LaunchKind",
-    "LoadBalancerSettings", "NetworkSettings", "ReleaseSettings", "ScalingMode", "ScalingSettings",
+    "LoadBalancerSettings", "NetworkSettings", "ReleaseSettings", "RolloutSettings", "ScalingMode",
+    "ScalingSettings",
     "Secret", "SettingsError", "StackSecrets", "StackSettings", "Subnet", "load_settings",
     "parse_settings", "stack_file_kv_keys",
 ]

@@ -24,7 +24,6 @@ class FleetSettings:
     app_port: int
     root_volume_size: int
     root_volume_type: VolumeType
-    min_healthy_percentage: int
     instance_warmup: int
 
 
@@ -52,7 +51,6 @@ def parse_fleet(obj: ConfigObject) -> FleetSettings:
         app_port=app_port,
         root_volume_size=obj.integer("rootVolumeSize", 16, 8, 16384),
         root_volume_type=obj.choice("rootVolumeType", "gp3", VolumeType),
-        min_healthy_percentage=obj.integer("minHealthyPercentage", 90, 0, 100),
         instance_warmup=obj.integer("instanceWarmup", 300, 0, 3600),
     )
     obj.done()

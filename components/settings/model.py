@@ -12,6 +12,7 @@ from components.settings.kv import KvSettings
 from components.settings.load_balancer import LoadBalancerSettings
 from components.settings.network import NetworkSettings
 from components.settings.release import ReleaseSettings
+from components.settings.rollout import RolloutSettings
 from components.settings.scaling import ScalingSettings
 from components.settings.secrets import StackSecrets
 from contracts import names, release_layout
@@ -31,6 +32,7 @@ class StackSettings:
     consul: ConsulSettings
     kv: KvSettings
     release: ReleaseSettings
+    rollout: RolloutSettings
     secrets: StackSecrets
 
     @property

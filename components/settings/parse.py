@@ -13,6 +13,7 @@ from components.settings.model import StackSettings
 from components.settings.network import parse_network
 from components.settings.reader import ConfigObject, Problems, SettingsError, decode
 from components.settings.release import parse_release
+from components.settings.rollout import parse_rollout
 from components.settings.scaling import parse_scaling
 from components.settings.secrets import (
     SECRET_KEYS,
@@ -26,7 +27,7 @@ from contracts.names import APP_NAME, APP_NAME_ALLOWED, PROJECT
 
 PLAIN_KEYS = (
     "app", "tags", "network", "loadBalancer", "fleet", "scaling", "image", "consul", "kv",
-    "release",
+    "release", "rollout",
 )
 
 
@@ -90,6 +91,7 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     consul = parse_consul(obj("consul"), stack)
     kv = parse_kv(obj("kv"), stack, app)
     release = parse_release(obj("release"))
+    rollout = parse_rollout(obj("rollout"))
     tags = _tags(f"{ns}tags", decode(f"{ns}tags", raw.get(f"{ns}tags"), problems), problems)
 
     secrets = {name: parse_secret(name, raw, secret_keys, stack, problems)
@@ -113,6 +115,6 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     return StackSettings(
         stack=stack, region=region, app=app, tags=tags, network=network,
         load_balancer=load_balancer, fleet=fleet, scaling=scaling, image=image, consul=consul,
-        kv=kv, release=release,
+        kv=kv, release=release, rollout=rollout,
         secrets=StackSecrets(gossip, agent, template, secrets["consulKvToken"], kv_values),
     )
