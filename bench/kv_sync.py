@@ -23,9 +23,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components import consul_kv
-from components.consul_kv import ConsulKvProvider
 from components.kv_payload import TXN_MAX_OPS, chunk_ops
+from components.kv_provider import ConsulKvProvider
 from tests.consul_double import ConsulDouble
 
 TOKEN = "bench-token"
@@ -55,7 +54,6 @@ def provider_sync(n: int, changed: bool, latency: float) -> tuple[int, float, bo
     provider = ConsulKvProvider()
     news = props(double.address, {f"key/{i:04}": "v2" if changed else "v1" for i in range(n)})
     try:
-        consul_kv._SNAPSHOTS.clear()
         start = time.perf_counter()
         diff = provider.diff(PREFIX, state, news)
         if diff.changes:

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.parse
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
-import consul
-import requests
-from consul.exceptions import ACLPermissionDenied, ConsulException
+from components.consul_client import (
+    HTTP_TIMEOUT,
+    ConsulClient,
+    ConsulError,
+    ConsulHttpError,
+    Endpoint,
+    normalize_address,
+    read_ca,
+)
 
 EVENT_NAME = "deploy"
 HISTORY_LIMIT = 20
@@ -53,26 +58,30 @@ class PointerState:
     history_index: int
 
 
-def connect(address: str, token: str | None, ca_cert: str | None = None) -> consul.Consul:
-    """A client for CONSUL_HTTP_ADDR-style addresses: host:port or http(s)://host:port."""
-    parsed = urllib.parse.urlsplit(address if "//" in address else f"http://{address}")
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise PointerError(f"Consul address {address!r}: must be host:port or "
-                           "http(s)://host:port (CONSUL_HTTP_ADDR or --consul-addr)")
-    port = parsed.port or (8501 if parsed.scheme == "https" else 8500)
-    verify: bool | str = ca_cert or True
-    return consul.Consul(host=parsed.hostname, port=port, scheme=parsed.scheme, token=token,
-                         verify=verify)
+def connect(address: str, token: str | None, ca_cert: str | None = None,
+            timeout: float = HTTP_TIMEOUT) -> ConsulClient:
+    """A client for CONSUL_HTTP_ADDR-style addresses (host:port or http(s)://host:port), sending
+    exactly `token` (the CLI has already looked at CONSUL_HTTP_TOKEN) and trusting `ca_cert`, a
+    PEM file or PEM text, when given."""
+    try:
+        normalized = normalize_address(address)
+    except ValueError as e:
+        raise PointerError(f"{e} (CONSUL_HTTP_ADDR or --consul-addr)") from e
+    try:
+        ca_pem = read_ca(ca_cert or "", "--consul-ca")
+    except ValueError as e:
+        raise PointerError(f"{e} (CONSUL_CACERT or --consul-ca)") from e
+    return ConsulClient(Endpoint(normalized, "", ca_pem, token or ""), timeout=timeout)
 
 
 class PointerStore:
-    def __init__(self, client: consul.Consul, kv_prefix: str, app: str) -> None:
+    def __init__(self, client: ConsulClient, kv_prefix: str, app: str) -> None:
         self._client = client
         base = f"{kv_prefix.strip('/')}/deploy/{app}"
         self.current_key = f"{base}/current"
         self.previous_key = f"{base}/previous"
         self.history_key = f"{base}/history"
-        self._where = f"{client.http.base_uri}"
+        self._where = client.endpoint.address
 
     def read(self) -> PointerState:
         current, current_index = self._get(self.current_key)
@@ -106,23 +115,23 @@ class PointerStore:
             raise PointerError(f"manifest URL is {len(manifest.encode())} bytes; a Consul event "
                                f"payload must stay under {MAX_EVENT_PAYLOAD}")
         try:
-            answer = self._client.event.fire(EVENT_NAME, body=manifest)
-        except ACLPermissionDenied as e:
-            raise PointerError(f"Consul at {self._where} refused to fire event "
-                               f"'{EVENT_NAME}': the token needs `event \"{EVENT_NAME}\" "
-                               f"{{ policy = \"write\" }}` ({e})") from e
-        except (ConsulException, requests.RequestException) as e:
+            answer = self._client.fire_event(EVENT_NAME, manifest)
+        except ConsulError as e:
+            if _denied(e):
+                raise PointerError(f"Consul at {self._where} refused to fire event "
+                                   f"'{EVENT_NAME}': the token needs `event \"{EVENT_NAME}\" "
+                                   f"{{ policy = \"write\" }}` ({e.body})") from e
             raise PointerError(f"could not fire event '{EVENT_NAME}' on Consul at "
                                f"{self._where}: {e}") from e
-        return str(answer.get("ID", "")) if isinstance(answer, dict) else ""
+        return str(answer.get("ID", ""))
 
     def _get(self, key: str) -> tuple[str | None, int]:
         try:
-            _, item = self._client.kv.get(key)
-        except ACLPermissionDenied as e:
-            raise PointerError(f"Consul at {self._where} refused to read {key}: the token "
-                               f"needs read on that key ({e})") from e
-        except (ConsulException, requests.RequestException) as e:
+            item = self._client.read_key(key)
+        except ConsulError as e:
+            if _denied(e):
+                raise PointerError(f"Consul at {self._where} refused to read {key}: the token "
+                                   f"needs read on that key ({e.body})") from e
             raise PointerError(f"could not read {key} from Consul at {self._where} "
                                f"(CONSUL_HTTP_ADDR / --consul-addr): {e}") from e
         if item is None:
@@ -141,30 +150,30 @@ class PointerStore:
                                "start a new history") from e
 
     def _transact(self, ops: list[dict[str, Any]]) -> None:
-        # py-consul's txn.put sends no ACL token, so the request is made here with the headers
-        # the client would send.
         try:
-            answer = self._client.http.put(
-                lambda response: response, "/v1/txn", data=json.dumps(ops),
-                headers=self._client.prepare_headers(),
-            )
-        except requests.RequestException as e:
+            answer = self._client.txn(ops)
+        except ConsulError as e:
+            if _denied(e):
+                raise PointerError(f"Consul at {self._where} refused the pointer write: the "
+                                   f"token needs `key_prefix "
+                                   f"\"{self.current_key.rsplit('/', 1)[0]}/\" "
+                                   f"{{ policy = \"write\" }}` ({e.body})") from e
+            if isinstance(e, ConsulHttpError):
+                raise PointerError(f"Consul at {self._where} refused the pointer write: HTTP "
+                                   f"{e.status}: {e.body}") from e
             raise PointerError(f"could not write the deploy pointer to Consul at "
                                f"{self._where}: {e}") from e
-        if answer.code == 200:
-            return
-        if answer.code == 409:
+        if answer.status == 409:
             raise PointerConflict(
                 f"{self.current_key} changed while this command ran (another deploy or rollback "
                 f"got there first); it was left as the other change set it. Check `python -m "
-                f"deploy status` and run again. Consul said: {_errors(answer.body)}"
+                f"deploy status` and run again. Consul said: "
+                f"{self._client.scrub(_errors(answer.body))}"
             )
-        if answer.code == 403:
-            raise PointerError(f"Consul at {self._where} refused the pointer write: the token "
-                               f"needs `key_prefix \"{self.current_key.rsplit('/', 1)[0]}/\" "
-                               f"{{ policy = \"write\" }}` ({answer.body.strip()})")
-        raise PointerError(f"Consul at {self._where} refused the pointer write: HTTP "
-                           f"{answer.code}: {str(answer.body).strip()[:300]}")
+
+
+def _denied(err: ConsulError) -> TypeGuard[ConsulHttpError]:
+    return isinstance(err, ConsulHttpError) and err.status == 403
 
 
 def _b64(value: str) -> str:

@@ -17,15 +17,9 @@ import pulumi
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.consul_kv import (
-    ENTRIES_TYPE,
-    ConsulConnection,
-    ConsulKv,
-    ConsulKvArgs,
-    ConsulKvProvider,
-    normalize_address,
-    resolve_connection,
-)
+from components.consul_client import normalize_address, resolve_connection
+from components.consul_kv import ConsulConnection, ConsulKv, ConsulKvArgs
+from components.kv_provider import ENTRIES_TYPE, ConsulKvProvider
 from tests.mocks import SECRET, Registration, use_mocks
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from components.consul_kv import ConsulKvProvider
+from components.kv_provider import ConsulKvProvider
 from tests.consul_double import ConsulDouble
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +98,18 @@ def test_kv_update_through_the_real_provider_host_uses_state_indexes_against_con
     host.Update(provider_pb2.UpdateRequest(id=resource_id, urn=URN, olds=wire(outs),
                                            news=wire(news)))
     assert double.value("app/staging/a") == "2"
+
+
+def test_kv_diff_and_update_through_the_real_provider_host_read_consul_once_against_consul_double(
+        host: provider_pb2_grpc.ResourceProviderStub, double: ConsulDouble) -> None:
+    # The host keeps one provider object per pickled provider: the diff's read serves the update.
+    resource_id, outs = create(host, inputs(double, {"a": "1"}))
+    news = inputs(double, {"a": "2"})
+    double.reset_requests()
+    host.Diff(provider_pb2.DiffRequest(id=resource_id, urn=URN, olds=wire(outs), news=wire(news)))
+    host.Update(provider_pb2.UpdateRequest(id=resource_id, urn=URN, olds=wire(outs),
+                                           news=wire(news)))
+    assert double.requests == [("GET", "/v1/kv/app/staging/"), ("PUT", "/v1/txn")]
 
 
 def test_kv_unchanged_diff_through_the_real_provider_host_against_consul_double(

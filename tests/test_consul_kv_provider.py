@@ -8,22 +8,27 @@ inject faults or count requests need the double and say so in their name.
 
 from __future__ import annotations
 
+import base64
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import dill
 import pytest
 import requests
 
-from components import consul_kv
-from components.consul_kv import ConsulKvError, ConsulKvProvider, Endpoint, KvClient
+from components.consul_client import normalize_address
+from components.kv_provider import ConsulKvProvider
+from components.kv_sync import ConsulKvError
 from tests.consul_double import ConsulDouble, iter_txn_sizes
 
 TOKEN = "test-acl-token-5f1e0c2a"
 SECRET = "s3cret-db-password-9d2b"
 provider = ConsulKvProvider()
+"""Replaced before each test: a fresh provider keeps no read from another test."""
 
 
 @dataclass
@@ -78,10 +83,9 @@ class Backend:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_snapshots() -> Iterator[None]:
-    consul_kv._SNAPSHOTS.clear()
-    yield
-    consul_kv._SNAPSHOTS.clear()
+def _fresh_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As each `pulumi up` starts its own provider host.
+    monkeypatch.setattr(sys.modules[__name__], "provider", ConsulKvProvider())
 
 
 @pytest.fixture
@@ -103,8 +107,6 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     address = os.environ.get("CONSUL_HTTP_ADDR")
     if not address:
         pytest.skip("CONSUL_HTTP_ADDR is not set: no real Consul agent to run against")
-    from components.consul_kv import normalize_address
-
     target = Backend(normalize_address(address), os.environ.get("CONSUL_HTTP_TOKEN", ""), prefix)
     try:
         yield target
@@ -408,21 +410,39 @@ def test_kv_datacenter_is_sent_to_consul_against_consul_double(double: ConsulDou
         provider.create(backend.props({"a": "1"}, datacenter="elsewhere"))
 
 
+# --- the provider as Pulumi pickles it into state ---------------------------------------------
+
+# serialize_provider(ConsulKvProvider()) when the class lived in components/consul_kv.py: stacks
+# deployed then hold this in state, and refresh and destroy unpickle it.
+EARLIER_PICKLE = "gASVMAAAAAAAAACMFGNvbXBvbmVudHMuY29uc3VsX2t2lIwQQ29uc3VsS3ZQcm92aWRlcpSTlCmBlC4="
+
+
 @pytest.mark.integration
-def test_kv_client_trusts_the_configured_ca_file_against_consul_double(
+def test_kv_provider_pickles_without_what_it_read_against_consul_double(
         double: ConsulDouble) -> None:
-    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    client = KvClient(Endpoint(double.address, "", pem, TOKEN))
-    try:
-        verify = client._consul.http.verify
-        assert open(verify).read() == pem  # noqa: SIM115 - read back the temp file once
-    finally:
-        client.close()
-    assert not os.path.exists(verify)
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    backend = Backend(double.address, TOKEN, "app/staging", double)
+    state = created(backend, {"a": "1"}, {"s": SECRET})
+    provider.diff("app/staging", state, backend.props({"a": "2"}, {"s": SECRET}))
+    blob = serialize_provider(provider)
+    assert SECRET not in base64.b64decode(blob).decode("latin-1")
+    assert blob == serialize_provider(ConsulKvProvider())
 
 
-def test_endpoint_repr_hides_the_token() -> None:
-    assert TOKEN not in repr(Endpoint("http://127.0.0.1:8500", "", "", TOKEN))
+@pytest.mark.integration
+def test_kv_provider_pickled_by_the_earlier_layout_syncs_with_one_read_against_consul_double(
+        double: ConsulDouble) -> None:
+    earlier = dill.loads(base64.b64decode(EARLIER_PICKLE))  # noqa: S301 - a constant written above
+    backend = Backend(double.address, TOKEN, "app/staging", double)
+    state = created(backend, {"a": "1"})
+    news = backend.props({"a": "2"})
+    double.reset_requests()
+    earlier.diff("app/staging", state, news)
+    earlier.update("app/staging", state, news)
+    assert isinstance(earlier, ConsulKvProvider)
+    assert double.requests == [("GET", "/v1/kv/app/staging/"), ("PUT", "/v1/txn")]
+    assert double.value("app/staging/a") == "2"
 
 
 # --- previews: values not known yet ------------------------------------------------------------
