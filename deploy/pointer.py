@@ -1,6 +1,6 @@
 """The deploy pointer in Consul KV, its history, and the `deploy` event that wakes the instances.
 
-Under the stack's KV prefix, for each app:
+Under the stack's KV prefix, for each app (the layout is contracts/release_layout.py):
   deploy/<app>/current   the manifest URL instances deploy (read raw at boot by release-pull)
   deploy/<app>/previous  the URL `current` held before its last change
   deploy/<app>/history   JSON list of pushed releases, newest first (what rollback walks)
@@ -25,8 +25,9 @@ from components.consul_client import (
     normalize_address,
     read_ca,
 )
+from contracts.release_layout import DEPLOY_EVENT, deploy_keys
 
-EVENT_NAME = "deploy"
+EVENT_NAME = DEPLOY_EVENT
 HISTORY_LIMIT = 20
 # Consul refuses user events whose name and payload exceed 512 bytes.
 MAX_EVENT_PAYLOAD = 480
@@ -77,10 +78,9 @@ def connect(address: str, token: str | None, ca_cert: str | None = None,
 class PointerStore:
     def __init__(self, client: ConsulClient, kv_prefix: str, app: str) -> None:
         self._client = client
-        base = f"{kv_prefix.strip('/')}/deploy/{app}"
-        self.current_key = f"{base}/current"
-        self.previous_key = f"{base}/previous"
-        self.history_key = f"{base}/history"
+        keys = deploy_keys(kv_prefix, app)
+        self.current_key, self.previous_key, self.history_key = \
+            keys.current, keys.previous, keys.history
         self._where = client.endpoint.address
 
     def read(self) -> PointerState:
