@@ -22,6 +22,7 @@ from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
 from components.user_data import BootSettings, render
+from contracts.consul_agent import node_name_prefix
 from contracts.release_layout import default_release_bucket, release_prefix
 
 ROOT = Path(__file__).resolve().parent
@@ -59,6 +60,7 @@ node_secrets = NodeSecrets(f"{name}-node-secrets", NodeSecretsArgs(
     agent_token=settings.secrets.agent_token.output(),
     template_token=settings.secrets.template_token.output(),
     tags=tags,
+    ca_cert=settings.consul.tls.ca_cert if settings.consul.tls.enabled else None,
 ))
 
 role = InstanceRole(f"{name}-instance", InstanceRoleArgs(
@@ -109,6 +111,9 @@ user_data = render(BootSettings(
     ssm_prefix=settings.ssm_prefix,
     join_tag_key=settings.consul.join_tag_key,
     join_tag_value=settings.consul.join_tag_value,
+    node_name_prefix=node_name_prefix(settings.app, settings.stack),
+    tls=settings.consul.tls.enabled,
+    advertise_addr_wan=settings.consul.wan.advertise_addr_wan,
 ))
 
 fleet = Fleet(f"{name}-fleet", FleetArgs(

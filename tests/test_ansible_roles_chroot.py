@@ -388,7 +388,9 @@ BOOT = BootSettings(environment="staging", app="webapp", region="ap-northeast-1"
                     release_bucket="webapp-staging-releases-123456789012",
                     deploy_pointer_key=deploy_keys("webapp/staging", "webapp").current,
                     ssm_prefix="/webapp/staging",
-                    join_tag_key="consul-cluster", join_tag_value="staging")
+                    join_tag_key="consul-cluster", join_tag_value="staging",
+                    node_name_prefix="webapp-staging-", tls=True,
+                    advertise_addr_wan="public-ipv4")
 # What the stubbed `aws ssm get-parameter` answers: stands in for the SSM SecureStrings.
 SSM_VALUES = {
     f"/webapp/staging/{GOSSIP_KEY_PARAMETER}": "c3R1Yi1nb3NzaXAta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
