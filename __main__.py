@@ -17,6 +17,7 @@ from components.golden_image import GoldenImage, GoldenImageArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
+from components.prepared_query import PreparedQueries, PreparedQueriesArgs
 from components.release_bucket import ReleaseBucket, ReleaseBucketArgs
 from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
@@ -99,6 +100,19 @@ kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
         token=settings.secrets.kv_token.output() if settings.secrets.kv_token else None,
     ),
 ))
+
+# A stack with WAN peers lets its apps fail over to them: <service>-failover.query.consul.
+# KV is not among what crosses: each datacenter's stack writes its own (docs/consul.md).
+if settings.consul.wan.failover_services:
+    queries = PreparedQueries(f"{name}-queries", PreparedQueriesArgs(
+        services=settings.consul.wan.failover_services,
+        peers=settings.consul.wan.peers,
+        datacenter=settings.consul.datacenter,
+        address=settings.consul.address,
+        token=settings.secrets.kv_token.output() if settings.secrets.kv_token else None,
+        ca_pem=settings.consul.tls.ca_cert,
+    ))
+    pulumi.export("failoverQueries", queries.query_ids)
 
 user_data = render(BootSettings(
     environment=settings.stack,

@@ -64,7 +64,8 @@ def parse_tls(obj: ConfigObject, stack: str) -> ConsulTls:
                              "certificate; the CA key stays with whoever signs server certs")
             ca_cert = None
         elif not PEM_CERT.search(ca_cert):
-            obj.problems.add(key, ca_cert[:40] + "…", "must be a PEM certificate "
+            shown = ca_cert if len(ca_cert) <= 40 else ca_cert[:40] + "..."
+            obj.problems.add(key, shown, "must be a PEM certificate "
                              "(-----BEGIN CERTIFICATE----- …)")
             ca_cert = None
         else:
