@@ -39,7 +39,9 @@ def test_failover_query_tries_the_peers_in_the_given_order_with_healthy_instance
     assert body["Service"]["OnlyPassing"] is True
 
 
-def test_provider_creates_the_query_in_consul(consul: tuple[ConsulDouble, Catalog]) -> None:
+@pytest.mark.integration
+def test_double_provider_creates_the_query_in_consul(
+        consul: tuple[ConsulDouble, Catalog]) -> None:
     double, catalog = consul
     created = PreparedQueryProvider().create(props(double, ["idcf"]))
     stored = catalog.queries[created.id]
@@ -48,7 +50,8 @@ def test_provider_creates_the_query_in_consul(consul: tuple[ConsulDouble, Catalo
     assert created.outs["queryId"] == created.id
 
 
-def test_provider_adopts_a_query_of_the_same_name_instead_of_failing(
+@pytest.mark.integration
+def test_double_provider_adopts_a_query_of_the_same_name_instead_of_failing(
         consul: tuple[ConsulDouble, Catalog]) -> None:
     double, catalog = consul
     first = PreparedQueryProvider().create(props(double, ["idcf"]))
@@ -59,7 +62,9 @@ def test_provider_adopts_a_query_of_the_same_name_instead_of_failing(
     assert catalog.queries[first.id]["Service"]["Failover"]["Datacenters"] == ["osaka"]
 
 
-def test_provider_updates_and_deletes_the_query(consul: tuple[ConsulDouble, Catalog]) -> None:
+@pytest.mark.integration
+def test_double_provider_updates_and_deletes_the_query(
+        consul: tuple[ConsulDouble, Catalog]) -> None:
     double, catalog = consul
     provider = PreparedQueryProvider()
     created = provider.create(props(double, ["idcf"]))
@@ -79,7 +84,8 @@ def test_moving_the_query_to_another_datacenter_replaces_it() -> None:
     assert diff.replaces == ["datacenter"]
 
 
-def test_app_reaches_the_service_in_the_peer_datacenter_when_none_is_local(
+@pytest.mark.integration
+def test_double_app_reaches_the_service_in_the_peer_datacenter_when_none_is_local(
         consul: tuple[ConsulDouble, Catalog]) -> None:
     double, catalog = consul
     created = PreparedQueryProvider().create(props(double, ["idcf", "osaka"]))
@@ -93,7 +99,8 @@ def test_app_reaches_the_service_in_the_peer_datacenter_when_none_is_local(
     assert answer["Datacenter"] == "staging"
 
 
-def test_provider_error_names_the_query_and_the_fix_without_the_token(
+@pytest.mark.integration
+def test_double_provider_error_names_the_query_and_the_fix_without_the_token(
         consul: tuple[ConsulDouble, Catalog]) -> None:
     double, _ = consul
     with pytest.raises(PreparedQueryError) as err:
