@@ -18,12 +18,14 @@ from components.health_alarms import HealthAlarms, HealthAlarmsArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
+from components.prepared_query import PreparedQueries, PreparedQueriesArgs
 from components.release_bucket import ReleaseBucket, ReleaseBucketArgs
 from components.rollout_gate import RolloutGate, RolloutGateArgs
 from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
 from components.user_data import BootSettings, LifecycleBoot, render
+from contracts.consul_agent import node_name_prefix
 from contracts.lifecycle import group_name_prefix
 from contracts.release_layout import default_release_bucket, release_prefix
 
@@ -62,6 +64,7 @@ node_secrets = NodeSecrets(f"{name}-node-secrets", NodeSecretsArgs(
     agent_token=settings.secrets.agent_token.output(),
     template_token=settings.secrets.template_token.output(),
     tags=tags,
+    ca_cert=settings.consul.tls.ca_cert if settings.consul.tls.enabled else None,
 ))
 
 load_balancer = LoadBalancer(f"{name}-lb", LoadBalancerArgs(
@@ -103,6 +106,19 @@ kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
     ),
 ))
 
+# A stack with WAN peers lets its apps fail over to them: <service>-failover.query.consul.
+# KV is not among what crosses: each datacenter's stack writes its own (docs/consul.md).
+if settings.consul.wan.failover_services:
+    queries = PreparedQueries(f"{name}-queries", PreparedQueriesArgs(
+        services=settings.consul.wan.failover_services,
+        peers=settings.consul.wan.peers,
+        datacenter=settings.consul.datacenter,
+        address=settings.consul.address,
+        token=settings.secrets.kv_token.output() if settings.secrets.kv_token else None,
+        ca_pem=settings.consul.tls.ca_cert,
+    ))
+    pulumi.export("failoverQueries", queries.query_ids)
+
 user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render(BootSettings(
     environment=settings.stack,
     app=settings.app,
@@ -114,6 +130,9 @@ user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render
     ssm_prefix=settings.ssm_prefix,
     join_tag_key=settings.consul.join_tag_key,
     join_tag_value=settings.consul.join_tag_value,
+    node_name_prefix=node_name_prefix(settings.app, settings.stack),
+    tls=settings.consul.tls.enabled,
+    advertise_addr_wan=settings.consul.wan.advertise_addr_wan,
     hooks=LifecycleBoot(
         health_url=(f"http://127.0.0.1:{settings.fleet.app_port}"
                     f"{settings.load_balancer.health_check_path}"),

@@ -1,4 +1,5 @@
-"""The secrets instances fetch at boot, written as SSM SecureString parameters from secret config.
+"""What instances fetch from SSM at boot: the secrets as SecureString parameters from secret
+config, and the Consul CA certificate (public) as a String when the stack turns TLS on.
 
 User data names these parameters; it never carries their values.
 """
@@ -13,6 +14,7 @@ import pulumi_aws as aws
 
 from components.user_data import (
     AGENT_TOKEN_PARAMETER,
+    CA_CERT_PARAMETER,
     GOSSIP_KEY_PARAMETER,
     TEMPLATE_TOKEN_PARAMETER,
 )
@@ -25,6 +27,8 @@ class NodeSecretsArgs:
     agent_token: pulumi.Input[str]
     template_token: pulumi.Input[str]
     tags: Mapping[str, str]
+    ca_cert: str | None = None
+    """PEM of the Consul servers' CA; None when the stack runs without TLS."""
 
 
 class NodeSecrets(pulumi.ComponentResource):
@@ -51,5 +55,16 @@ class NodeSecrets(pulumi.ComponentResource):
                 opts=child,
             )
             names.append(parameter.name)
+        if args.ca_cert is not None:
+            ca = aws.ssm.Parameter(
+                f"{name}-ca-cert",
+                name=f"{args.ssm_prefix}/{CA_CERT_PARAMETER}",
+                # A certificate is public; a plain String keeps it readable in the plan.
+                type="String",
+                value=args.ca_cert,
+                tags=dict(args.tags),
+                opts=child,
+            )
+            names.append(ca.name)
         self.parameter_names = pulumi.Output.all(*names).apply(list)
         self.register_outputs({"parameterNames": self.parameter_names})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from contracts import lifecycle
+from contracts import consul_agent, lifecycle
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,11 @@ class BootSettings:
     ssm_prefix: str
     join_tag_key: str
     join_tag_value: str
+    node_name_prefix: str
+    tls: bool = False
+    """Turn on the baked TLS block and write the CA certificate from SSM."""
+    advertise_addr_wan: str = "none"
+    """"public-ipv4": advertise the instance's public address to other datacenters."""
     hooks: LifecycleBoot | None = None
     """The group's lifecycle hooks; None: the instance completes none (no hooks defined)."""
 
@@ -58,6 +63,8 @@ def _lifecycle_env(boot: BootSettings) -> str:
 GOSSIP_KEY_PARAMETER = "consul/gossip-key"
 AGENT_TOKEN_PARAMETER = "consul/agent-token"
 TEMPLATE_TOKEN_PARAMETER = "consul/template-token"
+CA_CERT_PARAMETER = "consul/ca-cert"
+IMDS = "http://169.254.169.254/latest"
 
 
 def render(boot: BootSettings) -> str:
@@ -71,6 +78,7 @@ def render(boot: BootSettings) -> str:
         ("RELEASE_BUCKET", boot.release_bucket),
         ("DEPLOY_POINTER_KEY", boot.deploy_pointer_key),
         ("SSM_PREFIX", boot.ssm_prefix),
+        ("CONSUL_NODE_NAME_PREFIX", boot.node_name_prefix),
     ))
     hooks_env = hooks_end = ""
     if boot.hooks is not None:
@@ -100,8 +108,18 @@ param() {{
     --name "$SSM_PREFIX/$1" --query Parameter.Value --output text
 }}
 
-cat > /etc/consul.d/node.hcl <<NODE_HCL
+# IMDSv2 only (the launch template requires a session token).
+imds_session="$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \\
+  {IMDS}/api/token)"
+imds() {{
+  curl -fsS -H "X-aws-ec2-metadata-token: $imds_session" "{IMDS}/meta-data/$1"
+}}
+instance_id="$(imds instance-id)"
+
+# The node name carries the stack, so the agent token's node_prefix rule covers this stack only.
+cat > {consul_agent.CONFIG_DIR}/node.hcl <<NODE_HCL
 datacenter = "$CONSUL_DATACENTER"
+node_name  = "$CONSUL_NODE_NAME_PREFIX$instance_id"
 node_meta {{
   environment = "$WEBTIER_ENV"
   app         = "$APP_NAME"
@@ -120,13 +138,47 @@ chmod 0640 /etc/consul.d/secrets.hcl
 printf 'CONSUL_HTTP_TOKEN=%s\\n' "$(param {TEMPLATE_TOKEN_PARAMETER})" \\
   > /etc/webtier/consul-template.env
 chmod 0600 /etc/webtier/consul-template.env
-
+{_tls(boot)}{_wan(boot)}
 systemctl enable --now consul.service
 # The release must be in place before consul-template restarts the app and the LB sees it healthy.
 /usr/local/bin/release-pull
 systemctl enable --now consul-template.service
 systemctl enable --now app.service
 {hooks_end}"""
+
+
+def _tls(boot: BootSettings) -> str:
+    if not boot.tls:
+        return ""
+    ca, block = consul_agent.CA_FILE, consul_agent.TLS_TEMPLATE
+    return f"""
+# TLS: the CA certificate (public) comes from SSM; the agent gets its own certificate from the
+# servers (auto_encrypt), so no key is ever written here.
+param {CA_CERT_PARAMETER} > {ca}
+grep -q 'BEGIN CERTIFICATE' {ca} || {{
+  echo "webtier boot: SSM $SSM_PREFIX/{CA_CERT_PARAMETER} holds no PEM certificate" >&2
+  exit 1
+}}
+chown root:consul {ca}
+chmod 0644 {ca}
+install -m 0640 -o root -g consul {block} {consul_agent.TLS_CONFIG}
+"""
+
+
+def _wan(boot: BootSettings) -> str:
+    if boot.advertise_addr_wan != "public-ipv4":
+        return ""
+    return f"""
+# Other datacenters' servers (translate_wan_addrs) hand out this address for this node.
+public_ip="$(imds public-ipv4)" || {{
+  echo "webtier boot: webtier:consul.wan.advertiseAddrWan is public-ipv4 but this instance" \\
+    "has no public IPv4 address" >&2
+  exit 1
+}}
+printf 'advertise_addr_wan = "%s"\\n' "$public_ip" > {consul_agent.WAN_CONFIG}
+chown root:consul {consul_agent.WAN_CONFIG}
+chmod 0640 {consul_agent.WAN_CONFIG}
+"""
 
 
 def _hcl_string(value: str) -> str:

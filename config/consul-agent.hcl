@@ -8,7 +8,12 @@
 #   /etc/consul.d/secrets.hcl  (0640, owner consul)
 #                                      encrypt = "<gossip key from SSM SecureString>"
 #                                      acl { tokens { agent = "<agent token from SSM SecureString>" } }
-# Consul merges every file in /etc/consul.d/ in lexical order.
+#   /etc/consul.d/tls/ca.pem   (0644, root:consul)  the servers' CA certificate, from SSM
+#   /etc/consul.d/tls.hcl      (0640)  a copy of the baked tls/agent-tls.hcl (config/consul-agent-
+#                                      tls.hcl), only when webtier:consul.tls.enabled is true
+#   /etc/consul.d/wan.hcl      (0640)  advertise_addr_wan = "<public IPv4 from IMDS>", only when
+#                                      webtier:consul.wan.advertiseAddrWan is public-ipv4
+# Consul merges every file at the top of /etc/consul.d/ in lexical order (not subfolders).
 
 server    = false
 data_dir  = "/opt/consul"
@@ -16,6 +21,13 @@ log_level = "INFO"
 
 # The HTTP API and DNS answer only on the node itself: consul-template, the deploy watch and
 # dnsmasq (which forwards .consul to 127.0.0.1#8600) are all local.
+#
+# TLS is for what crosses the network: RPC to the servers (tls.hcl, auto_encrypt). The local API
+# stays plain HTTP on loopback on purpose: the bytes never leave the host, every local client
+# (consul-template, the deploy watch, release-pull, dnsmasq) keeps working without a CA bundle,
+# and ACL tokens still guard every call. No remote client talks to a node's agent (the program
+# and the deploy command use the servers' HTTPS API), so HTTPS stays off here and no port beyond
+# RPC and LAN gossip is opened to the cluster (contracts/consul_ports.py).
 client_addr = "127.0.0.1"
 bind_addr   = "{{ GetPrivateIP }}"
 
@@ -43,7 +55,10 @@ acl {
 disable_remote_exec  = true
 enable_script_checks = false
 
-# Leave the cluster cleanly when an Auto Scaling scale-in stops the instance.
+# Leave the cluster cleanly when an Auto Scaling scale-in stops the instance (SIGTERM from
+# systemd): the servers drop the node at once instead of marking it failed. A node that dies
+# without leaving stays "failed" until the servers reap it after reconnect_timeout (a server
+# setting, 72h by default); docs/consul.md says what that means for health and DNS.
 leave_on_terminate = true
 rejoin_after_leave = true
 

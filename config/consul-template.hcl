@@ -8,7 +8,8 @@
 # The token is never in this file: consul-template reads CONSUL_HTTP_TOKEN from the environment.
 
 consul {
-  # The local client agent (consul.service); it forwards KV reads to the servers.
+  # The local client agent (consul.service); it forwards KV reads to the servers, over TLS when
+  # the stack turns it on. Plain HTTP here on purpose: loopback only, see consul-agent.hcl.
   address = "127.0.0.1:8500"
 
   retry {

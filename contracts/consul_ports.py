@@ -29,3 +29,10 @@ NUMBERS = frozenset(BY_NUMBER)
 # A client agent is reached by the servers on RPC and by every agent on LAN gossip; nothing else
 # needs to reach a node, and the HTTP/DNS ports stay on loopback.
 FLEET_INBOUND_FROM_CLUSTER: tuple[ConsulPort, ...] = (SERVER_RPC, SERF_LAN)
+
+# What a node's agent serves to local clients only (client_addr 127.0.0.1): consul-template, the
+# deploy watch and release-pull use the HTTP API, dnsmasq forwards .consul to DNS. RPC to the
+# servers is where TLS applies (same SERVER_RPC port, upgraded in-band by auto_encrypt).
+NODE_LOOPBACK: tuple[ConsulPort, ...] = (HTTP, DNS)
+# Off on the nodes' agents: nothing remote talks to them, and no mesh runs here.
+NODE_DISABLED: tuple[ConsulPort, ...] = (HTTPS, GRPC)

@@ -25,7 +25,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from contracts import consul_ports
-from policy import rules
+from policy import consul_tls, rules
 
 PACK_NAME = "webtier-policy"
 PROJECT = "webtier"
@@ -136,6 +136,11 @@ POLICIES: list[Policy] = [
         "Consul gossip keys).",
         lambda t, p, _c: rules.no_secrets_in_user_data(t, p),
         severity=Severity.CRITICAL),
+    _resource_policy(
+        "consul-agent-tls",
+        "Launches whose user data starts a Consul agent write the servers' CA certificate and "
+        "turn on the agent's TLS block (auto_encrypt, verify_outgoing, verify_server_hostname).",
+        lambda t, p, _c: consul_tls.consul_agent_tls(t, p)),
     _resource_policy(
         "iam-no-policy-wildcards",
         "IAM policies allow no \"*\" or \"service:*\" action, and \"*\" resources only for "

@@ -378,6 +378,13 @@ def _text_layers(value: str, *, depth: int = 0) -> list[str]:
     return layers
 
 
+def user_data_texts(props: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(property, readable text) of every layer of a launch's user data."""
+    return [(key, layer) for key in ("userData", "userDataBase64")
+            if isinstance(props.get(key), str) and props.get(key)
+            for layer in _text_layers(props[key])]
+
+
 def secrets_in_text(text: str) -> list[tuple[int, str]]:
     """(line number, what it looks like) for every secret-shaped value; never the value."""
     found = []

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -115,6 +115,10 @@ class _Reply(Exception):
             self.headers.setdefault("Content-Type", "text/plain; charset=utf-8")
 
 
+Reply = _Reply
+"""The answer an extension module returns (or raises) for a request."""
+
+
 def parse_duration(text: str) -> float:
     """A Go duration ("10s", "1m30s", "250ms"); a bare number counts as seconds like Consul."""
     if re.fullmatch(r"\d+", text):
@@ -154,6 +158,12 @@ class ConsulDouble:
         self.delay = 0.0
         """Seconds added to every response, to model a remote agent in benchmarks."""
         self.txn_writes_applied = 0
+        self.extensions: list[Callable[[RecordedRequest, bool], _Reply | None]] = []
+        """More endpoints (tests/consul_double_catalog.py): each answers a request, given whether
+        it is denied, or passes it on with None."""
+        self.acl: Any = None
+        """An AclStore (tests/consul_double_acl.py): tokens it issued are held to their rules;
+        the `token` above stays the management token."""
         self._raft_index = 1
         self._kv_index = 1
         self._touched: dict[str, int] = {}
@@ -276,9 +286,7 @@ class ConsulDouble:
 
     def _authorize(self, req: RecordedRequest) -> str:
         """'ok', 'not-found' (unknown token) or 'denied' (anonymous or deny_all)."""
-        sent = (req.headers.get("x-consul-token")
-                or (req.query.get("token") or [""])[0]
-                or req.headers.get("authorization", "").removeprefix("Bearer ").strip())
+        sent = sent_token(req)
         if self.deny_all:
             return "denied"
         if self.token is None:
@@ -300,8 +308,17 @@ class ConsulDouble:
             if dc and dc != self.datacenter:
                 raise _Reply(500, "No path to datacenter")
             auth = self._authorize(req)
+            if auth == "not-found" and self.acl is not None:
+                rules = self.acl.rules_for(sent_token(req))
+                if rules is not None:
+                    self.acl.enforce(req, rules)  # raises a _Reply when the rules deny
+                    auth = "ok"
             if auth == "not-found":
                 raise _Reply(403, "ACL not found")
+            for extension in ([self.acl.handle] if self.acl is not None else []) \
+                    + self.extensions:
+                if (reply := extension(req, auth == "denied")) is not None:
+                    return reply
             if req.path.startswith("/v1/kv/") or req.path == "/v1/kv":
                 return self._kv(req, denied=auth == "denied")
             if req.path == "/v1/txn":
@@ -597,6 +614,13 @@ class ConsulDouble:
             index = event_index(found[-1].id) if found else 0
             headers = {"X-Consul-Index": str(index)}
             return _Reply(200, [e.as_json() for e in found], headers, as_json=True)
+
+
+def sent_token(req: RecordedRequest) -> str:
+    """The token a request carries, from any of the places Consul reads one."""
+    return (req.headers.get("x-consul-token")
+            or (req.query.get("token") or [""])[0]
+            or req.headers.get("authorization", "").removeprefix("Bearer ").strip())
 
 
 def _go_quote(text: str) -> str:

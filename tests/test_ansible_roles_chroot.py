@@ -25,11 +25,13 @@ import pytest
 from components.image_inputs import ROOT
 from components.user_data import (
     AGENT_TOKEN_PARAMETER,
+    CA_CERT_PARAMETER,
     GOSSIP_KEY_PARAMETER,
     TEMPLATE_TOKEN_PARAMETER,
     BootSettings,
     render,
 )
+from contracts import consul_agent
 from contracts.release_layout import deploy_keys
 
 pytestmark = pytest.mark.integration
@@ -234,7 +236,16 @@ def test_consul_config_dir_in_chroot_is_closed_to_others(converged: Converged) -
 
 def test_consul_in_chroot_bakes_no_node_settings_or_secrets(converged: Converged) -> None:
     files = sorted(p.name for p in inside(converged, "/etc/consul.d").iterdir())
-    assert files == ["consul.hcl", "watch-deploy.hcl"]
+    assert files == ["consul.hcl", "tls", "watch-deploy.hcl"]
+
+
+def test_consul_tls_in_chroot_is_baked_inert_without_any_certificate(converged: Converged) -> None:
+    # Consul reads only the top of its config dir: the TLS block waits in tls/ until boot.
+    folder = inside(converged, consul_agent.TLS_DIR)
+    assert sorted(p.name for p in folder.iterdir()) == ["agent-tls.hcl"]
+    assert (mode(folder), owner(converged, folder)) == ("0o750", ("root", "consul"))
+    baked = inside(converged, consul_agent.TLS_TEMPLATE)
+    assert baked.read_bytes() == (ROOT / "config" / "consul-agent-tls.hcl").read_bytes()
 
 
 def test_consul_data_dir_in_chroot_belongs_to_the_agent(converged: Converged) -> None:
@@ -388,13 +399,20 @@ BOOT = BootSettings(environment="staging", app="webapp", region="ap-northeast-1"
                     release_bucket="webapp-staging-releases-123456789012",
                     deploy_pointer_key=deploy_keys("webapp/staging", "webapp").current,
                     ssm_prefix="/webapp/staging",
-                    join_tag_key="consul-cluster", join_tag_value="staging")
+                    join_tag_key="consul-cluster", join_tag_value="staging",
+                    node_name_prefix="webapp-staging-", tls=True,
+                    advertise_addr_wan="public-ipv4")
 # What the stubbed `aws ssm get-parameter` answers: stands in for the SSM SecureStrings.
 SSM_VALUES = {
     f"/webapp/staging/{GOSSIP_KEY_PARAMETER}": "c3R1Yi1nb3NzaXAta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
     f"/webapp/staging/{AGENT_TOKEN_PARAMETER}": "stub-agent-token-1b2c",
     f"/webapp/staging/{TEMPLATE_TOKEN_PARAMETER}": "stub-template-token-3d4e",
+    f"/webapp/staging/{CA_CERT_PARAMETER}":
+        "-----BEGIN CERTIFICATE-----\nMIIBstubCAcert\n-----END CERTIFICATE-----",
 }
+# What the stubbed `curl` answers for the instance metadata (IMDSv2).
+IMDS_VALUES = {"api/token": "stub-imds-session", "meta-data/instance-id": "i-0123456789abcdef0",
+               "meta-data/public-ipv4": "203.0.113.10"}
 
 
 @dataclass(frozen=True)
@@ -422,6 +440,10 @@ def booted(converged: Converged, tmp_path_factory: pytest.TempPathFactory) -> It
                f'while [ "$1" != "--name" ]; do shift; done\ncase "$2" in\n{answers}\n'
                '  *) exit 254 ;;\nesac\n',
         "systemctl": '#!/bin/sh\necho "systemctl $*" >> /opt/boot-stubs/calls\n',
+        "curl": '#!/bin/sh\necho "curl $*" >> /opt/boot-stubs/calls\nfor a; do last="$a"; done\n'
+                'case "$last" in\n' + "\n".join(
+                    f'  */{path}) echo "{value}" ;;' for path, value in IMDS_VALUES.items())
+                + '\n  *) exit 22 ;;\nesac\n',
     }
     for name, text in scripts.items():
         (stubs / name).write_text(text)
@@ -478,12 +500,53 @@ def test_user_data_in_chroot_gives_the_template_token_to_root_only(booted: Boote
 
 def test_user_data_in_chroot_reads_every_secret_from_ssm_with_decryption(booted: Booted) -> None:
     lookups = [c for c in booted.calls if c.startswith("aws ssm get-parameter")]
-    assert len(lookups) == 3
+    assert len(lookups) == 4
     assert all("--with-decryption" in c for c in lookups)
 
 
+def test_user_data_in_chroot_names_the_node_for_its_stack(booted: Booted) -> None:
+    hcl = (booted.root / "etc/consul.d/node.hcl").read_text()
+    assert 'node_name  = "webapp-staging-i-0123456789abcdef0"' in hcl
+
+
+def test_user_data_in_chroot_asks_imds_with_a_session_token(booted: Booted) -> None:
+    reads = [c for c in booted.calls if c.startswith("curl") and "/meta-data/" in c]
+    assert len(reads) == 2  # instance-id, public-ipv4
+    assert all("X-aws-ec2-metadata-token: stub-imds-session" in c for c in reads)
+
+
+def test_user_data_in_chroot_writes_the_ca_certificate_from_ssm(booted: Booted) -> None:
+    ca = booted.root / consul_agent.CA_FILE.lstrip("/")
+    assert ca.read_text() == SSM_VALUES[f"/webapp/staging/{CA_CERT_PARAMETER}"] + "\n"
+    image = Converged(booted.root, subprocess.CompletedProcess([], 0),
+                      subprocess.CompletedProcess([], 0))
+    assert (mode(ca), owner(image, ca)) == ("0o644", ("root", "consul"))
+
+
+def test_user_data_in_chroot_turns_on_the_baked_tls_block(booted: Booted) -> None:
+    tls = booted.root / consul_agent.TLS_CONFIG.lstrip("/")
+    assert tls.read_bytes() == (ROOT / "config" / "consul-agent-tls.hcl").read_bytes()
+    image = Converged(booted.root, subprocess.CompletedProcess([], 0),
+                      subprocess.CompletedProcess([], 0))
+    assert (mode(tls), owner(image, tls)) == ("0o640", ("root", "consul"))
+
+
+def test_user_data_in_chroot_leaves_no_private_key_on_the_node(booted: Booted) -> None:
+    folder = booted.root / "etc/consul.d"
+    texts = [p.read_text() for p in folder.rglob("*") if p.is_file()]
+    assert not any("PRIVATE KEY" in t for t in texts)
+    assert not any(p.suffix == ".key" for p in folder.rglob("*"))
+
+
+def test_user_data_in_chroot_advertises_the_public_address_to_other_datacenters(
+        booted: Booted) -> None:
+    wan = booted.root / consul_agent.WAN_CONFIG.lstrip("/")
+    assert wan.read_text() == 'advertise_addr_wan = "203.0.113.10"\n'
+    assert mode(wan) == "0o640"
+
+
 def test_user_data_in_chroot_pulls_the_release_before_the_app_starts(booted: Booted) -> None:
-    order = [c for c in booted.calls if not c.startswith("aws")]
+    order = [c for c in booted.calls if not c.startswith(("aws", "curl"))]
     assert order == ["systemctl enable --now consul.service", "release-pull",
                      "systemctl enable --now consul-template.service",
                      "systemctl enable --now app.service"]

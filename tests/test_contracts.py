@@ -12,6 +12,7 @@ import yaml
 from components.settings import STACKS, SettingsError, parse_settings, stack_file_kv_keys
 from components.user_data import BootSettings, render
 from contracts import consul_ports, release_layout
+from contracts.consul_agent import node_name_prefix
 from contracts.names import APP_NAME
 from tests.mocks import stack_config
 from tests.test_instance_scripts import handler, pull
@@ -29,7 +30,8 @@ def node_env(stack: str) -> dict[str, str]:
         kv_prefix=s.kv.prefix, release_bucket="bucket-123",
         deploy_pointer_key=s.deploy_keys.current,
         ssm_prefix=s.ssm_prefix, join_tag_key=s.consul.join_tag_key,
-        join_tag_value=s.consul.join_tag_value))
+        join_tag_value=s.consul.join_tag_value,
+        node_name_prefix=node_name_prefix(s.app, s.stack)))
     body = re.search(r"<<'NODE_ENV'\n(.*?)\nNODE_ENV\n", script, re.S)
     assert body is not None, "user data no longer writes node.env through a NODE_ENV heredoc"
     path = ROOT / ".pytest-node.env"

@@ -5,12 +5,39 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from components.settings.reader import ConfigObject
 from contracts.aws_ids import SECURITY_GROUP_ID, TAG_KEY
+from contracts.consul_agent import TLS_REQUIRED_STACKS
 
 CONSUL_ADDRESS = re.compile(r"^https?://[^\s/]+(?::\d+)?/?$")
 DATACENTER = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+
+AdvertiseWan = Literal["none", "public-ipv4"]
+"""What a node advertises to other datacenters: nothing extra (its private address serves, e.g.
+over a VPN), or its public IPv4 from the instance metadata (servers there translate to it)."""
+
+
+@dataclass(frozen=True)
+class ConsulTls:
+    """TLS towards the servers: auto_encrypt client certificates, verified server names."""
+
+    enabled: bool
+    ca_cert: str | None
+    """PEM of the CA that signed the servers' certificates (public; never its key)."""
+
+
+@dataclass(frozen=True)
+class ConsulWan:
+    """The WAN-federated datacenters this stack's apps may fail over to."""
+
+    peers: tuple[str, ...]
+    advertise_addr_wan: AdvertiseWan
+    failover_services: tuple[str, ...]
+    """Services that get a prepared query failing over to the peers, in peer order."""
 
 
 @dataclass(frozen=True)
@@ -22,9 +49,70 @@ class ConsulSettings:
     join_tag_value: str
     cluster_security_group_id: str | None
     cluster_cidr: str | None
+    tls: ConsulTls
+    wan: ConsulWan
 
 
-def parse_consul(obj: ConfigObject, stack: str) -> ConsulSettings:
+def parse_tls(obj: ConfigObject, stack: str) -> ConsulTls:
+    enabled = obj.flag("enabled", False)
+    ca_cert = obj.opt_text("caCert")
+    key = f"{obj.key}.caCert"
+    if ca_cert is not None:
+        if "PRIVATE KEY" in ca_cert:
+            # Never echo it: a private key in config is already a leak.
+            obj.problems.add(key, "[redacted]", "holds a private key: give only the CA "
+                             "certificate; the CA key stays with whoever signs server certs")
+            ca_cert = None
+        elif not PEM_CERT.search(ca_cert):
+            shown = ca_cert if len(ca_cert) <= 40 else ca_cert[:40] + "..."
+            obj.problems.add(key, shown, "must be a PEM certificate "
+                             "(-----BEGIN CERTIFICATE----- …)")
+            ca_cert = None
+        else:
+            ca_cert = ca_cert.strip() + "\n"
+    if enabled and ca_cert is None and "caCert" not in obj.raw:
+        obj.problems.note(f"{key} is missing: TLS needs the CA certificate that signed the "
+                          "Consul servers' certificates")
+    if not enabled and stack in TLS_REQUIRED_STACKS:
+        obj.problems.add(f"{obj.key}.enabled", enabled,
+                         f"must be true on {stack}: its agents must verify the servers")
+    obj.done()
+    return ConsulTls(enabled=enabled, ca_cert=ca_cert)
+
+
+def _names(obj: ConfigObject, field: str, pattern: re.Pattern[str], allowed: str) -> list[str]:
+    out: list[str] = []
+    for i, item in enumerate(obj.items(field)):
+        if not isinstance(item, str) or not pattern.match(item):
+            obj.problems.add(f"{obj.key}.{field}[{i}]", item, allowed)
+        elif item in out:
+            obj.problems.add(f"{obj.key}.{field}[{i}]", item, "is listed twice")
+        else:
+            out.append(item)
+    return out
+
+
+def parse_wan(obj: ConfigObject, datacenter: str, app: str) -> ConsulWan:
+    peers = _names(obj, "peers", DATACENTER, "must be a datacenter name: lowercase letters, "
+                   "digits, - and _")
+    if datacenter in peers:
+        obj.problems.add(f"{obj.key}.peers", peers,
+                         f"must not name this stack's own datacenter ({datacenter})")
+    mode: AdvertiseWan = obj.choice("advertiseAddrWan", "none", AdvertiseWan)
+    services = _names(obj, "failoverServices", SERVICE,
+                      "must be a Consul service name: lowercase letters, digits and -")
+    if "failoverServices" not in obj.raw and peers:
+        services = [app]
+    if services and not peers:
+        obj.problems.add(f"{obj.key}.failoverServices", services,
+                         "needs peers to fail over to: set peers or remove it")
+    obj.done()
+    return ConsulWan(peers=tuple(peers), advertise_addr_wan=mode,
+                     failover_services=tuple(services))
+
+
+
+def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
     address = obj.opt_text("address", CONSUL_ADDRESS,
                            "must be a URL like https://consul.internal:8501")
     sg = obj.opt_text("clusterSecurityGroupId", SECURITY_GROUP_ID)
@@ -43,14 +131,17 @@ def parse_consul(obj: ConfigObject, stack: str) -> ConsulSettings:
         obj.problems.note(f"{obj.key}: give clusterSecurityGroupId or clusterCidr, the only "
                           "sources allowed to reach the Consul ports")
     join = obj.child("joinTag")
+    datacenter = obj.text("datacenter", stack, DATACENTER, "lowercase letters, digits, - and _")
     settings = ConsulSettings(
-        datacenter=obj.text("datacenter", stack, DATACENTER, "lowercase letters, digits, - and _"),
+        datacenter=datacenter,
         address=address,
         ca_cert_path=obj.opt_text("caCertPath"),
         join_tag_key=join.text("key", "consul-cluster", TAG_KEY),
         join_tag_value=join.text("value", stack, TAG_KEY, "must be a valid EC2 tag value"),
         cluster_security_group_id=sg,
         cluster_cidr=cidr,
+        tls=parse_tls(obj.child("tls"), stack),
+        wan=parse_wan(obj.child("wan"), datacenter, app),
     )
     join.done()
     obj.done()

@@ -88,7 +88,7 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     fleet = parse_fleet(obj("fleet"))
     scaling = parse_scaling(obj("scaling"))
     image = parse_image(obj("image"), app)
-    consul = parse_consul(obj("consul"), stack)
+    consul = parse_consul(obj("consul"), stack, app)
     kv = parse_kv(obj("kv"), stack, app)
     release = parse_release(obj("release"))
     rollout = parse_rollout(obj("rollout"))

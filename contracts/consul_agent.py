@@ -1,0 +1,30 @@
+"""Where a node's Consul agent keeps its TLS files and what it is named: shared by the stack's
+user data, the image's role, the token command and the tests.
+
+The CA certificate is public (it only lets an agent verify the servers); the private CA key never
+reaches a node, because auto_encrypt has the servers sign each client's certificate.
+"""
+
+from __future__ import annotations
+
+from contracts import names
+
+CONFIG_DIR = "/etc/consul.d"
+# Consul reads only the top level of its config dir, so files below tls/ are inert until boot
+# copies the TLS block up beside consul.hcl.
+TLS_DIR = f"{CONFIG_DIR}/tls"
+CA_FILE = f"{TLS_DIR}/ca.pem"
+TLS_TEMPLATE = f"{TLS_DIR}/agent-tls.hcl"
+"""The baked TLS block (config/consul-agent-tls.hcl); inert where it is installed."""
+TLS_CONFIG = f"{CONFIG_DIR}/tls.hcl"
+"""Where boot puts the TLS block when the stack turns TLS on."""
+WAN_CONFIG = f"{CONFIG_DIR}/wan.hcl"
+
+# Stacks whose agents must verify the servers: settings refuse TLS off there.
+TLS_REQUIRED_STACKS = frozenset({"production"})
+
+
+def node_name_prefix(app: str, stack: str) -> str:
+    """Every node of a stack is named <prefix><instance id>, so one `node_prefix` rule covers
+    the stack's nodes and no other stack's."""
+    return f"{names.resource_prefix(app, stack)}-"
