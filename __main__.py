@@ -1,7 +1,8 @@
 """The web tier, wired: stack settings -> components -> stack outputs.
 
 Reads like the README's diagram: image, secrets, role, bucket, load balancer and the Consul KV
-the instances render their config from, then the fleet that needs them all, then its scaling.
+the instances render their config from, then the fleet that needs them all, its notification
+topic (when configured) and its scaling.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from components.golden_image import GoldenImage, GoldenImageArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
+from components.notifications import Notifications, NotificationsArgs
 from components.release_bucket import ReleaseBucket, ReleaseBucketArgs
 from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
@@ -126,12 +128,22 @@ fleet = Fleet(f"{name}-fleet", FleetArgs(
     environment=settings.stack,
     tags=tags,
     boot_dependencies=[node_secrets, kv],
+    capacity=settings.capacity,
 ))
+
+notifications = Notifications(f"{name}-notifications", NotificationsArgs(
+    settings=settings.notifications,
+    account_id=account_id,
+    group_name=fleet.group_name,
+    tags=tags,
+)) if settings.notifications is not None else None
 
 scaling = Scaling(f"{name}-scaling", ScalingArgs(
     settings=settings.scaling,
     group_name=fleet.group_name,
     group_label=name,
+    request_count_label=load_balancer.request_count_label,
+    notification_topic_arn=notifications.topic_arn if notifications else None,
 ))
 
 pulumi.export("groupName", fleet.group_name)
@@ -144,3 +156,5 @@ pulumi.export("releaseBucket", release_bucket.bucket_name)
 pulumi.export("policyArns", scaling.policy_arns)
 pulumi.export("alarmArns", scaling.alarm_arns)
 pulumi.export("kvKeys", kv.keys)
+if notifications is not None:
+    pulumi.export("notificationTopicArn", notifications.topic_arn)

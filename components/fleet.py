@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import FleetSettings, NetworkSettings
+from components.settings import CapacitySettings, FleetSettings, NetworkSettings
 
 CONSUL_TCP_UDP_PORTS = (8301,)  # Serf LAN gossip: TCP and UDP
 CONSUL_TCP_PORTS = (8300,)  # server RPC
@@ -36,6 +36,8 @@ class FleetArgs:
     tags: Mapping[str, str]
     boot_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """What must exist before an instance boots (SSM secrets, KV): the group waits for them."""
+    capacity: CapacitySettings = field(default_factory=CapacitySettings)
+    """Mixed instances, warm pool, termination policies, lifetime, scale-in protection."""
 
 
 class Fleet(pulumi.ComponentResource):
@@ -81,6 +83,10 @@ class Fleet(pulumi.ComponentResource):
         launch_configuration: pulumi.Output[str] | None = None
         instance_refresh: aws.autoscaling.GroupInstanceRefreshArgs | None = None
 
+        capacity = args.capacity
+        hibernated = capacity.warm_pool is not None and capacity.warm_pool.state == "Hibernated"
+        mixed_policy: aws.autoscaling.GroupMixedInstancesPolicyArgs | None = None
+
         if s.launch_kind == "template":
             template = aws.ec2.LaunchTemplate(
                 f"{name}-template",
@@ -111,6 +117,8 @@ class Fleet(pulumi.ComponentResource):
                     http_put_response_hop_limit=1,
                 ),
                 monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+                hibernation_options=aws.ec2.LaunchTemplateHibernationOptionsArgs(configured=True)
+                if hibernated else None,
                 tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(
                     resource_type="volume", tags=group_tags)],
                 update_default_version=True,
@@ -121,6 +129,11 @@ class Fleet(pulumi.ComponentResource):
             # the instance refresh below. "$Latest" would hide it.
             launch_template = aws.autoscaling.GroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str))
+            if capacity.mixed is not None:
+                # The group takes either a launch template or a mixed instances policy.
+                mixed_policy = mixed_instances_policy(capacity, template.id,
+                                                      template.latest_version.apply(str))
+                launch_template = None
             instance_refresh = aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
@@ -181,6 +194,12 @@ class Fleet(pulumi.ComponentResource):
                              aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES],
             tags=[aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=True)
                   for k, v in sorted(group_tags.items())],
+            mixed_instances_policy=mixed_policy,
+            capacity_rebalance=capacity.mixed.capacity_rebalance if capacity.mixed else None,
+            warm_pool=warm_pool(capacity),
+            termination_policies=list(capacity.termination_policies) or None,
+            max_instance_lifetime=capacity.max_instance_lifetime or None,
+            protect_from_scale_in=capacity.protect_from_scale_in or None,
             opts=group_opts,
         )
 
@@ -214,3 +233,51 @@ class Fleet(pulumi.ComponentResource):
                 cidr_ipv4=None if args.consul_security_group_id else args.consul_cidr,
                 opts=child,
             )
+
+
+def mixed_instances_policy(capacity: CapacitySettings, template_id: pulumi.Input[str],
+                           version: pulumi.Input[str]
+                           ) -> aws.autoscaling.GroupMixedInstancesPolicyArgs:
+    """Instance types (or vCPU/memory ranges) over the fleet's template, and the spot split."""
+    m = capacity.mixed
+    assert m is not None
+    asg = aws.autoscaling
+    if m.vcpu is not None and m.memory_mib is not None:
+        overrides = [asg.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
+            instance_requirements=asg.GroupMixedInstancesPolicyLaunchTemplateOverrideInstanceRequirementsArgs(
+                vcpu_count=asg.GroupMixedInstancesPolicyLaunchTemplateOverrideInstanceRequirementsVcpuCountArgs(
+                    min=m.vcpu.min, max=m.vcpu.max),
+                memory_mib=asg.GroupMixedInstancesPolicyLaunchTemplateOverrideInstanceRequirementsMemoryMibArgs(
+                    min=m.memory_mib.min, max=m.memory_mib.max),
+            ))]
+    else:
+        overrides = [asg.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=t)
+                     for t in m.instance_types]
+    return asg.GroupMixedInstancesPolicyArgs(
+        launch_template=asg.GroupMixedInstancesPolicyLaunchTemplateArgs(
+            launch_template_specification=asg
+            .GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                launch_template_id=template_id, version=version),
+            overrides=overrides,
+        ),
+        instances_distribution=asg.GroupMixedInstancesPolicyInstancesDistributionArgs(
+            on_demand_base_capacity=m.on_demand_base,
+            on_demand_percentage_above_base_capacity=m.on_demand_percentage,
+            spot_allocation_strategy=m.spot_strategy,
+        ),
+    )
+
+
+def warm_pool(capacity: CapacitySettings) -> aws.autoscaling.GroupWarmPoolArgs | None:
+    """Pre-initialised instances beside the group (the rollout's lifecycle hooks run on them too:
+    an instance entering the pool goes through the launch hook before it stops)."""
+    w = capacity.warm_pool
+    if w is None:
+        return None
+    return aws.autoscaling.GroupWarmPoolArgs(
+        pool_state=w.state,
+        min_size=w.min_size,
+        max_group_prepared_capacity=w.max_prepared,
+        instance_reuse_policy=aws.autoscaling.GroupWarmPoolInstanceReusePolicyArgs(
+            reuse_on_scale_in=w.reuse_on_scale_in),
+    )
