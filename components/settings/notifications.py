@@ -1,9 +1,10 @@
 """webtier:notifications: the stack's SNS topic for launch/terminate failures and every alarm.
 
-Absent section: no topic. The topic is always KMS-encrypted. CloudWatch and Auto Scaling publish
-to an encrypted topic only with kms:GenerateDataKey*/Decrypt on its key, which the AWS managed
-key alias/aws/sns never grants them (its policy cannot be edited), so the default is a key this
-stack creates with that grant; `kmsKeyId` takes a key of your own whose policy grants the same.
+Absent section: no topic; `webtier:notifications: {}` is a topic with no subscriptions. The topic
+is always KMS-encrypted. CloudWatch and Auto Scaling publish to an encrypted topic only with
+kms:GenerateDataKey*/Decrypt on its key, which the AWS managed key alias/aws/sns never grants them
+(its policy cannot be edited), so the default is a key this stack creates with that grant;
+`kmsKeyId` takes a key of your own whose policy grants the same.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class NotificationSettings:
         return self.kms_key_id == CREATE
 
 
-def parse_notifications(obj: ConfigObject) -> NotificationSettings | None:
-    if not obj.raw:
+def parse_notifications(obj: ConfigObject, present: bool) -> NotificationSettings | None:
+    """None when the stack file has no webtier:notifications; `{}` is a topic with defaults."""
+    if not present:
         obj.done()
         return None
     key = obj.text("kmsKeyId", CREATE)

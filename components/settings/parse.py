@@ -89,7 +89,8 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     fleet = parse_fleet(obj("fleet"))
     scaling = parse_scaling(obj("scaling"))
     capacity = parse_capacity(obj("capacity"), fleet)
-    notifications = parse_notifications(obj("notifications"))
+    notifications = parse_notifications(obj("notifications"),
+                                        raw.get(f"{ns}notifications") is not None)
     image = parse_image(obj("image"), app)
     consul = parse_consul(obj("consul"), stack)
     kv = parse_kv(obj("kv"), stack, app)
