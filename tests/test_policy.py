@@ -129,6 +129,7 @@ def test_every_policy_is_tested_here() -> None:
         "iam-no-policy-wildcards", "autoscaling-launch-template-version-pinned",
         "autoscaling-group-elb-healthcheck-required", "autoscaling-multiple-az",
         "autoscaling-launch-tags-propagated", "autoscaling-alarm-scales-own-group",
+        "autoscaling-spot-capacity-rebalance",  # tests/test_policy_spot.py
     }
     assert {p.name for p in POLICIES} == tested
 
