@@ -74,13 +74,14 @@ def test_each_schedule_entry_is_a_scheduled_action_leaving_unset_sizes_alone() -
     regs = plan(**{"webtier:scaling.schedules": [
         {"name": "peak", "cron": "0 8 * * MON-FRI", "timeZone": "Asia/Tokyo", "minSize": 6,
          "desiredCapacity": 6},
-        {"name": "night", "cron": "0 20 * * *", "timeZone": "Asia/Tokyo", "minSize": 2}]})
+        {"name": "night", "cron": "0 20 * * *", "timeZone": "Asia/Tokyo", "maxSize": 4}]})
     group = one(regs, GROUP).outputs["name"]
     peak = one(regs, "aws:autoscaling/schedule:Schedule", "-peak").inputs
     assert (peak["recurrence"], peak["timeZone"], peak["minSize"], peak["maxSize"],
             peak["desiredCapacity"], peak["autoscalingGroupName"]) == \
         ("0 8 * * MON-FRI", "Asia/Tokyo", 6, -1, 6, group)
-    assert one(regs, "aws:autoscaling/schedule:Schedule", "-night").inputs["desiredCapacity"] == -1
+    night = one(regs, "aws:autoscaling/schedule:Schedule", "-night").inputs
+    assert (night["minSize"], night["maxSize"], night["desiredCapacity"]) == (-1, 4, -1)
 
 
 def test_mixed_instances_replace_the_groups_launch_template_with_the_same_version() -> None:
