@@ -7,7 +7,7 @@ plan/capacity.py's formulas make of them, with the price table's date and the as
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ def report(stack: str, settings: StackSettings, prices: dict[str, Any],
                          policy.scale_in))
     if len(rows) > 1:
         both = cap.combined(curves)
-        best = (min(r.reaction[1] for r in rows))
+        best = min(r.reaction[1] for r in rows)
         rows.append(Row("All policies together", (both[0] if both else 0, best),
                         tuple(cap.capacity_at(both, f.min_size, m * 60) for m in CHECKPOINTS),
                         max(r.scale_in for r in rows)))
@@ -91,7 +91,8 @@ def report(stack: str, settings: StackSettings, prices: dict[str, Any],
     return Report(stack, settings, rows, floor, ceiling, price_note, _notes(settings, pool, a))
 
 
-def _row(label: str, times: list[int], detection: tuple[int, int], launch: Any, ready: int,
+def _row(label: str, times: list[int], detection: tuple[int, int],
+         launch: Callable[[int], int], ready: int,
          min_size: int, scale_in: int) -> Row:
     first_best = detection[1] + launch(0) + ready
     return Row(label, (times[0] if times else 0, first_best),
