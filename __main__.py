@@ -1,7 +1,8 @@
 """The web tier, wired: stack settings -> components -> stack outputs.
 
 Reads like the README's diagram: image, secrets, role, bucket, load balancer and the Consul KV
-the instances render their config from, then the fleet that needs them all, then its scaling.
+the instances render their config from, then the fleet that needs them all, its notification
+topic (when configured) and its scaling.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from components.health_alarms import HealthAlarms, HealthAlarmsArgs
 from components.instance_role import InstanceRole, InstanceRoleArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.node_secrets import NodeSecrets, NodeSecretsArgs
+from components.notifications import Notifications, NotificationsArgs
 from components.prepared_query import PreparedQueries, PreparedQueriesArgs
 from components.release_bucket import ReleaseBucket, ReleaseBucketArgs
 from components.rollout_gate import RolloutGate, RolloutGateArgs
@@ -142,12 +144,20 @@ user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render
     ),
 )))
 
+# Where the group's failures and every alarm are reported.
+notifications = Notifications(f"{name}-notifications", NotificationsArgs(
+    settings=settings.notifications,
+    account_id=account_id,
+    tags=tags,
+)) if settings.notifications is not None else None
+
 # What stops an instance refresh, and what a notification topic subscribes to.
 health = HealthAlarms(f"{name}-health", HealthAlarmsArgs(
     settings=settings.rollout,
     load_balancer_arn_suffix=load_balancer.arn_suffix,
     target_group_arn_suffix=load_balancer.target_group_arn_suffix,
     tags=tags,
+    notification_topic_arn=notifications.topic_arn if notifications else None,
 ))
 
 fleet = Fleet(f"{name}-fleet", FleetArgs(
@@ -168,6 +178,8 @@ fleet = Fleet(f"{name}-fleet", FleetArgs(
     boot_dependencies=[node_secrets, kv],
     refresh_alarm_names=[health.alarm_names.apply(lambda names: names[0]),
                          health.alarm_names.apply(lambda names: names[1])],
+    capacity=settings.capacity,
+    notification_topic_arn=notifications.topic_arn if notifications else None,
 ))
 
 # `up` waits for the instance refresh the group's update started, and fails with it.
@@ -180,10 +192,13 @@ if settings.rollout.wait:
         template_id=fleet.launch_id if settings.fleet.launch_kind == "template" else None,
     ), opts=pulumi.ResourceOptions(parent=fleet, depends_on=[fleet.group]))
 
+
 scaling = Scaling(f"{name}-scaling", ScalingArgs(
     settings=settings.scaling,
     group_name=fleet.group_name,
     group_label=name,
+    request_count_label=load_balancer.request_count_label,
+    notification_topic_arn=notifications.topic_arn if notifications else None,
 ))
 
 pulumi.export("groupName", fleet.group_name)
@@ -198,3 +213,5 @@ pulumi.export("alarmArns", scaling.alarm_arns)
 pulumi.export("healthAlarmArns", health.alarm_arns)
 pulumi.export("healthAlarmNames", health.alarm_names)
 pulumi.export("kvKeys", kv.keys)
+if notifications is not None:
+    pulumi.export("notificationTopicArn", notifications.topic_arn)

@@ -13,8 +13,18 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import FleetSettings, NetworkSettings, RolloutSettings
+from components.capacity_options import mixed_instances_policy, warm_pool
+from components.settings import (
+    CapacitySettings,
+    FleetSettings,
+    NetworkSettings,
+    RolloutSettings,
+)
 from contracts import consul_ports, lifecycle
+
+# What the group reports to the notification topic: the failures nobody would see otherwise.
+GROUP_EVENTS = (aws.autoscaling.NotificationType.INSTANCE_LAUNCH_ERROR,
+                aws.autoscaling.NotificationType.INSTANCE_TERMINATE_ERROR)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,10 @@ class FleetArgs:
     """What must exist before an instance boots (SSM secrets, KV): the group waits for them."""
     refresh_alarm_names: Sequence[pulumi.Input[str]] = ()
     """Alarms that stop an instance refresh (the health alarms), if rollout.alarmRollback."""
+    notification_topic_arn: pulumi.Input[str] | None = None
+    """Where the group reports instances it failed to launch or terminate."""
+    capacity: CapacitySettings = field(default_factory=CapacitySettings)
+    """Mixed instances, warm pool, termination policies, lifetime, scale-in protection."""
 
 
 class Fleet(pulumi.ComponentResource):
@@ -86,6 +100,10 @@ class Fleet(pulumi.ComponentResource):
         launch_configuration: pulumi.Output[str] | None = None
         instance_refresh: aws.autoscaling.GroupInstanceRefreshArgs | None = None
 
+        capacity = args.capacity
+        hibernated = capacity.warm_pool is not None and capacity.warm_pool.state == "Hibernated"
+        mixed_policy: aws.autoscaling.GroupMixedInstancesPolicyArgs | None = None
+
         if s.launch_kind == "template":
             template = aws.ec2.LaunchTemplate(
                 f"{name}-template",
@@ -116,6 +134,8 @@ class Fleet(pulumi.ComponentResource):
                     http_put_response_hop_limit=1,
                 ),
                 monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+                hibernation_options=aws.ec2.LaunchTemplateHibernationOptionsArgs(configured=True)
+                if hibernated else None,
                 tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgs(
                     resource_type="volume", tags=group_tags)],
                 update_default_version=True,
@@ -126,6 +146,11 @@ class Fleet(pulumi.ComponentResource):
             # the instance refresh below. "$Latest" would hide it.
             launch_template = aws.autoscaling.GroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str))
+            if capacity.mixed is not None:
+                # The group takes either a launch template or a mixed instances policy.
+                mixed_policy = mixed_instances_policy(capacity, template.id,
+                                                      template.latest_version.apply(str))
+                launch_template = None
             instance_refresh = _instance_refresh(args, s.instance_warmup)
             self.launch_id = template.id
             self.launch_version = template.latest_version.apply(str)
@@ -189,8 +214,23 @@ class Fleet(pulumi.ComponentResource):
             ),
             # Part of the group's creation, so they hold the very first instances too.
             initial_lifecycle_hooks=_lifecycle_hooks(args.rollout),
+            mixed_instances_policy=mixed_policy,
+            capacity_rebalance=capacity.mixed.capacity_rebalance if capacity.mixed else None,
+            warm_pool=warm_pool(capacity),
+            termination_policies=list(capacity.termination_policies) or None,
+            max_instance_lifetime=capacity.max_instance_lifetime or None,
+            protect_from_scale_in=capacity.protect_from_scale_in or None,
             opts=group_opts,
         )
+
+        if args.notification_topic_arn is not None:
+            aws.autoscaling.Notification(
+                f"{name}-group-events",
+                group_names=[group.name],
+                notifications=list(GROUP_EVENTS),
+                topic_arn=args.notification_topic_arn,
+                opts=child,
+            )
 
         self.group = group
         self.group_name = group.name

@@ -20,6 +20,8 @@ class HealthAlarmsArgs:
     load_balancer_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
     tags: Mapping[str, str]
+    notification_topic_arn: pulumi.Input[str] | None = None
+    """Told when an alarm fires and when it clears."""
 
 
 class HealthAlarms(pulumi.ComponentResource):
@@ -34,7 +36,8 @@ class HealthAlarms(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         dims = {"LoadBalancer": args.load_balancer_arn_suffix,
                 "TargetGroup": args.target_group_arn_suffix}
-        alarms = [self._alarm(name, spec, dims, args.tags, child)
+        topic = [args.notification_topic_arn] if args.notification_topic_arn is not None else []
+        alarms = [self._alarm(name, spec, dims, args.tags, topic, child)
                   for spec in health_alarms(args.settings)]
         self.alarm_names = pulumi.Output.all(*[a.name for a in alarms])
         self.alarm_arns = pulumi.Output.all(*[a.arn for a in alarms])
@@ -42,7 +45,8 @@ class HealthAlarms(pulumi.ComponentResource):
 
     @staticmethod
     def _alarm(name: str, spec: HealthAlarmSpec, dims: Mapping[str, pulumi.Input[str]],
-               tags: Mapping[str, str], child: pulumi.ResourceOptions
+               tags: Mapping[str, str], topic: list[pulumi.Input[str]],
+               child: pulumi.ResourceOptions
                ) -> aws.cloudwatch.MetricAlarm:
         queries = [aws.cloudwatch.MetricAlarmMetricQueryArgs(
             id=term.id,
@@ -68,6 +72,8 @@ class HealthAlarms(pulumi.ComponentResource):
             # No data (no traffic, no targets yet) is not a failure.
             treat_missing_data="notBreaching",
             metric_queries=queries,
+            alarm_actions=topic or None,
+            ok_actions=topic or None,
             tags=dict(tags),
             opts=child,
         )

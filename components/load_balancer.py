@@ -10,6 +10,10 @@ import pulumi_aws as aws
 
 from components.settings import LoadBalancerSettings, NetworkSettings
 
+# The target group's health check; the capacity report reads these for "healthy after".
+HEALTH_CHECK_INTERVAL = 15
+HEALTHY_THRESHOLD = 2
+
 
 @dataclass(frozen=True)
 class LoadBalancerArgs:
@@ -30,6 +34,8 @@ class LoadBalancer(pulumi.ComponentResource):
     """The load balancer's CloudWatch dimension (app/<name>/<id>): the health alarms use it."""
     target_group_arn_suffix: pulumi.Output[str]
     """The target group's CloudWatch dimension (targetgroup/<name>/<id>)."""
+    request_count_label: pulumi.Output[str]
+    """`<lb arnSuffix>/<tg arnSuffix>`: the ResourceLabel of ALBRequestCountPerTarget scaling."""
 
     def __init__(self, name: str, args: LoadBalancerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -87,8 +93,8 @@ class LoadBalancer(pulumi.ComponentResource):
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 path=s.health_check_path,
                 matcher="200",
-                interval=15,
-                healthy_threshold=2,
+                interval=HEALTH_CHECK_INTERVAL,
+                healthy_threshold=HEALTHY_THRESHOLD,
                 unhealthy_threshold=3,
             ),
             tags=tags,
@@ -112,5 +118,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.dns_name = lb.dns_name
         self.arn_suffix = lb.arn_suffix
         self.target_group_arn_suffix = tg.arn_suffix
+        self.request_count_label = pulumi.Output.concat(lb.arn_suffix, "/", tg.arn_suffix)
         self.register_outputs({"securityGroupId": sg.id, "targetGroupArn": tg.arn,
-                               "dnsName": lb.dns_name})
+                               "dnsName": lb.dns_name,
+                               "requestCountLabel": self.request_count_label})

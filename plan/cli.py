@@ -3,6 +3,7 @@
     python -m plan staging                       # the resource tree
     python -m plan staging --base origin/main    # Markdown diff for a PR comment
     python -m plan staging --compare production  # setting values that differ
+    python -m plan staging --capacity [--compare production]  # minutes, instances, cost
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
@@ -176,10 +177,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--policy", action="store_true",
                       help="run the policy pack (policy/, at policy/STACK.json) on the plan; "
                            "exit 1 if a mandatory rule is violated")
+    parser.add_argument("--capacity", action="store_true",
+                        help="print, as Markdown, what the scaling settings mean: reaction "
+                             "time, capacity after 5/10/30 minutes, scale-in time, hourly cost "
+                             "(with --compare: two stacks side by side)")
     args = parser.parse_args(argv)
+    if args.capacity and (args.base or args.policy):
+        parser.error("--capacity combines only with --compare")
     status = 0
     try:
-        if args.base:
+        if args.capacity:
+            text = capacity_markdown([args.stack, *([args.compare] if args.compare else [])])
+        elif args.base:
             text = base_markdown(args.stack, args.base)
         elif args.compare:
             text = compare_markdown(args.stack, args.compare)
@@ -205,3 +214,15 @@ def policy_markdown(stack: str, *, root: Path = ROOT,
     return (_redact(policy_check.render(stack, findings)),
             1 if any(f.blocks for f in findings) else 0)
 
+
+
+def capacity_markdown(stacks: Sequence[str], *, root: Path = ROOT) -> str:
+    """The capacity report of one stack, or two side by side (plan/capacity_report.py)."""
+    from plan import capacity_report
+
+    try:
+        return capacity_report.capacity_markdown(stacks, root)
+    except FileNotFoundError as e:
+        raise PlanError(str(e)) from None
+    except pulumi.RunError as e:  # the settings' own message for a bad config
+        raise PlanError(str(e)) from None

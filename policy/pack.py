@@ -44,7 +44,9 @@ def enforcement_for_stack(stack: str | None) -> EnforcementLevel:
 
 def _resource_policy(name: str, description: str, check: ResourceCheck, *,
                      severity: Severity = Severity.HIGH,
-                     config_schema: PolicyConfigSchema | None = None) -> ResourceValidationPolicy:
+                     config_schema: PolicyConfigSchema | None = None,
+                     enforcement_level: EnforcementLevel | None = None
+                     ) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         try:
             problems = check(args.resource_type, args.props, args.get_config())
@@ -56,7 +58,8 @@ def _resource_policy(name: str, description: str, check: ResourceCheck, *,
             report_violation(problem, None)
 
     return ResourceValidationPolicy(name=name, description=description, validate=validate,
-                                    severity=severity, config_schema=config_schema)
+                                    severity=severity, config_schema=config_schema,
+                                    enforcement_level=enforcement_level)
 
 
 def _stack_policy(name: str, description: str, check: StackCheck, *,
@@ -151,6 +154,13 @@ POLICIES: list[Policy] = [
         "Auto Scaling groups name an explicit launch template version (not $Latest/$Default).",
         lambda t, p, _c: rules.explicit_template_version(t, p),
         severity=Severity.MEDIUM),
+    _resource_policy(
+        "autoscaling-spot-capacity-rebalance",
+        "Auto Scaling groups that launch spot instances turn capacity rebalance on.",
+        lambda t, p, _c: rules.spot_capacity_rebalance(t, p),
+        severity=Severity.LOW,
+        # A warning: a fleet may accept interruptions (e.g. a small spot share) on purpose.
+        enforcement_level=EnforcementLevel.ADVISORY),
     _stack_policy(
         "autoscaling-group-elb-healthcheck-required",
         "Auto Scaling groups behind a load balancer use ELB health checks.",

@@ -743,3 +743,27 @@ def alarms_act_on_own_group(resources: Sequence[StackResource]) -> list[Finding]
         except UnknownValueError as error:
             findings.append((cannot_verify(error), alarm.urn))
     return findings
+
+
+def spot_capacity_rebalance(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A group that can launch spot instances turns capacity rebalance on, so a spot instance
+    with a rebalance recommendation is replaced before its two-minute interruption notice."""
+    if resource_type != GROUP:
+        return []
+    mixed = props.get("mixedInstancesPolicy")
+    if not isinstance(mixed, Mapping):
+        return []
+    distribution = _mapping(mixed.get("instancesDistribution"))
+    percentage = distribution.get("onDemandPercentageAboveBaseCapacity")
+    base = distribution.get("onDemandBaseCapacity") or 0
+    # AWS's default is 100% on demand above the base: no spot unless the split says so.
+    if percentage is None or float(percentage) >= 100:
+        return []
+    max_size = props.get("maxSize")
+    if max_size is not None and float(max_size) <= float(base):
+        return []
+    if _is_true(props.get("capacityRebalance")):
+        return []
+    return [f"the group launches spot instances (onDemandPercentageAboveBaseCapacity "
+            f"{_number(percentage)}) without capacityRebalance: set it true so spot instances at "
+            "risk are replaced before they are interrupted"]

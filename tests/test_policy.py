@@ -130,6 +130,7 @@ def test_every_policy_is_tested_here() -> None:
         "autoscaling-group-elb-healthcheck-required", "autoscaling-multiple-az",
         "autoscaling-launch-tags-propagated", "autoscaling-alarm-scales-own-group",
         "consul-agent-tls",  # fixtures in tests/test_policy_consul_tls.py
+        "autoscaling-spot-capacity-rebalance",  # tests/test_policy_spot.py
     }
     assert {p.name for p in POLICIES} == tested
 

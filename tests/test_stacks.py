@@ -26,7 +26,9 @@ def test_stack_exports_group_launch_ami_alarms_and_policies(stack: str) -> None:
     missing = [k for k in EXPORTS if outputs.get(k) in (None, "", {}, UNKNOWN)]
     assert missing == [], outputs
     assert set(outputs["alarmArns"]) == {"out", "in"}
-    assert set(outputs["policyArns"]) == {"out", "in"}
+    # Staging shows request-count and (forecast-only) predictive scaling beside the CPU alarms.
+    extra = {"requests", "predictive"} if stack == "staging" else set()
+    assert set(outputs["policyArns"]) == {"out", "in"} | extra
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -43,12 +45,19 @@ def shape(stack: str) -> set[tuple[str, str]]:
             for r in run_program(stack).registrations if r.type != "pulumi:pulumi:Stack"}
 
 
-def test_stacks_differ_only_in_the_image_build_staging_runs() -> None:
+def test_stacks_differ_only_in_the_image_build_and_staging_first_features() -> None:
     # One AMI serves every environment: staging builds it (image.source: build), production
-    # promotes it. Every other resource exists in both, under the same name.
+    # promotes it. Staging also shows capacity features first (request-count and predictive
+    # policies, the notification topic). Every other resource exists in both, same name.
     assert shape("staging") - shape("production") == {
         ("command:local:Command", "webapp-STACK-image-base"),
         ("command:local:Command", "webapp-STACK-image-app"),
+        ("aws:autoscaling/policy:Policy", "webapp-STACK-scaling-requests-target"),
+        ("aws:autoscaling/policy:Policy", "webapp-STACK-scaling-predictive"),
+        ("webtier:notifications:Notifications", "webapp-STACK-notifications"),
+        ("aws:autoscaling/notification:Notification", "webapp-STACK-fleet-group-events"),
+        ("aws:sns/topic:Topic", "webapp-STACK-notifications-topic"),
+        ("aws:kms/key:Key", "webapp-STACK-notifications-key"),
     }
     assert shape("production") - shape("staging") == set()
 

@@ -6,6 +6,8 @@ One file per job: reader.py (the parsing framework), one file per config section
 and parser), model.py (the whole), parse.py (validation), load.py (reading from the runtime).
 """
 
+from components.settings.capacity import CapacitySettings, MixedInstances, WarmPool
+from components.settings.capacity_schedule import PredictiveSettings, ScheduledAction
 from components.settings.consul import ConsulSettings
 from components.settings.fleet import FleetSettings, LaunchKind
 from components.settings.image import ImageSettings, ImageSource
@@ -14,6 +16,7 @@ from components.settings.load import load_settings, stack_file_kv_keys
 from components.settings.load_balancer import LoadBalancerSettings
 from components.settings.model import StackSettings
 from components.settings.network import NetworkSettings, Subnet
+from components.settings.notifications import NotificationSettings, Subscription
 from components.settings.parse import PLAIN_KEYS, parse_settings
 from components.settings.reader import Secret, SettingsError
 from components.settings.release import ReleaseSettings
@@ -23,10 +26,36 @@ from components.settings.secrets import SECRET_KEYS, StackSecrets
 from contracts.names import HIGH_AVAILABILITY_STACKS, PROJECT, STACKS
 
 __all__ = [
-    "HIGH_AVAILABILITY_STACKS", "PLAIN_KEYS", "PROJECT", "SECRET_KEYS", "STACKS", "ConsulSettings",
-    "FleetSettings", "ImageSettings", "ImageSource", "KvSettings", "LaunchKind",
-    "LoadBalancerSettings", "NetworkSettings", "ReleaseSettings", "RolloutSettings", "ScalingMode",
+    "HIGH_AVAILABILITY_STACKS",
+    "PLAIN_KEYS",
+    "PROJECT",
+    "SECRET_KEYS",
+    "STACKS",
+    "CapacitySettings",
+    "ConsulSettings",
+    "FleetSettings",
+    "ImageSettings",
+    "ImageSource",
+    "KvSettings",
+    "LaunchKind",
+    "LoadBalancerSettings",
+    "MixedInstances",
+    "NetworkSettings",
+    "NotificationSettings",
+    "PredictiveSettings",
+    "ReleaseSettings",
+    "RolloutSettings",
+    "ScalingMode",
     "ScalingSettings",
-    "Secret", "SettingsError", "StackSecrets", "StackSettings", "Subnet", "load_settings",
-    "parse_settings", "stack_file_kv_keys",
+    "ScheduledAction",
+    "Secret",
+    "SettingsError",
+    "StackSecrets",
+    "StackSettings",
+    "Subnet",
+    "Subscription",
+    "WarmPool",
+    "load_settings",
+    "parse_settings",
+    "stack_file_kv_keys",
 ]

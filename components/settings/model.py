@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from components.settings.capacity import CapacitySettings
 from components.settings.consul import ConsulSettings
 from components.settings.fleet import FleetSettings
 from components.settings.image import ImageSettings
 from components.settings.kv import KvSettings
 from components.settings.load_balancer import LoadBalancerSettings
 from components.settings.network import NetworkSettings
+from components.settings.notifications import NotificationSettings
 from components.settings.release import ReleaseSettings
 from components.settings.rollout import RolloutSettings
 from components.settings.scaling import ScalingSettings
@@ -34,6 +36,8 @@ class StackSettings:
     release: ReleaseSettings
     rollout: RolloutSettings
     secrets: StackSecrets
+    capacity: CapacitySettings = field(default_factory=CapacitySettings)
+    notifications: NotificationSettings | None = None
 
     @property
     def name(self) -> str:

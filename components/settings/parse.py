@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from components.settings.capacity import parse_capacity
 from components.settings.consul import parse_consul
 from components.settings.fleet import parse_fleet
 from components.settings.image import parse_image
@@ -11,6 +12,7 @@ from components.settings.kv import parse_kv
 from components.settings.load_balancer import parse_load_balancer
 from components.settings.model import StackSettings
 from components.settings.network import parse_network
+from components.settings.notifications import parse_notifications
 from components.settings.reader import ConfigObject, Problems, SettingsError, decode
 from components.settings.release import parse_release
 from components.settings.rollout import parse_rollout
@@ -27,7 +29,7 @@ from contracts.names import APP_NAME, APP_NAME_ALLOWED, PROJECT
 
 PLAIN_KEYS = (
     "app", "tags", "network", "loadBalancer", "fleet", "scaling", "image", "consul", "kv",
-    "release", "rollout",
+    "release", "rollout", "capacity", "notifications",
 )
 
 
@@ -87,6 +89,9 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     load_balancer = parse_load_balancer(obj("loadBalancer"))
     fleet = parse_fleet(obj("fleet"))
     scaling = parse_scaling(obj("scaling"))
+    capacity = parse_capacity(obj("capacity"), fleet)
+    notifications = parse_notifications(obj("notifications"),
+                                        raw.get(f"{ns}notifications") is not None)
     image = parse_image(obj("image"), app)
     consul = parse_consul(obj("consul"), stack, app)
     kv = parse_kv(obj("kv"), stack, app)
@@ -115,6 +120,7 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     return StackSettings(
         stack=stack, region=region, app=app, tags=tags, network=network,
         load_balancer=load_balancer, fleet=fleet, scaling=scaling, image=image, consul=consul,
-        kv=kv, release=release, rollout=rollout,
+        kv=kv, release=release, rollout=rollout, capacity=capacity,
+        notifications=notifications,
         secrets=StackSecrets(gossip, agent, template, secrets["consulKvToken"], kv_values),
     )

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from components.settings.capacity_schedule import (
+    PredictiveSettings,
+    ScheduledAction,
+    parse_predictive,
+    parse_schedules,
+)
 from components.settings.reader import ConfigObject
 
 ScalingMode = Literal["simple", "target-tracking", "step"]
@@ -24,6 +30,10 @@ class ScalingSettings:
     scale_in_adjustment: int
     cooldown: int
     target_cpu: float
+    request_count_target: float | None = None
+    """ALBRequestCountPerTarget target tracking next to the CPU policy; None: off."""
+    predictive: PredictiveSettings | None = None
+    schedules: tuple[ScheduledAction, ...] = ()
 
 
 def parse_scaling(obj: ConfigObject) -> ScalingSettings:
@@ -50,6 +60,16 @@ def parse_scaling(obj: ConfigObject) -> ScalingSettings:
         scale_in_adjustment=obj.integer("scaleInAdjustment", -1, -100, -1),
         cooldown=obj.integer("cooldown", 300, 0, ONE_DAY),
         target_cpu=obj.number("targetCpu", 50, 1, 100),
+        request_count_target=_optional_number(obj, "requestCountTarget", 1, 1_000_000),
+        predictive=parse_predictive(obj, "predictive"),
+        schedules=parse_schedules(obj, "schedules"),
     )
     obj.done()
     return settings
+
+
+def _optional_number(obj: ConfigObject, name: str, lo: float, hi: float) -> float | None:
+    if obj.raw.get(name) is None:
+        obj.used.add(name)
+        return None
+    return obj.number(name, lo, lo, hi)
