@@ -11,7 +11,9 @@ import hashlib
 import json
 import runpy
 import sys
+import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +267,8 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
     # The root stack resource created by set_mocks binds to the current loop: set ours first.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    executor = _ClosingExecutor()
+    loop.set_default_executor(executor)
     pulumi.export = record_export
     try:
         monitor = use_mocks(stack, preview=preview, mocks=mocks, config=config,
@@ -277,8 +281,34 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
     finally:
         pulumi.export = original_export
         loop.close()
+        executor.close_loops()
         asyncio.set_event_loop(None)
     return StackRun(monitor.registrations, resolved)
+
+
+class _ClosingExecutor(ThreadPoolExecutor):
+    """The SDK's mock monitor runs in executor threads and gives each an event loop it never
+    closes. Left to the garbage collector at exit, such a loop finds its self-pipe socket already
+    finalised and prints "Exception ignored ... Invalid file descriptor: -1" on stderr. So each
+    worker gets a loop made here, and all of them are closed once the workers have stopped."""
+
+    def __init__(self) -> None:
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+        super().__init__(thread_name_prefix="mock-engine", initializer=self._give_loop)
+
+    def _give_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with self._lock:
+            self._loops.append(loop)
+
+    def close_loops(self) -> None:
+        self.shutdown(wait=True)
+        with self._lock:
+            loops, self._loops = self._loops, []
+        for loop in loops:
+            loop.close()
 
 
 async def _run(root: Path) -> None:
