@@ -197,6 +197,16 @@ def use_mocks(stack: str = "staging", *, preview: bool = False,
     return monitor
 
 
+def is_encrypted(value: Any) -> bool:
+    """A stack file value `pulumi config set --secret` wrote: {secure: <ciphertext>}, or an
+    object whose every leaf is one (set with --path)."""
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return True
+        return bool(value) and all(is_encrypted(v) for v in value.values())
+    return False
+
+
 def stack_config(stack: str, *, root: Path = ROOT,
                  overrides: Mapping[str, Any] | None = None,
                  secrets: bool = True) -> tuple[dict[str, str], list[str]]:
@@ -213,11 +223,15 @@ def stack_config(stack: str, *, root: Path = ROOT,
     values: dict[str, Any] = dict(doc.get("config") or {})
     secret_keys: list[str] = []
     if secrets:
-        values.update(PLACEHOLDER_SECRETS)
+        # Placeholders stand in for `secure:` values and for secrets not set yet. A value given
+        # in plain text stays as it is, unmarked, so the program refuses it as `up` would.
         kv = values.get(f"{PROJECT}:kv") or {}
-        values[f"{PROJECT}:kvSecrets"] = {k: PLACEHOLDER_KV_SECRET
-                                          for k in (kv.get("secretKeys") or [])}
-        secret_keys = [*PLACEHOLDER_SECRETS, f"{PROJECT}:kvSecrets"]
+        placeholders = {**PLACEHOLDER_SECRETS, f"{PROJECT}:kvSecrets": {
+            k: PLACEHOLDER_KV_SECRET for k in (kv.get("secretKeys") or [])}}
+        for key, placeholder in placeholders.items():
+            if key not in values or is_encrypted(values[key]):
+                values[key] = placeholder
+                secret_keys.append(key)
     for key, value in (overrides or {}).items():
         top, _, path_ = key.partition(".")
         if not path_:
