@@ -4,6 +4,7 @@ stays empty, every registered type has a replacement rule, mock placeholders are
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mock_engine import ROOT, run_stack
+from mock_engine import PROMOTED_AMI, ROOT, run_stack
+from plan import model
+from plan.cli import tree_text
 
 STACKS = ("staging", "production")
 
@@ -81,3 +84,63 @@ def test_real_plan_runs_leave_stderr_empty(clean_tree: Path, args: tuple[str, ..
     for _ in range(3):
         done = run_plan(clean_tree, *args)
         assert (done.returncode, done.stderr) == (0, ""), done.stderr[-3000:]
+
+
+# --- the replacement table covers what the program registers ------------------------------------
+
+VARIANTS: list[tuple[str, dict[str, object]]] = [
+    ("staging", {}), ("production", {}),
+    ("staging", {"webtier:fleet.launchKind": "configuration"}),
+]
+
+
+def registered_custom_types() -> set[str]:
+    found: set[str] = set()
+    for stack, overrides in VARIANTS:
+        found |= {r.type for r in run_stack(stack, config_overrides=overrides) if r.custom}
+    return found
+
+
+def test_every_resource_type_the_program_registers_has_an_audited_replacement_rule() -> None:
+    missing = sorted(registered_custom_types() - set(model.REPLACED_ON))
+    assert missing == [], f"audit these against the provider and add them to REPLACED_ON: {missing}"
+
+
+def test_the_launch_configuration_variant_is_part_of_the_audit() -> None:
+    assert model.LAUNCH_CONFIGURATION in registered_custom_types()
+
+
+def tag(resource_id: str, value: str = "webtier") -> model.Resource:
+    return model.Resource(key=f"{model.TAG}::in-use", type=model.TAG, name="in-use", parent=None,
+                          custom=True, inputs={"resourceId": resource_id, "key": "in-use-by:x",
+                                               "value": value},
+                          options={}, depends_on=())
+
+
+def test_an_ec2_tag_on_another_resource_is_replaced_not_updated() -> None:
+    (change,) = model.diff([tag("ami-0aaaaaaaaaaaaaaaa")], [tag("ami-0bbbbbbbbbbbbbbbb")])
+    assert change.action == "replace"
+
+
+def test_an_ec2_tags_new_value_is_written_in_place() -> None:
+    (change,) = model.diff([tag("ami-0aaaaaaaaaaaaaaaa")], [tag("ami-0aaaaaaaaaaaaaaaa", "x")])
+    assert change.action == "update"
+
+
+# --- mock placeholders are labelled ------------------------------------------------------------
+
+def test_every_made_up_value_in_the_tree_is_labelled_mock() -> None:
+    for stack in STACKS:
+        text = tree_text(stack)
+        if stack == "production":  # promotes: the AMI is what the mocked lookup answered
+            assert f"imageId: [mock] {PROMOTED_AMI}" in text
+        for line in text.splitlines()[2:]:
+            for token in re.findall(rf"[^\s\[\],{{}}]*(?:-mock|{PROMOTED_AMI})\b", line):
+                assert f"[mock] {token}" in line, line
+
+
+def test_real_values_from_the_stack_file_are_not_labelled_mock() -> None:
+    assert not model.is_mock("arn:aws:iam::123456789012:role/webapp-staging-deployer")
+    assert not model.is_mock("ami-0d52744d6551d851e")
+    assert model.is_mock("webapp-staging-fleet-mock")
+    assert model.is_mock(PROMOTED_AMI)
