@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
+
 import pytest
 
 from bootstrap import cli, policies, stacks
@@ -10,6 +14,7 @@ from components.settings.secrets import OPTIONAL_SECRETS, SECRET_KEYS
 
 ACCOUNT = "123456789012"
 BUCKET = "acme-webtier-state"
+ROOT = Path(__file__).resolve().parent.parent
 KEY = "arn:aws:kms:ap-northeast-1:123456789012:key/1234"
 
 
@@ -112,3 +117,12 @@ def test_init_stacks_without_a_pulumi_cli_says_so_and_exits_4(
             "--init-stacks"]
     assert cli.main(argv, out=lambda _line: None) == cli.EXIT_PULUMI
     assert "pulumi CLI" in capsys.readouterr().err
+
+
+def test_the_first_day_guide_runs_bootstrap_with_arguments_it_accepts() -> None:
+    guide = (ROOT / "docs" / "first-day.md").read_text()
+    calls = re.findall(r"venv/bin/python -m bootstrap ((?:[^\n\\]|\\\n)+)", guide)
+    assert len(calls) >= 2
+    for call in calls:
+        args = cli.parse_args(shlex.split(call.replace("\\\n", " "), comments=True))
+        assert args.github_repo == "acme/webtier"
