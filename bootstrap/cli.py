@@ -92,8 +92,10 @@ def run_aws(args: argparse.Namespace, out: Callable[[str], None]) -> Created:
     except ClientError as err:
         error = err.response.get("Error", {})
         code, message = error.get("Code", "?"), error.get("Message", "")
-        if code == "BucketAlreadyExists":
-            message = "another account owns this bucket name: choose another --state-bucket"
+        if code == "BucketAlreadyExists" or (err.operation_name == "HeadBucket"
+                                             and code in ("403", "Forbidden")):
+            message = ("another account owns this bucket name (or these credentials may not "
+                       "read it): choose another --state-bucket")
         raise BootstrapError(f"AWS refused {err.operation_name}: {code}: {message}",
                              EXIT_AWS) from None
     except BotoCoreError as err:

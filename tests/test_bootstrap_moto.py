@@ -146,3 +146,40 @@ def test_real_bootstrap_without_moto_credentials_says_so_in_one_line(moto_url: s
     assert done.returncode == 3
     assert done.stderr.startswith("bootstrap: no AWS credentials")
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+FAKE_PULUMI = """#!/bin/sh
+# A stand-in pulumi CLI: logs its arguments; a stack exists once `stack init` made it.
+echo "$*" >> "$FAKE_PULUMI_LOG"
+case "$1 $2" in
+  "stack select") [ -e "$FAKE_PULUMI_DIR/$3" ] ;;
+  "stack init") touch "$FAKE_PULUMI_DIR/$3" ;;
+esac
+"""
+
+
+def test_real_bootstrap_init_stacks_runs_login_and_inits_each_stack_once(
+        moto_url: str, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    log = tmp_path / "calls.log"
+    env = {**env_for(moto_url), "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "FAKE_PULUMI_LOG": str(log), "FAKE_PULUMI_DIR": str(tmp_path)}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bootstrap", *ARGS, "--init-stacks"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    first = run()
+    assert (first.returncode, first.stderr) == (0, ""), first.stderr
+    assert items(first.stdout)["pulumi stack staging"] == "created"
+    second = run()
+    assert items(second.stdout)["pulumi stack production"] == "already there"
+    inits = [line for line in log.read_text().splitlines() if line.startswith("stack init")]
+    assert inits == [f"stack init {s} --secrets-provider "
+                     f"awskms://{NAMES.key_alias}?region={REGION}"
+                     for s in ("staging", "production")]
+    assert log.read_text().splitlines()[0] == f"login s3://{BUCKET}?region={REGION}"
