@@ -8,8 +8,6 @@ ami:     a fixed AMI id, for emergencies and experiments.
 
 from __future__ import annotations
 
-import shlex
-import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +22,15 @@ from contracts.aws_ids import AMI_ID
 ImageMode = Literal["build", "promote", "ami"]
 
 BUILD_SCRIPT = ROOT / "image" / "build.py"
+# The build command is an input of the Command, so it must read the same on every machine and in
+# every checkout (an absolute path would re-run the build after an `up` from another clone). It
+# runs from the project root (the provider's working directory, where Pulumi runs the program):
+# the venv `pulumi install` makes there has boto3; python3 is the fallback for a hand-made setup.
+BUILD_COMMAND = (
+    'py=venv/bin/python; [ -x "$py" ] || py=python3; '
+    f'exec "$py" {BUILD_SCRIPT.relative_to(ROOT).as_posix()}'
+)
+PROJECT_DIR = "."
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,9 @@ def _layer_build(name: str, args: GoldenImageArgs, layer: Layer, source_ami: pul
         environment["WEBTIER_IMAGE_SUBNET_ID"] = args.subnet_id
     return command.local.Command(
         name,
-        # The interpreter running this program has boto3; build.py reads the rest from env.
-        create=f"{shlex.quote(sys.executable)} {shlex.quote(str(BUILD_SCRIPT))}",
+        # build.py reads everything else from the environment.
+        create=BUILD_COMMAND,
+        dir=PROJECT_DIR,
         environment=environment,
         # Only the inputs' content hash rebuilds. Any other input change reruns create, and
         # build.py answers from the AMI already tagged with the hash, without building.

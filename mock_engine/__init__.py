@@ -11,7 +11,9 @@ import hashlib
 import json
 import runpy
 import sys
+import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +197,16 @@ def use_mocks(stack: str = "staging", *, preview: bool = False,
     return monitor
 
 
+def is_encrypted(value: Any) -> bool:
+    """A stack file value `pulumi config set --secret` wrote: {secure: <ciphertext>}, or an
+    object whose every leaf is one (set with --path)."""
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return True
+        return bool(value) and all(is_encrypted(v) for v in value.values())
+    return False
+
+
 def stack_config(stack: str, *, root: Path = ROOT,
                  overrides: Mapping[str, Any] | None = None,
                  secrets: bool = True) -> tuple[dict[str, str], list[str]]:
@@ -211,11 +223,15 @@ def stack_config(stack: str, *, root: Path = ROOT,
     values: dict[str, Any] = dict(doc.get("config") or {})
     secret_keys: list[str] = []
     if secrets:
-        values.update(PLACEHOLDER_SECRETS)
+        # Placeholders stand in for `secure:` values and for secrets not set yet. A value given
+        # in plain text stays as it is, unmarked, so the program refuses it as `up` would.
         kv = values.get(f"{PROJECT}:kv") or {}
-        values[f"{PROJECT}:kvSecrets"] = {k: PLACEHOLDER_KV_SECRET
-                                          for k in (kv.get("secretKeys") or [])}
-        secret_keys = [*PLACEHOLDER_SECRETS, f"{PROJECT}:kvSecrets"]
+        placeholders = {**PLACEHOLDER_SECRETS, f"{PROJECT}:kvSecrets": {
+            k: PLACEHOLDER_KV_SECRET for k in (kv.get("secretKeys") or [])}}
+        for key, placeholder in placeholders.items():
+            if key not in values or is_encrypted(values[key]):
+                values[key] = placeholder
+                secret_keys.append(key)
     for key, value in (overrides or {}).items():
         top, _, path_ = key.partition(".")
         if not path_:
@@ -259,6 +275,8 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
     # The root stack resource created by set_mocks binds to the current loop: set ours first.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    executor = _ClosingExecutor()
+    loop.set_default_executor(executor)
     try:
         with pulumi_sdk.recording_exports(exports):
             monitor = use_mocks(stack, preview=preview, mocks=mocks, config=config,
@@ -269,8 +287,34 @@ def run_program(stack: str, *, root: Path = ROOT, config_overrides: Mapping[str,
                 resolved = loop.run_until_complete(_resolve(exports))
     finally:
         loop.close()
+        executor.close_loops()
         asyncio.set_event_loop(None)
     return StackRun(monitor.registrations, resolved)
+
+
+class _ClosingExecutor(ThreadPoolExecutor):
+    """The SDK's mock monitor runs in executor threads and gives each an event loop it never
+    closes. Left to the garbage collector at exit, such a loop finds its self-pipe socket already
+    finalised and prints "Exception ignored ... Invalid file descriptor: -1" on stderr. So each
+    worker gets a loop made here, and all of them are closed once the workers have stopped."""
+
+    def __init__(self) -> None:
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+        super().__init__(thread_name_prefix="mock-engine", initializer=self._give_loop)
+
+    def _give_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with self._lock:
+            self._loops.append(loop)
+
+    def close_loops(self) -> None:
+        self.shutdown(wait=True)
+        with self._lock:
+            loops, self._loops = self._loops, []
+        for loop in loops:
+            loop.close()
 
 
 async def _run(root: Path) -> None:

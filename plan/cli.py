@@ -4,10 +4,12 @@
     python -m plan staging --base origin/main    # Markdown diff for a PR comment
     python -m plan staging --compare production  # setting values that differ
     python -m plan staging --capacity [--compare production]  # minutes, instances, cost
+    python -m plan staging --bootstrap-status    # is the stack file ready for preview / up?
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
-Exit codes: 0 ok, 2 bad usage or invalid stack config (the program's message is printed).
+Exit codes: 0 ok, 1 a mandatory policy violation (--policy), 2 bad usage or invalid stack config
+(the program's message is printed), 3 the stack is not bootstrapped yet (--bootstrap-status).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from mock_engine import (
 from plan import model as plan_model
 from plan import render as plan_render
 
+EXIT_NOT_BOOTSTRAPPED = 3
 PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
 # Packages of ours the program never imports; they stay loaded while another tree's program runs.
 _OWN_PACKAGES = frozenset({"plan", "mock_engine", "tests", "bench", "venv"})
@@ -177,17 +180,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--policy", action="store_true",
                       help="run the policy pack (policy/, at policy/STACK.json) on the plan; "
                            "exit 1 if a mandatory rule is violated")
+    # Not in the group: --capacity combines with --compare.
     parser.add_argument("--capacity", action="store_true",
                         help="print, as Markdown, what the scaling settings mean: reaction "
                              "time, capacity after 5/10/30 minutes, scale-in time, hourly cost "
                              "(with --compare: two stacks side by side)")
+    mode.add_argument("--bootstrap-status", action="store_true",
+                      help="print, as Markdown, whether the stack file has its secrets provider "
+                           "and every required secret encrypted, and if not the commands to "
+                           "run; exit 3 if not")
     args = parser.parse_args(argv)
-    if args.capacity and (args.base or args.policy):
+    if args.capacity and (args.base or args.policy or args.bootstrap_status):
         parser.error("--capacity combines only with --compare")
     status = 0
     try:
         if args.capacity:
             text = capacity_markdown([args.stack, *([args.compare] if args.compare else [])])
+        elif args.bootstrap_status:
+            from plan import readiness
+
+            found = readiness.readiness(args.stack, ROOT)
+            text, status = readiness.markdown(found), 0 if found.ready else EXIT_NOT_BOOTSTRAPPED
         elif args.base:
             text = base_markdown(args.stack, args.base)
         elif args.compare:

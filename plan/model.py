@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from mock_engine import SECRET, UNKNOWN
+from mock_engine import PROMOTED_AMI, SECRET, UNKNOWN
 from plan.rollout_estimate import estimate
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -24,22 +24,31 @@ COMMAND = "command:local:Command"
 STACK = "pulumi:pulumi:Stack"
 
 ALL = "*"
-# Inputs whose change makes the provider replace the resource (ForceNew in the provider schema).
-# ALL: the resource is immutable, every input change replaces it.
+TAG = "aws:ec2/tag:Tag"
+KV_ENTRIES = "pulumi-python:dynamic/consul:KvEntries"
+# Inputs whose change makes the provider replace the resource: ForceNew / RequiresReplace in the
+# Terraform AWS provider that pulumi-aws bridges (its internal/service/<service>/*.go schemas),
+# `replaces` in our dynamic provider's diff. ALL: immutable, every input change replaces it.
+# Every custom type the program registers must be here (tests/test_plan_honest.py); an empty set
+# says "audited: updates in place" rather than "not looked at".
 REPLACED_ON: Mapping[str, frozenset[str]] = {
     LAUNCH_CONFIGURATION: frozenset({ALL}),
     LAUNCH_TEMPLATE: frozenset({"name", "namePrefix"}),
     GROUP: frozenset({"name", "namePrefix"}),
     # A Command re-runs `create` on any other change; `triggers` exist to force a new resource.
     COMMAND: frozenset({"triggers"}),
+    # resource_id and key are ForceNew; a new value is written in place (CreateTags).
+    TAG: frozenset({"resourceId", "key"}),
     "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "namePrefix", "description",
                                                       "vpcId"}),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": frozenset({"securityGroupId"}),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": frozenset({"securityGroupId"}),
     "aws:lb/loadBalancer:LoadBalancer": frozenset({"name", "namePrefix", "internal",
-                                                   "loadBalancerType"}),
+                                                   "loadBalancerType",
+                                                   "customerOwnedIpv4Pool"}),
     "aws:lb/targetGroup:TargetGroup": frozenset({"name", "namePrefix", "port", "protocol",
-                                                 "protocolVersion", "targetType", "vpcId"}),
+                                                 "protocolVersion", "targetType", "vpcId",
+                                                 "ipAddressType"}),
     "aws:lb/listener:Listener": frozenset({"loadBalancerArn"}),
     "aws:autoscaling/policy:Policy": frozenset({"name", "autoscalingGroupName"}),
     "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
@@ -48,7 +57,31 @@ REPLACED_ON: Mapping[str, frozenset[str]] = {
     "aws:iam/instanceProfile:InstanceProfile": frozenset({"name", "namePrefix", "path"}),
     "aws:ssm/parameter:Parameter": frozenset({"name"}),
     "aws:s3/bucketV2:BucketV2": frozenset({"bucket", "bucketPrefix"}),
-    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix"}),
+    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix", "objectLockEnabled"}),
+    # The bucket's settings resources: moving one to another bucket (or owner) replaces it.
+    "aws:s3/bucketVersioning:BucketVersioning": frozenset({"bucket", "expectedBucketOwner"}),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+        frozenset({"bucket", "expectedBucketOwner"}),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
+        frozenset({"bucket", "expectedBucketOwner"}),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": frozenset({"bucket"}),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": frozenset({"bucket"}),
+    "aws:s3/bucketPolicy:BucketPolicy": frozenset({"bucket"}),
+    # components/consul_kv.py KvProvider.diff: another prefix, cluster or datacenter is a new
+    # set of keys.
+    KV_ENTRIES: frozenset({"prefix", "address", "datacenter"}),
+    # components/prepared_query.py diff (REPLACE_ON): another cluster or datacenter.
+    "pulumi-python:dynamic/consul:PreparedQuery": frozenset({"address", "datacenter"}),
+    # components/rollout_gate.py diff: never replaces; a change waits for the new refresh.
+    "pulumi-python:dynamic/webtier:RolloutGate": frozenset(),
+    "aws:autoscaling/notification:Notification": frozenset({"topicArn"}),
+    "aws:autoscaling/schedule:Schedule": frozenset({"scheduledActionName",
+                                                    "autoscalingGroupName"}),
+    "aws:kms/key:Key": frozenset({"customerMasterKeySpec", "keySpec", "keyUsage", "multiRegion",
+                                  "customKeyStoreId", "xksKeyId"}),
+    "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
+    "aws:sns/topicSubscription:TopicSubscription": frozenset({"topicArn", "protocol",
+                                                              "endpoint"}),
 }
 
 # Resources whose outputs change when they change, so everything reading them changes too:
@@ -71,6 +104,15 @@ SHOWN: Mapping[str, tuple[str, ...]] = {
                            "associatePublicIpAddress", "rootBlockDevice", "metadataOptions"),
 }
 HIDDEN_IN_TREE = frozenset({"tags", "tagsAll", "tagSpecifications"})
+
+# Values the mock engine makes up where AWS would assign them: names and ARNs ending in -mock (or
+# .../mock), and the AMI a promotion "finds". The plan labels them so nobody takes them as real.
+_MOCK_VALUE = re.compile(rf"{re.escape(PROMOTED_AMI)}|[-/]mock\b")
+
+
+def is_mock(value: str) -> bool:
+    return bool(_MOCK_VALUE.search(value))
+
 
 Action = Literal["create", "delete", "replace", "update", "same"]
 Scalar = str | int | float | bool | None

@@ -24,6 +24,7 @@ from plan.model import (
     SettingDifference,
     decoded_user_data,
     flatten,
+    is_mock,
     json_document,
     roll_estimate,
     top_key,
@@ -32,7 +33,8 @@ from plan.model import (
 LIMIT = 160  # longer values are cut, with their length and a digest so a change still shows
 SPLIT = 100  # a map or list longer than this shows one leaf per line in the tree
 _PLAIN = re.compile(r"^[\w./:@*<>+=-][\w ./:@*<>+=,-]*$")
-LEGEND = "[secret] = secret value · [unknown] = known only once the update runs"
+LEGEND = ("[secret] = secret value · [unknown] = known only once the update runs · "
+          "[mock] = made up by the mock engine (what AWS assigns, the AMI a promotion finds)")
 _DEFAULT_OPTIONS: Mapping[str, Any] = {
     "deleteBeforeReplace": False, "protect": False, "retainOnDelete": False,
     "ignoreChanges": [], "replaceOnChanges": [],
@@ -57,6 +59,8 @@ def show(value: Any, limit: int | None = LIMIT) -> str:
         text = "[" + ", ".join(show(v, None) for v in value) + "]"
     elif isinstance(value, str):
         text = value if _PLAIN.match(value) and value.strip() == value else json.dumps(value)
+        if is_mock(value):
+            text = f"[mock] {text}"
     else:
         text = json.dumps(value, sort_keys=True, default=str)
     if limit is None or len(text) <= limit:

@@ -8,8 +8,12 @@ real build script runs against moto in test_image_build_moto.py.
 from __future__ import annotations
 
 import asyncio
+import shlex
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -17,7 +21,7 @@ import pytest
 from pulumi.runtime import settings as pulumi_settings
 
 from components.golden_image import GoldenImage, GoldenImageArgs, GoldenImageError
-from components.image_inputs import LayerTarget, content_hash
+from components.image_inputs import ROOT, LayerTarget, content_hash
 from tests.mocks import UNKNOWN, Registration, WebtierMocks, use_mocks
 
 COMMAND = "command:local:Command"
@@ -141,6 +145,35 @@ def test_build_passes_the_trigger_hash_for_build_py_to_verify() -> None:
     regs, _ = deploy(BUILD)
     base = layer_command(regs, "base")
     assert base.inputs["environment"]["WEBTIER_IMAGE_CONTENT_HASH"] == base_hash(), base.urn
+
+
+@pytest.mark.parametrize("layer", ["base", "app"])
+def test_build_command_reads_the_same_in_every_checkout_and_runs_from_the_project_root(
+        layer: str) -> None:
+    # An absolute path (this clone, this interpreter) would make an `up` from another clone
+    # re-run the build, and every offline `--base` diff report the builds as changed.
+    regs, _ = deploy(BUILD)
+    cmd = layer_command(regs, layer)
+    assert cmd.inputs["dir"] == ".", cmd.urn
+    create = cmd.inputs["create"]
+    assert str(ROOT) not in create, create
+    assert sys.executable not in create, create
+    assert not [w for w in shlex.split(create.replace(";", " ")) if w.startswith("/")], create
+
+
+def test_build_command_runs_build_py_with_the_venv_python_from_the_project_root(
+        tmp_path: Path) -> None:
+    # The shell command for real, in a tree shaped like the project: a fake venv python echoes
+    # what it was asked to run.
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    fake = tmp_path / "venv" / "bin" / "python"
+    fake.write_text('#!/bin/sh\necho "ran $1 in $(pwd)"\n')
+    fake.chmod(0o755)
+    regs, _ = deploy(BUILD)
+    create = layer_command(regs, "base").inputs["create"]
+    out = subprocess.run(["/bin/sh", "-c", create], cwd=tmp_path, capture_output=True,
+                         text=True, check=True, timeout=30).stdout
+    assert out == f"ran image/build.py in {tmp_path}\n"
 
 
 def test_build_commands_have_no_delete_so_removing_one_keeps_its_ami() -> None:
