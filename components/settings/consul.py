@@ -22,6 +22,16 @@ class ConsulSettings:
     join_tag_value: str
     cluster_security_group_id: str | None
     cluster_cidr: str | None
+    service_check: ServiceCheckSettings
+
+
+@dataclass(frozen=True)
+class ServiceCheckSettings:
+    """The HTTP check each node's agent runs on the app. Its path is loadBalancer.healthCheckPath:
+    one endpoint answers the load balancer and Consul, so they never disagree on healthy."""
+
+    interval: int
+    timeout: int
 
 
 def parse_consul(obj: ConfigObject, stack: str) -> ConsulSettings:
@@ -43,6 +53,13 @@ def parse_consul(obj: ConfigObject, stack: str) -> ConsulSettings:
         obj.problems.note(f"{obj.key}: give clusterSecurityGroupId or clusterCidr, the only "
                           "sources allowed to reach the Consul ports")
     join = obj.child("joinTag")
+    check = obj.child("serviceCheck")
+    interval = check.integer("interval", 10, 1, 300)
+    timeout = check.integer("timeout", 5, 1, 300)
+    if timeout > interval:
+        obj.problems.add(f"{check.key}.timeout", timeout,
+                         f"must not exceed serviceCheck.interval ({interval}): a check would "
+                         "still run when the next one starts")
     settings = ConsulSettings(
         datacenter=obj.text("datacenter", stack, DATACENTER, "lowercase letters, digits, - and _"),
         address=address,
@@ -51,7 +68,9 @@ def parse_consul(obj: ConfigObject, stack: str) -> ConsulSettings:
         join_tag_value=join.text("value", stack, TAG_KEY, "must be a valid EC2 tag value"),
         cluster_security_group_id=sg,
         cluster_cidr=cidr,
+        service_check=ServiceCheckSettings(interval=interval, timeout=timeout),
     )
     join.done()
+    check.done()
     obj.done()
     return settings
