@@ -212,3 +212,18 @@ def test_rollback_real_cli_waits_until_every_node_runs_the_previous_release(
     assert waited.returncode == 0
     assert "every healthy node runs r1" in waited.stdout
     print(back.stdout + back.stderr + waited.stdout + waited.stderr)
+
+
+@pytest.mark.integration
+def test_canary_real_cli_abort_after_sigint_sends_the_canary_node_back(fleet: Fleet) -> None:
+    proc = fleet.start("push", "--release-id", "r2", "--canary", "1", "--bake", "30",
+                       str(fleet.release("r2", "ok")))
+    wait_until("the canary node runs r2", lambda: fleet.on("r2") == ["node-a"])
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    aborted = fleet.cli("push", "--abort", "--timeout", "30")
+    assert aborted.returncode == 0, aborted.stderr
+    assert "node-a went back to r1" in aborted.stdout
+    assert fleet.on("r1") == list(NAMES)
+    assert fleet.pointer_release() == "r1"
+    assert fleet.consul.value(KEYS.canary) is None
