@@ -26,7 +26,7 @@ from components.rollout_gate import RolloutGate, RolloutGateArgs
 from components.scaling import Scaling, ScalingArgs
 from components.settings import StackSettings, load_settings
 from components.template_keys import template_coverage_errors
-from components.user_data import BootSettings, LifecycleBoot, render
+from components.user_data import AppService, BootSettings, LifecycleBoot, render
 from contracts.consul_agent import node_name_prefix
 from contracts.lifecycle import group_name_prefix
 from contracts.release_layout import default_release_bucket, release_prefix
@@ -141,6 +141,12 @@ user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render
         target_group_arn=target_group_arn,
         drain_seconds=settings.load_balancer.deregistration_delay,
         launch_deadline=settings.rollout.launch_heartbeat_timeout,
+    ),
+    service=AppService(
+        port=settings.fleet.app_port,
+        health_path=settings.load_balancer.health_check_path,
+        interval=settings.consul.service_check.interval,
+        timeout=settings.consul.service_check.timeout,
     ),
 )))
 

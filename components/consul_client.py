@@ -235,10 +235,29 @@ class ConsulClient:
         """One all-or-nothing /v1/txn; a 409 (an op failed, nothing applied) is the caller's."""
         return self.call("PUT", "/v1/txn", data=json.dumps(list(ops)), ok=(200, 409))
 
-    def fire_event(self, name: str, payload: str) -> dict[str, Any]:
-        """Fire a user event; returns Consul's answer (its ID among others)."""
-        answer = self.call("PUT", f"/v1/event/fire/{name}", data=payload.encode()).json()
+    def fire_event(self, name: str, payload: str, node_filter: str | None = None
+                   ) -> dict[str, Any]:
+        """Fire a user event (to the nodes matching `node_filter`, a regexp, if given); returns
+        Consul's answer (its ID among others)."""
+        params = [("node", node_filter)] if node_filter else []
+        answer = self.call("PUT", f"/v1/event/fire/{name}", params,
+                           data=payload.encode()).json()
         return answer if isinstance(answer, dict) else {}
+
+    def put_key(self, key: str, value: str, cas: int | None = None) -> bool:
+        """Write one key (only if its ModifyIndex is still `cas`, 0: only if absent)."""
+        params = [("cas", str(cas))] if cas is not None else []
+        return bool(self.call("PUT", f"/v1/kv/{key}", params, data=value.encode()).json())
+
+    def delete_key(self, key: str, cas: int | None = None) -> bool:
+        """Delete one key (only if its ModifyIndex is still `cas`, if given)."""
+        params = [("cas", str(cas))] if cas is not None else []
+        return bool(self.call("DELETE", f"/v1/kv/{key}", params).json())
+
+    def service_health(self, service: str) -> list[dict[str, Any]]:
+        """Every instance of `service` with its node and checks (/v1/health/service)."""
+        entries = self.call("GET", f"/v1/health/service/{service}").json()
+        return entries if isinstance(entries, list) else []
 
     @staticmethod
     def _entries(reply: Reply) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from contracts import consul_agent, lifecycle
+from contracts import consul_agent, lifecycle, release_layout
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,28 @@ class BootSettings:
     """"public-ipv4": advertise the instance's public address to other datacenters."""
     hooks: LifecycleBoot | None = None
     """The group's lifecycle hooks; None: the instance completes none (no hooks defined)."""
+    service: AppService | None = None
+    """The app's Consul service and HTTP check; None: the app is not registered in Consul."""
+
+
+@dataclass(frozen=True)
+class AppService:
+    """The Consul service the app registers as, so each node's health is visible in Consul."""
+
+    port: int
+    health_path: str
+    interval: int
+    timeout: int
+
+
+def service_hcl(app: str, service: AppService) -> str:
+    """/etc/consul.d/app-service.hcl: the app as a Consul service with an HTTP check."""
+    name = _hcl_string(release_layout.service_name(app))
+    url = _hcl_string(f"http://127.0.0.1:{service.port}{service.health_path}")
+    return (f"service {{\n  name = {name}\n  port = {service.port}\n  check {{\n"
+            f"    id       = \"app-health\"\n    http     = {url}\n"
+            f"    interval = \"{service.interval}s\"\n    timeout  = \"{service.timeout}s\"\n"
+            "  }\n}\n")
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,8 @@ def render(boot: BootSettings) -> str:
         ("KV_PREFIX", boot.kv_prefix),
         ("RELEASE_BUCKET", boot.release_bucket),
         ("DEPLOY_POINTER_KEY", boot.deploy_pointer_key),
+        # Each node reports the release it runs under NODES_PREFIX<node> (release-pull).
+        ("NODES_PREFIX", release_layout.deploy_keys(boot.kv_prefix, boot.app).nodes),
         ("SSM_PREFIX", boot.ssm_prefix),
         ("CONSUL_NODE_NAME_PREFIX", boot.node_name_prefix),
     ))
@@ -89,6 +113,11 @@ def render(boot: BootSettings) -> str:
                      "# Pending:Wait until this instance says it is healthy (or abandons it).\n"
                      "systemctl enable --now lifecycle-watch.service\n"
                      "/usr/local/bin/lifecycle-hook launch\n")
+    service = ""
+    if boot.service is not None:
+        service = (f"\ncat > /etc/consul.d/app-service.hcl <<'APP_SERVICE'\n"
+                   f"{service_hcl(boot.app, boot.service)}APP_SERVICE\n"
+                   "chmod 0644 /etc/consul.d/app-service.hcl\n")
     retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
     return f"""#!/bin/bash
 # webtier boot: the image holds everything but the environment, the secrets and the release.
@@ -126,7 +155,7 @@ node_meta {{
 }}
 retry_join = [{_hcl_string(retry_join)}]
 NODE_HCL
-
+{service}
 gossip_key="$(param {GOSSIP_KEY_PARAMETER})"
 agent_token="$(param {AGENT_TOKEN_PARAMETER})"
 printf 'encrypt = "%s"\\nacl {{\\n  tokens {{\\n    agent = "%s"\\n  }}\\n}}\\n' \\

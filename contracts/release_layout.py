@@ -46,13 +46,29 @@ class DeployKeys:
     current   the manifest URL instances deploy (read raw at boot by release-pull)
     previous  the URL `current` held before its last change
     history   JSON list of pushed releases, newest first (what rollback walks)
+    nodes     folder of one key per node, `nodes/<node>` = JSON {release, manifest, since}:
+              the release the node runs, written by the node itself (release-pull)
+    canary    JSON record of the canary in flight, created with CAS index 0: the deploy lock
     """
 
     current: str
     previous: str
     history: str
+    nodes: str
+    canary: str
 
 
 def deploy_keys(kv_prefix: str, app: str) -> DeployKeys:
     base = deploy_key_base(kv_prefix, app)
-    return DeployKeys(f"{base}/current", f"{base}/previous", f"{base}/history")
+    return DeployKeys(f"{base}/current", f"{base}/previous", f"{base}/history",
+                      f"{base}/nodes/", f"{base}/canary")
+
+
+def node_release_key(kv_prefix: str, app: str, node: str) -> str:
+    """The key a node reports its release under; node.env carries the folder as NODES_PREFIX."""
+    return f"{deploy_keys(kv_prefix, app).nodes}{node}"
+
+
+def service_name(app: str) -> str:
+    """The Consul service the app registers as (its HTTP check is the node's app health)."""
+    return app

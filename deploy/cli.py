@@ -2,7 +2,12 @@
 
 push:     release dir -> tar.gz -> S3 (verified) -> stretcher manifest -> KV pointer -> event
 rollback: KV pointer -> the release before it (or --to ID) -> `deploy` event
-status:   what the pointer names and the deploy history
+status:   what the pointer names, the deploy history, every node's release and health
+push --canary N|P%: the release goes to N healthy nodes first; the pointer moves only once they
+          run it healthy for --bake seconds (docs/deploys-canary.md)
+push and rollback then wait until every node runs the release healthy (unless --no-wait).
+Exit codes: 1 nothing changed, 3 pointer moved but no event, 4 canary failed (pointer unchanged,
+canary nodes sent back), 5 pointer moved but the fleet is not healthy on it, 130 interrupted.
 notify:   fire the `deploy` event again for what the pointer names
 
 Nothing here touches the fleet or the image: instances pull the release themselves, at boot
@@ -17,6 +22,7 @@ import getpass
 import hashlib
 import os
 import sys
+import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +42,9 @@ from contracts.release_layout import (
     manifest_key,
     release_prefix,
 )
+from deploy import arguments
 from deploy.artifacts import (
+    Archive,
     ReleaseError,
     build_archive,
     check_app,
@@ -47,7 +55,22 @@ from deploy.artifacts import (
     render_manifest,
     s3_url,
 )
+from deploy.canary import CanaryError, Clock
+from deploy.canary_lock import CanaryLock, fire_to
+from deploy.fleet_status import FleetError, FleetView
 from deploy.pointer import PointerError, PointerState, PointerStore, Release, connect
+from deploy.rollout import (
+    CanaryFailed,
+    Ports,
+    RolloutUnhealthy,
+    finish_canary,
+    fleet_lines,
+    follow,
+    refuse_if_canary,
+    resume_or_abort,
+    start_canary,
+    wait_fleet,
+)
 from deploy.s3 import Progress, StreamingUpload, UploadError, describe, put_small
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,12 +203,36 @@ def with_default_bucket(target: Target) -> Target:
 def push(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore,
          release_id: str | None = None, err: TextIO | None = None) -> Pushed:
     """Publish ``release_dir`` and point the stack at it. See the module docstring for order."""
+    release, archive, state = upload(target, release_dir, s3=s3, pointers=pointers,
+                                     release_id=release_id, err=err)
+    pointers.publish(release, state)
+    event_id = _announce(pointers, release.manifest)
+    return Pushed(release, archive.sha256, archive.size, state.current, event_id)
+
+
+def planned_release(target: Target, release_id: str | None) -> Release:
+    """The release an upload will create: its id and manifest URL are known before it starts."""
+    bucket = _need_bucket(target)
+    release_id = check_release_id(release_id) if release_id else new_release_id()
+    return Release(release=release_id,
+                   manifest=s3_url(bucket, manifest_key(target.app, release_id)),
+                   at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), by=_who())
+
+
+def _need_bucket(target: Target) -> str:
     if not target.bucket:
         raise DeployError(f"no release bucket for stack '{target.stack}': pass --bucket (the "
                           "stack output releaseBucket), set WEBTIER_RELEASE_BUCKET, or set "
                           f"webtier:release.bucketName in Pulumi.{target.stack}.yaml")
-    bucket = target.bucket
-    release_id = check_release_id(release_id) if release_id else new_release_id()
+    return target.bucket
+
+
+def upload(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore,
+           release_id: str | None = None, err: TextIO | None = None,
+           planned: Release | None = None) -> tuple[Release, Archive, PointerState]:
+    """Upload the archive and its manifest; returns the pointer state read before the upload."""
+    release = planned or planned_release(target, release_id)
+    bucket, release_id = _need_bucket(target), release.release
     if not release_dir.is_dir():
         raise ReleaseError(f"release directory {str(release_dir)!r} does not exist or is not a "
                            "directory")
@@ -220,12 +267,7 @@ def push(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore,
     put_small(s3, bucket, manifest_key(target.app, release_id), manifest.encode(),
               "text/yaml", lambda b: hashlib.sha256(b).digest())
 
-    release = Release(release=release_id, manifest=s3_url(bucket, manifest_key(target.app,
-                                                                             release_id)),
-                      at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), by=_who())
-    pointers.publish(release, state)
-    event_id = _announce(pointers, release.manifest)
-    return Pushed(release, archive.sha256, archive.size, state.current, event_id)
+    return release, archive, state
 
 
 def rollback(target: Target, *, s3: Any, pointers: PointerStore,
@@ -319,41 +361,7 @@ def _who() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", required=True, help="stack to deploy to (staging, production)")
-    common.add_argument("--app", help="app name (default: webtier:app of the stack)")
-    common.add_argument("--bucket", help="release bucket (default: $WEBTIER_RELEASE_BUCKET, "
-                        "then webtier:release.bucketName, then the name the stack gives it: "
-                        "<app>-<stack>-releases-<account>)")
-    common.add_argument("--kv-prefix", dest="kv_prefix",
-                        help="stack KV prefix (default: webtier:kv.prefix, else <app>/<stack>)")
-    common.add_argument("--region", help="AWS region (default: $AWS_REGION, then aws:region)")
-    common.add_argument("--s3-endpoint", dest="s3_endpoint",
-                        help="S3 endpoint URL, e.g. a local moto server")
-    common.add_argument("--consul-addr", dest="consul_addr",
-                        help="Consul HTTP address (default: $CONSUL_HTTP_ADDR, then "
-                        "webtier:consul.address, then 127.0.0.1:8500)")
-    common.add_argument("--consul-token-file", dest="consul_token_file",
-                        help="file holding the Consul ACL token (default: $CONSUL_HTTP_TOKEN, "
-                        "then $CONSUL_HTTP_TOKEN_FILE); never pass a token on the command line")
-    common.add_argument("--consul-ca", dest="consul_ca",
-                        help="CA bundle for an https Consul address (default: $CONSUL_CACERT)")
-
-    top = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = top.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("push", parents=[common], help="publish a release directory")
-    p.add_argument("release_dir", type=Path, help="directory whose contents are the release")
-    p.add_argument("--release-id", dest="release_id",
-                   help="release id (default: UTC timestamp + random suffix)")
-    p.add_argument("--keep", type=int,
-                   help="releases each instance keeps (default: webtier:release.keepReleases)")
-    r = sub.add_parser("rollback", parents=[common],
-                       help="point the stack back at the previous release")
-    r.add_argument("--to", help="release id from the history to go back to")
-    sub.add_parser("status", parents=[common], help="show the pointer and the deploy history")
-    sub.add_parser("notify", parents=[common], help="fire the deploy event for the current release")
-    return top
+    return arguments.build(__doc__ or "")
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
@@ -365,33 +373,50 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         target = resolve_target(args, os.environ if env is None else env)
         if not target.bucket:
             target = with_default_bucket(target)
-        pointers = PointerStore(connect(target.consul_addr, target.consul_token, target.consul_ca),
-                                target.kv_prefix, target.app)
+        client = connect(target.consul_addr, target.consul_token, target.consul_ca)
+        pointers = PointerStore(client, target.kv_prefix, target.app)
+        ports = Ports(pointers, CanaryLock(client, target.kv_prefix, target.app),
+                      FleetView(client, target.kv_prefix, target.app).nodes,
+                      lambda manifest, nodes: fire_to(client, manifest, nodes),
+                      Clock(time.monotonic, time.sleep), err)
         if args.command == "push":
-            pushed = push(target, args.release_dir, s3=s3_client(target), pointers=pointers,
-                          release_id=args.release_id, err=err)
-            print(f"release:  {pushed.release.release} ({pushed.size} bytes, sha256 "
-                  f"{pushed.sha256})", file=out)
-            print(f"manifest: {pushed.release.manifest}", file=out)
-            print(f"pointer:  {pointers.current_key} (was {pushed.previous or 'unset'})", file=out)
-            print(f"event:    {pushed.event_id}", file=out)
+            _push_command(args, target, pointers, ports, out)
         elif args.command == "rollback":
+            refuse_if_canary(ports.lock)
             chosen, previous, event_id = rollback(target, s3=s3_client(target),
                                                   pointers=pointers, to=args.to)
             print(f"rolled back {pointers.current_key} to {chosen.release} "
                   f"({chosen.manifest}); was {previous}", file=out)
             print(f"event:    {event_id}", file=out)
+            if not args.no_wait:
+                wait_fleet(ports, chosen.release, args.timeout)
+                print(f"fleet:    every node runs {chosen.release}, healthy", file=out)
         elif args.command == "status":
             _print_status(pointers, out)
+            for line in fleet_lines(ports, pointers.read(), target.stack):
+                print(line, file=out)
+            if args.wait:
+                follow(ports, args.wait, args.timeout, out)
         else:
             current = pointers.read().current
             if current is None:
                 raise DeployError(f"{pointers.current_key} is unset: nothing to announce")
             print(f"event:    {_announce(pointers, current)} ({current})", file=out)
+    except KeyboardInterrupt:
+        print("deploy: interrupted; any canary in flight stays recorded: `python -m deploy "
+              "status` explains it, `push --resume` finishes it, `push --abort` reverts it",
+              file=err)
+        return 130
+    except CanaryFailed as e:
+        print(f"deploy: error: {e}", file=err)
+        return 4
+    except RolloutUnhealthy as e:
+        print(f"deploy: error: {e}", file=err)
+        return 5
     except EventError as e:
         print(f"deploy: error: {e}", file=err)
         return 3
-    except (DeployError, ReleaseError, UploadError, PointerError) as e:
+    except (DeployError, ReleaseError, UploadError, PointerError, CanaryError, FleetError) as e:
         unchanged = "" if UNCHANGED in str(e) else f"; {UNCHANGED}"
         print(f"deploy: error: {e}{unchanged}", file=err)
         return 1
@@ -405,4 +430,37 @@ def _print_status(pointers: PointerStore, out: TextIO) -> None:
     for entry in state.history:
         mark = "*" if entry.manifest == state.current else " "
         print(f" {mark} {entry.release}  {entry.at}  {entry.by}  {entry.manifest}", file=out)
+
+
+
+def _push_command(args: argparse.Namespace, target: Target, pointers: PointerStore,
+                  ports: Ports, out: TextIO) -> None:
+    s3 = s3_client(target)
+    if args.resume or args.abort:
+        resumed = resume_or_abort(ports, abort=args.abort, timeout=args.timeout, out=out)
+        if resumed is None:
+            return
+        release = resumed
+    elif args.release_dir is None:
+        raise DeployError("push needs a release directory (or --resume / --abort)")
+    elif args.canary:
+        planned = planned_release(target, args.release_id)
+        record, index = start_canary(ports, planned, args.canary, args.bake, lambda: upload(
+            target, args.release_dir, s3=s3, pointers=pointers, err=ports.err,
+            planned=planned)[2])
+        release = record.release
+        print(f"release:  {release} ({record.manifest})", file=out)
+        print(f"event:    {finish_canary(ports, record, index, args.timeout)}", file=out)
+    else:
+        refuse_if_canary(ports.lock)
+        pushed = push(target, args.release_dir, s3=s3, pointers=pointers,
+                      release_id=args.release_id, err=ports.err)
+        release = pushed.release.release
+        print(f"release:  {release} ({pushed.size} bytes, sha256 {pushed.sha256})", file=out)
+        print(f"manifest: {pushed.release.manifest}", file=out)
+        print(f"pointer:  {pointers.current_key} (was {pushed.previous or 'unset'})", file=out)
+        print(f"event:    {pushed.event_id}", file=out)
+    if not args.no_wait:
+        wait_fleet(ports, release, args.timeout)
+        print(f"fleet:    every node runs {release}, healthy", file=out)
 

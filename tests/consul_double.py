@@ -1,4 +1,4 @@
-"""An HTTP double of a Consul agent (KV, txn, event, status endpoints) served on loopback.
+"""An HTTP double of a Consul agent (KV, txn, event, status, catalog and health endpoints).
 
 It follows Consul's documented HTTP API closely enough that py-consul and plain HTTP clients work
 against it unchanged: ModifyIndex/CreateIndex bookkeeping, `cas`, `recurse`, `keys`, `raw`,
@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.consul_catalog import Catalog
 
 # Consul's defaults (agent/txn_endpoint.go, agent config kv_max_value_size / txn_max_req_len).
 TXN_MAX_OPS = 64
@@ -143,6 +145,8 @@ class ConsulDouble:
         self.datacenter = datacenter
         self.kv: dict[str, KvEntry] = {}
         self.events: list[UserEvent] = []
+        self.catalog = Catalog(datacenter)
+        """Nodes with the app service and its real HTTP check (tests/consul_catalog.py)."""
         self.requests: list[tuple[str, str]] = []
         self.recorded: list[RecordedRequest] = []
         self.txn_max_ops = TXN_MAX_OPS
@@ -195,6 +199,7 @@ class ConsulDouble:
         self._thread.start()
 
     def stop(self) -> None:
+        self.catalog.stop()
         if self._server is not None:
             with self._changed:
                 self._changed.notify_all()
@@ -329,6 +334,10 @@ class ConsulDouble:
                 return self._fire(req)
             if req.path == "/v1/event/list":
                 return self._list_events(req)
+            if req.path.startswith(("/v1/health/", "/v1/catalog/")):
+                status, body = self.catalog.handle(req.path, req.query)
+                return _Reply(status, body, {"X-Consul-Index": str(self._raft_index)},
+                              as_json=status == 200)
             if req.path == "/v1/status/leader":
                 return _Reply(200, "127.0.0.1:8300", as_json=True)
             if req.path == "/v1/status/peers":
@@ -586,6 +595,12 @@ class ConsulDouble:
         body = event.as_json()
         body["LTime"] = 0
         return _Reply(200, body, as_json=True)
+
+    def events_for(self, node: str, name: str = "") -> list[UserEvent]:
+        """The user events node's agent would have received (its NodeFilter/ServiceFilter)."""
+        with self._changed:
+            return [e for e in self.events if (not name or e.name == name)
+                    and self.catalog.delivers(e.node_filter, e.service_filter, node)]
 
     def _list_events(self, req: RecordedRequest) -> _Reply:
         q = req.query

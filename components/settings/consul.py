@@ -51,6 +51,16 @@ class ConsulSettings:
     cluster_cidr: str | None
     tls: ConsulTls
     wan: ConsulWan
+    service_check: ServiceCheckSettings
+
+
+@dataclass(frozen=True)
+class ServiceCheckSettings:
+    """The HTTP check each node's agent runs on the app. Its path is loadBalancer.healthCheckPath:
+    one endpoint answers the load balancer and Consul, so they never disagree on healthy."""
+
+    interval: int
+    timeout: int
 
 
 def parse_tls(obj: ConfigObject, stack: str) -> ConsulTls:
@@ -132,6 +142,13 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
                           "sources allowed to reach the Consul ports")
     join = obj.child("joinTag")
     datacenter = obj.text("datacenter", stack, DATACENTER, "lowercase letters, digits, - and _")
+    check = obj.child("serviceCheck")
+    interval = check.integer("interval", 10, 1, 300)
+    timeout = check.integer("timeout", 5, 1, 300)
+    if timeout > interval:
+        obj.problems.add(f"{check.key}.timeout", timeout,
+                         f"must not exceed serviceCheck.interval ({interval}): a check would "
+                         "still run when the next one starts")
     settings = ConsulSettings(
         datacenter=datacenter,
         address=address,
@@ -142,7 +159,9 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
         cluster_cidr=cidr,
         tls=parse_tls(obj.child("tls"), stack),
         wan=parse_wan(obj.child("wan"), datacenter, app),
+        service_check=ServiceCheckSettings(interval=interval, timeout=timeout),
     )
     join.done()
+    check.done()
     obj.done()
     return settings

@@ -1,0 +1,167 @@
+"""The canary state machine and the health wait every push, rollback and `status --wait` share.
+
+Pure over its ports: where the nodes stand, firing the event, the lock record and the pointer
+are callables handed in, and so are the clock and sleep, so the tests drive it without waiting.
+
+    lock (CAS index 0) -> fire candidate to the canary nodes -> wait: they report it and pass
+    their check for `bake` seconds -> move the pointer (CAS) -> fire to all -> unlock
+    on failure or timeout: fire the current release to the canary nodes -> unlock -> CanaryFailed
+A Ctrl-C leaves the lock record: `status` explains it, `push --resume` finishes, `--abort` reverts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from deploy.fleet_status import UNREGISTERED, NodeStatus
+from deploy.progress import RolloutProgress
+
+# With no bake time, a node on the release whose check stays critical this long has failed.
+DEFAULT_CRITICAL_GRACE = 10.0
+
+
+class CanaryError(Exception):
+    """The canary cannot start or go on; nothing was changed unless the message says so."""
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class CanaryRecord:
+    """The in-flight canary as the `canary` KV key holds it: enough to resume or abort it."""
+
+    release: str
+    manifest: str
+    current: str | None
+    """Manifest URL the pointer names (what the canary nodes go back to)."""
+    current_release: str | None
+    nodes: tuple[str, ...]
+    bake: float
+    at: str
+    by: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> CanaryRecord:
+        data = json.loads(text)
+        data["nodes"] = tuple(data["nodes"])
+        return cls(**data)
+
+
+@dataclass
+class WaitResult:
+    ok: bool
+    reason: str = ""
+    failing: list[NodeStatus] = field(default_factory=list)
+
+
+def canary_count(spec: str, healthy: int) -> int:
+    """How many nodes `--canary N` or `--canary P%` means, given the healthy nodes."""
+    try:
+        if spec.endswith("%"):
+            percent = float(spec[:-1])
+            if not 0 < percent <= 100:
+                raise ValueError
+            count = max(1, math.ceil(healthy * percent / 100))
+        else:
+            count = int(spec)
+            if count < 1:
+                raise ValueError
+    except ValueError:
+        raise CanaryError(f"--canary {spec!r}: must be a whole number of nodes (>= 1) or a "
+                          "percentage like 25%") from None
+    if healthy == 0:
+        raise CanaryError("--canary: no node of the service is healthy, so none can take the "
+                          "canary; check `python -m deploy status`")
+    return min(count, healthy)
+
+
+def choose_canaries(nodes: Sequence[NodeStatus], spec: str) -> tuple[str, ...]:
+    """The first N healthy nodes by name: deterministic, so a rerun picks the same ones."""
+    healthy = [n.node for n in nodes if n.healthy]
+    return tuple(sorted(healthy)[:canary_count(spec, len(healthy))])
+
+
+def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clock: Clock,
+                     timeout: float, bake: float = 0.0, nodes: Sequence[str] | None = None,
+                     progress: RolloutProgress | None = None, poll: float = 0.5,
+                     healthy_only: bool = False) -> WaitResult:
+    """Wait until the nodes run ``release`` with a passing check for ``bake`` seconds.
+
+    ``nodes`` None: every node registered in the service (``healthy_only``: every healthy one,
+    what `status --wait` follows). A node on the release whose check stays non-passing for the
+    bake time (or DEFAULT_CRITICAL_GRACE without one) fails the wait at once.
+    """
+    grace = bake if bake > 0 else DEFAULT_CRITICAL_GRACE
+    deadline = clock.now() + timeout
+    good: dict[str, float] = {}
+    bad: dict[str, float] = {}
+    while True:
+        now = clock.now()
+        seen = {n.node: n for n in fleet()}
+        if nodes is None:
+            names = [n for n, s in seen.items() if s.health != UNREGISTERED
+                     and (s.healthy or not healthy_only)]
+        else:
+            names = list(nodes)
+        gone = [n for n in names if n not in seen or seen[n].health == UNREGISTERED]
+        if gone and nodes is not None:
+            return WaitResult(False, f"left the service: {', '.join(gone)}",
+                              [seen[n] for n in gone if n in seen])
+        for name in names:
+            s = seen[name]
+            on = s.release == release
+            if on and s.healthy:
+                good.setdefault(name, now)
+                bad.pop(name, None)
+            elif on:
+                bad.setdefault(name, now)
+                good.pop(name, None)
+            else:
+                good.pop(name, None)
+                bad.pop(name, None)
+        failed = [seen[n] for n in names if n in bad and now - bad[n] >= grace]
+        if failed:
+            return WaitResult(False, f"health check not passing for {grace:.0f}s on {release}",
+                              failed)
+        done = [n for n in names if n in good and now - good[n] >= bake]
+        if progress is not None:
+            progress.update(len(done), len(names), f"on {release}, healthy"
+                            f"{f' for {bake:.0f}s' if bake else ''}")
+        if names and len(done) == len(names):
+            return WaitResult(True)
+        if not names and nodes is None and not healthy_only:
+            # A fleet scaled to zero: new instances boot the pointer's release anyway.
+            return WaitResult(True, "no node is registered in the service")
+        if now >= deadline:
+            late = [seen[n] for n in names if n not in done] if names else []
+            return WaitResult(False, f"timed out after {timeout:.0f}s waiting for {release}"
+                              f"{'' if names else ' (no node is registered)'}", late)
+        clock.sleep(poll)
+
+
+def describe_failure(result: WaitResult) -> str:
+    """`<reason>: node (health, runs R): last check output; ...` for the error message."""
+    parts = [f"{n.node} ({n.health}, runs {n.release or 'nothing reported'}): "
+             f"{n.output or 'no check output'}" for n in result.failing]
+    return f"{result.reason}: {'; '.join(parts)}" if parts else result.reason
+
+
+def explain(record: CanaryRecord, stack: str) -> list[str]:
+    """What `status` says about a canary left in flight (a Ctrl-C, a lost connection)."""
+    return [
+        f"canary in flight: {record.release} on {', '.join(record.nodes)} since {record.at} "
+        f"(by {record.by}); the pointer still names {record.current_release or 'nothing'}",
+        f"  finish it: python -m deploy push --stack {stack} --resume",
+        f"  abandon it (the canary nodes go back to {record.current_release or 'nothing'}): "
+        f"python -m deploy push --stack {stack} --abort",
+    ]

@@ -1,0 +1,96 @@
+"""Where every node stands: the release it reports under `deploy/<app>/nodes/` and its app health.
+
+Health is the Consul service check the image registers (/etc/consul.d/app-service.hcl); the
+release is what the node's release-pull wrote after its last switch. A node that reports but is
+not in the service catalog (stopped, terminated) is listed as `unregistered` and never waited on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from components.consul_client import ConsulClient, ConsulError, ConsulHttpError
+from contracts.release_layout import deploy_keys, service_name
+
+UNREGISTERED = "unregistered"
+_ORDER = {"passing": 0, "warning": 1, "critical": 2}
+
+
+class FleetError(Exception):
+    """Consul could not be asked where the nodes stand; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    node: str
+    release: str | None
+    since: str | None
+    health: str
+    """passing, warning or critical (the worst of the node's checks), or unregistered."""
+    output: str
+    """The output of the worst check: what a failing node's health endpoint last answered."""
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == "passing"
+
+
+class FleetView:
+    def __init__(self, client: ConsulClient, kv_prefix: str, app: str) -> None:
+        self._client = client
+        self._service = service_name(app)
+        self.nodes_prefix = deploy_keys(kv_prefix, app).nodes
+
+    def nodes(self) -> list[NodeStatus]:
+        """Every node of the service and every node that reported, sorted by name."""
+        try:
+            entries = self._client.service_health(self._service)
+            reports = self._client.read_tree(self.nodes_prefix)
+        except ConsulHttpError as e:
+            if e.status != 403:
+                raise FleetError(f"could not ask Consul where the nodes stand: {e}") from e
+            raise FleetError(f"Consul refused to list the nodes: the token needs `service "
+                             f"\"{self._service}\" {{ policy = \"read\" }}`, `node_prefix \"\" "
+                             f"{{ policy = \"read\" }}` and read on {self.nodes_prefix} ({e})"
+                             ) from e
+        except ConsulError as e:
+            raise FleetError(f"could not ask Consul where the nodes stand: {e}") from e
+        health = {str(e["Node"]["Node"]): _worst(e.get("Checks") or []) for e in entries or []}
+        reported = {str(r["Key"])[len(self.nodes_prefix):]: _report(r) for r in reports or []}
+        out = []
+        for node in sorted(set(health) | set(reported)):
+            release, since = reported.get(node, (None, None))
+            status, output = health.get(node, (UNREGISTERED, ""))
+            out.append(NodeStatus(node, release, since, status, output))
+        return out
+
+
+def _worst(checks: list[dict[str, Any]]) -> tuple[str, str]:
+    if not checks:
+        return "passing", ""
+    worst = max(checks, key=lambda c: _ORDER.get(str(c.get("Status")), 2))
+    return str(worst.get("Status", "critical")), str(worst.get("Output") or "").strip()
+
+
+def _report(item: dict[str, Any]) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(item.get("Value") or b"{}")
+        return str(data["release"]), str(data.get("since") or "") or None
+    except (ValueError, KeyError, TypeError):
+        # A node writes only this JSON; anything else is shown as unknown, not fatal.
+        return None, None
+
+
+def render_table(nodes: list[NodeStatus], pointer_release: str | None) -> list[str]:
+    """`status` lines: one per node, marking the nodes off the pointer's release."""
+    if not nodes:
+        return ["nodes: none registered and none reported"]
+    width = max(len(n.node) for n in nodes)
+    lines = [f"nodes: {len(nodes)} ({sum(n.healthy for n in nodes)} healthy)"]
+    for n in nodes:
+        mark = " " if n.release == pointer_release else "!"
+        lines.append(f" {mark} {n.node:<{width}}  {n.release or '-':<24}  {n.health:<12}  "
+                     f"since {n.since or '-'}")
+    return lines
