@@ -2,6 +2,10 @@
 
 import sys
 
-from deploy.cli import main
+try:
+    from deploy.cli import main
 
-sys.exit(main())
+    sys.exit(main())
+except KeyboardInterrupt:  # also while boto3 is still importing
+    print("deploy: interrupted", file=sys.stderr)
+    sys.exit(130)

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
+
+from contracts.stack_file import load_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "webtier"
@@ -207,15 +208,19 @@ def stack_config(stack: str, *, root: Path = ROOT,
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}: stacks are {', '.join(known)}")
-    doc = yaml.safe_load(path.read_text()) or {}
-    values: dict[str, Any] = dict(doc.get("config") or {})
+    values: dict[str, Any] = dict(load_stack_config(path))
     secret_keys: list[str] = []
     if secrets:
-        values.update(PLACEHOLDER_SECRETS)
-        kv = values.get(f"{PROJECT}:kv") or {}
-        values[f"{PROJECT}:kvSecrets"] = {k: PLACEHOLDER_KV_SECRET
-                                          for k in (kv.get("secretKeys") or [])}
-        secret_keys = [*PLACEHOLDER_SECRETS, f"{PROJECT}:kvSecrets"]
+        kv = values.get(f"{PROJECT}:kv")
+        listed = kv.get("secretKeys") if isinstance(kv, dict) else None
+        placeholders = {**PLACEHOLDER_SECRETS, f"{PROJECT}:kvSecrets": {
+            str(k): PLACEHOLDER_KV_SECRET for k in (listed if isinstance(listed, list) else [])}}
+        for key, placeholder in placeholders.items():
+            # A plain-text value stays as it is, not marked secret: the settings then refuse it
+            # exactly as they do under `pulumi up`, instead of the plan hiding it.
+            if key not in values or _encrypted(values[key]):
+                values[key] = placeholder
+                secret_keys.append(key)
     for key, value in (overrides or {}).items():
         top, _, path_ = key.partition(".")
         if not path_:
@@ -234,6 +239,15 @@ def stack_config(stack: str, *, root: Path = ROOT,
             node[parts[-1]] = value
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
     return config, secret_keys
+
+
+def _encrypted(value: object) -> bool:
+    """Whether a stack-file value was set with --secret (`{secure: ...}`, anywhere inside)."""
+    if isinstance(value, dict):
+        return "secure" in value or any(_encrypted(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_encrypted(v) for v in value)
+    return False
 
 
 @contextmanager

@@ -2,6 +2,10 @@
 
 import sys
 
-from plan.cli import main
+try:
+    from plan.cli import main
 
-sys.exit(main())
+    sys.exit(main())
+except KeyboardInterrupt:  # also while the SDK is still importing
+    print("plan: interrupted", file=sys.stderr)
+    sys.exit(130)

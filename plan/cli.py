@@ -6,7 +6,11 @@
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
-Exit codes: 0 ok, 2 bad usage or invalid stack config (the program's message is printed).
+Exit codes (docs/exit-codes.md):
+  0    ok (--policy: no mandatory rule violated)
+  1    --policy: a mandatory policy is violated
+  2    bad usage, or an unusable stack file or config (one line per problem, no traceback)
+  130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import pulumi
 
+from contracts.stack_file import StackFileError
 from mock_engine import (
     PLACEHOLDER_KV_SECRET,
     PLACEHOLDER_SECRETS,
@@ -80,7 +85,7 @@ def registrations(stack: str, *, root: Path = ROOT,
     try:
         with _isolated_program(root):
             return run_stack(stack, root=root, config_overrides=config_overrides)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, StackFileError) as e:
         raise PlanError(str(e)) from None
     except pulumi.RunError as e:  # the program's own message for a bad config
         raise PlanError(str(e)) from None
@@ -164,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m plan",
         description="Offline plan of a stack under the mock engine: no cloud account, no state "
                     "backend, no Pulumi CLI. Secrets show as [secret]; outputs known only after "
-                    "an update (e.g. the AMI a Packer build makes) as [unknown].")
+                    "an update (e.g. the AMI a Packer build makes) as [unknown].",
+        epilog="exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an "
+               "unusable stack file or config; 130 interrupted (docs/exit-codes.md)")
     parser.add_argument("stack", help="stack name, e.g. staging (reads Pulumi.<stack>.yaml)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--base", metavar="REF",
@@ -177,22 +184,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="run the policy pack (policy/, at policy/STACK.json) on the plan; "
                            "exit 1 if a mandatory rule is violated")
     args = parser.parse_args(argv)
-    status = 0
     try:
-        if args.base:
-            text = base_markdown(args.stack, args.base)
-        elif args.compare:
-            text = compare_markdown(args.stack, args.compare)
-        elif args.policy:
-            text, status = policy_markdown(args.stack)
-        else:
-            text = tree_text(args.stack)
+        text, status = _run(args)
     except PlanError as e:
         print(f"plan: {_redact(str(e))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("plan: interrupted", file=sys.stderr)
+        return 130
     sys.stdout.buffer.write(text.encode())
     sys.stdout.flush()
     return status
+
+
+def _run(args: argparse.Namespace) -> tuple[str, int]:
+    if args.base:
+        return base_markdown(args.stack, args.base), 0
+    if args.compare:
+        return compare_markdown(args.stack, args.compare), 0
+    if args.policy:
+        return policy_markdown(args.stack)
+    return tree_text(args.stack), 0
 
 
 def policy_markdown(stack: str, *, root: Path = ROOT,

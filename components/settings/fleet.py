@@ -40,8 +40,9 @@ def parse_fleet(obj: ConfigObject) -> FleetSettings:
                          f"must be within [minSize, maxSize] = [{lo}, {hi}]")
     app_port = obj.integer("appPort", 8080, 1024, 65535)
     if app_port in consul_ports.NUMBERS:
+        purpose = consul_ports.BY_NUMBER[app_port].purpose
         obj.problems.add(f"{obj.key}.appPort", app_port,
-                         f"collides with a Consul port ({consul_ports.BY_NUMBER[app_port].purpose})")
+                         f"collides with a Consul port ({purpose})")
     settings = FleetSettings(
         launch_kind=kind,
         instance_type=obj.text("instanceType", "t3.micro", INSTANCE_TYPE),

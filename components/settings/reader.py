@@ -152,9 +152,10 @@ class ConfigObject:
         return ConfigObject(f"{self.key}.{name}", self.raw.get(name), self.problems)
 
     def done(self) -> None:
+        # The value is never shown: a secret pasted under a mistyped field would be echoed.
         for unknown in sorted(set(self.raw) - self.used):
-            self.problems.add(f"{self.key}.{unknown}", self.raw[unknown],
-                              f"is not a known setting (known: {', '.join(sorted(self.used))})")
+            self.problems.note(f"{self.key}.{unknown} is not a known setting (known: "
+                               f"{', '.join(sorted(self.used))}); its value is not shown")
 
 
 def decode(key: str, raw: object, problems: Problems) -> object:
