@@ -98,18 +98,22 @@ def plan(stack: str, *, root: Path = ROOT,
                                               config_overrides=config_overrides))
 
 
-def _redact(text: str) -> str:
+def _redact(text: str, redact: bool = True) -> str:
     # A backstop only: a placeholder reaching plain text is reported as a finding above this.
+    # Leak tests pass redact=False, so they see what the backstop would have hidden.
+    if not redact:
+        return text
     for secret in PLACEHOLDERS:
         text = text.replace(secret, "[secret]")
     return text
 
 
 def tree_text(stack: str, *, root: Path = ROOT,
-              config_overrides: Mapping[str, Any] | None = None) -> str:
+              config_overrides: Mapping[str, Any] | None = None, redact: bool = True) -> str:
     items = plan(stack, root=root, config_overrides=config_overrides)
     return _redact(plan_render.tree(stack, items, plan_model.plaintext_secrets(items,
-                                                                               PLACEHOLDERS)))
+                                                                               PLACEHOLDERS)),
+                   redact)
 
 
 def _git(root: Path, *args: str) -> bytes:
@@ -139,7 +143,7 @@ def checkout(ref: str, root: Path = ROOT) -> Iterator[tuple[Path, str]]:
 
 
 def base_markdown(stack: str, ref: str, *, root: Path = ROOT,
-                  config_overrides: Mapping[str, Any] | None = None) -> str:
+                  config_overrides: Mapping[str, Any] | None = None, redact: bool = True) -> str:
     """Markdown for a PR comment: the changes from revision ``ref`` to the working tree."""
     after = plan(stack, root=root, config_overrides=config_overrides)
     note = None
@@ -154,14 +158,16 @@ def base_markdown(stack: str, ref: str, *, root: Path = ROOT,
                 raise PlanError(f"at {ref}: {e}") from None
     changes = plan_model.diff(before, after)
     warnings = plan_model.plaintext_secrets(after, PLACEHOLDERS)
-    return _redact(plan_render.diff_markdown(stack, f"{ref} ({sha})", changes, warnings, note))
+    return _redact(plan_render.diff_markdown(stack, f"{ref} ({sha})", changes, warnings, note),
+                   redact)
 
 
-def compare_markdown(stack: str, other: str, *, root: Path = ROOT) -> str:
+def compare_markdown(stack: str, other: str, *, root: Path = ROOT, redact: bool = True) -> str:
     """Markdown: how ``other`` differs from ``stack`` (setting values; structure is flagged)."""
     left, right = plan(stack, root=root), plan(other, root=root)
     return _redact(plan_render.compare_markdown(stack, other,
-                                                plan_model.compare(left, right, stack, other)))
+                                                plan_model.compare(left, right, stack, other)),
+                   redact)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,12 +214,13 @@ def _run(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def policy_markdown(stack: str, *, root: Path = ROOT,
-                    config_overrides: Mapping[str, Any] | None = None) -> tuple[str, int]:
+                    config_overrides: Mapping[str, Any] | None = None,
+                    redact: bool = True) -> tuple[str, int]:
     """The policy pack's report on the stack's plan, and 1 if a mandatory rule is violated."""
     from plan import policy_check  # the pack's SDK loads only when asked for
 
     registered = registrations(stack, root=root, config_overrides=config_overrides)
     findings = policy_check.check(stack, registered, overrides=config_overrides, root=root)
-    return (_redact(policy_check.render(stack, findings)),
+    return (_redact(policy_check.render(stack, findings), redact),
             1 if any(f.blocks for f in findings) else 0)
 
