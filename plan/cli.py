@@ -195,9 +195,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlanError as e:
         print(f"plan: {_redact(str(e))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("plan: interrupted", file=sys.stderr)
-        return 130
     sys.stdout.buffer.write(text.encode())
     sys.stdout.flush()
     return status

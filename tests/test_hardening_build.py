@@ -7,9 +7,11 @@ endpoint is a closed port on loopback).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,22 @@ def test_build_real_script_names_bad_input_in_one_line(args: list[str], needle: 
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert needle in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.integration
+def test_build_real_script_interrupted_exits_130_without_a_traceback() -> None:
+    # An EC2 endpoint that accepts the connection and never answers keeps the script waiting.
+    silent = socket.create_server(("127.0.0.1", 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEBTIER_"))}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", NO_PROXY="*")
+    proc = subprocess.Popen(
+        [sys.executable, str(BUILD), *BASE, "--ec2-double",
+         f"http://127.0.0.1:{silent.getsockname()[1]}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    silent.close()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert out == ""
