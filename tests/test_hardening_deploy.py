@@ -117,3 +117,20 @@ def test_push_against_moto_with_other_files_under_a_dead_push_id_says_how_to_go_
     assert "--release-id" in message
     assert "aws s3 rm" in message
     assert env.consul.value("webapp/staging/deploy/webapp/current") is None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("key", ["current", "previous"])
+def test_status_against_consul_double_names_a_pointer_that_is_not_utf8(key: str) -> None:
+    from tests.consul_double import ConsulDouble
+
+    with ConsulDouble() as consul:
+        consul.put(f"webapp/staging/deploy/webapp/{key}", b"\xff\xfes3://x")
+        err = io.StringIO()
+        code = deploy.main(["status", "--stack", "staging", "--bucket", "b",
+                            "--consul-addr", consul.address], env={}, out=io.StringIO(),
+                           err=err)
+    assert code == 1
+    assert len(err.getvalue().strip().splitlines()) == 1
+    assert f"deploy/webapp/{key}" in err.getvalue()
+    assert "not UTF-8" in err.getvalue()
