@@ -329,3 +329,17 @@ def test_plaintext_kv_secrets_are_refused_and_encrypted_ones_replaced(tmp_path: 
     (tmp_path / "Pulumi.staging.yaml").write_text(encrypted)
     config, secrets = stack_config("staging", root=tmp_path)
     assert parse_settings("staging", config, secrets).secrets.kv_values
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("argv", [
+    ["-m", "plan"], ["-m", "deploy"], ["image/build.py"],
+    ["image/ansible/roles/stretcher/files/release-pull"],
+    ["image/ansible/roles/stretcher/files/release-switch"],
+])
+def test_every_cli_documents_its_exit_codes_in_help(argv: list[str]) -> None:
+    result = subprocess.run([sys.executable, *argv, "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "exit codes" in result.stdout.lower()
+    assert "130" in result.stdout
