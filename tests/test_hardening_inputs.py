@@ -172,12 +172,7 @@ def test_plan_real_cli_refuses_a_plaintext_secret_in_the_stack_file_without_show
         tree: Path, broken: Callable[[bytes], str]) -> None:
     result = run_cli(tree, "-m", "plan", broken(staging_with(
         f"  webtier:consulAgentToken: {SECRET}\n")))
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
-    assert len(problems) == 1, result.stderr
-    assert "webtier:consulAgentToken" in problems[0]
-    assert "plaintext" in problems[0]
+    assert_one_line_error(result, 2, "webtier:consulAgentToken", "plaintext")
     assert SECRET not in result.stderr + result.stdout
 
 

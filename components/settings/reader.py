@@ -25,6 +25,9 @@ class SettingsError(pulumi.RunError):
 
     def __init__(self, stack: str, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
+        if len(self.problems) == 1:  # one problem, one line
+            super().__init__(f"stack '{stack}' has invalid settings: {self.problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"stack '{stack}' has invalid settings:\n{lines}")
 
