@@ -103,7 +103,7 @@ kv = ConsulKv(f"{name}-kv", ConsulKvArgs(
     connection=ConsulConnection(
         address=settings.consul.address,
         datacenter=settings.consul.datacenter,
-        ca_cert=settings.consul.ca_cert_path,
+        ca_cert=settings.consul.ca_cert_pem,
         token=settings.secrets.kv_token.output() if settings.secrets.kv_token else None,
     ),
 ))

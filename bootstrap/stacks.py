@@ -7,12 +7,11 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
-
 from bootstrap import policies
 from bootstrap.policies import NAMES
 from components.settings.secrets import OPTIONAL_SECRETS, SECRET_KEYS
 from contracts.names import PROJECT, STACKS
+from contracts.stack_file import load_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +35,7 @@ def kv_secret_keys(stack: str, root: Path = ROOT) -> list[str]:
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         return []
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    config = load_stack_config(path)
     kv = config.get(f"{PROJECT}:kv") or {}
     keys = kv.get("secretKeys") if isinstance(kv, Mapping) else None
     return sorted(str(k) for k in keys or [])

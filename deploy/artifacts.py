@@ -59,7 +59,8 @@ def check_app(app: str) -> str:
 
 
 def check_release_id(release_id: str) -> str:
-    if not RELEASE_ID.match(release_id):
+    # fullmatch: `$` alone also matches before a trailing newline ("r1\n").
+    if not RELEASE_ID.fullmatch(release_id):
         raise ReleaseError(f"--release-id {release_id!r}: must be {RELEASE_ID_ALLOWED}")
     return release_id
 
@@ -142,6 +143,24 @@ def release_size(release_dir: Path) -> int:
     return total
 
 
+def check_links(release_dir: Path) -> None:
+    """Refuse a symlink that points outside the release (absolute, or escaping with `..`).
+
+    On the instance it would expose whatever it names (/etc/passwd, another release) as the
+    app's own file. Resolved for real, so a chain of links cannot climb out either.
+    """
+    root = os.path.realpath(release_dir)
+    for path, arcname in _walk(release_dir):
+        if not path.is_symlink():
+            continue
+        target = os.readlink(path)
+        resolved = os.path.realpath(path)
+        if os.path.isabs(target) or os.path.commonpath([root, resolved]) != root:
+            raise ReleaseError(f"{arcname!r} in the release is a symlink to {target!r}, outside "
+                               "the release: links must stay inside it (make it relative, or "
+                               "copy the file in)")
+
+
 def build_archive(release_dir: Path, *, part_size: int, on_part: PartHandler) -> Archive:
     """Pack ``release_dir`` as a tar.gz; hand each ``part_size`` piece to ``on_part`` in order.
 
@@ -156,6 +175,7 @@ def build_archive(release_dir: Path, *, part_size: int, on_part: PartHandler) ->
                            "directory")
     if not any(release_dir.iterdir()):
         raise ReleaseError(f"release directory {str(release_dir)!r} is empty: nothing to deploy")
+    check_links(release_dir)
     sink = _PartSink(part_size, on_part)
     members = _GzipMembers(sink)
     # Large copy chunks: per-chunk Python overhead, not hashing, would otherwise dominate.

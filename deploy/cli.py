@@ -6,13 +6,21 @@ status:   what the pointer names, the deploy history, every node's release and h
 push --canary N|P%: the release goes to N healthy nodes first; the pointer moves only once they
           run it healthy for --bake seconds (docs/deploys-canary.md)
 push and rollback then wait until every node runs the release healthy (unless --no-wait).
-Exit codes: 1 nothing changed, 3 pointer moved but no event, 4 canary failed (pointer unchanged,
-canary nodes sent back), 5 pointer moved but the fleet is not healthy on it, 130 interrupted.
 notify:   fire the `deploy` event again for what the pointer names
 
 Nothing here touches the fleet or the image: instances pull the release themselves, at boot
 (release-pull) and on the event (deploy-event-handler). Any failure before the pointer write
 leaves the pointer, and so every instance, on the release it had.
+
+Exit codes (docs/exit-codes.md):
+  0    done
+  1    refused or failed (one line saying why; the pointer is unchanged unless it says so)
+  2    bad usage (unknown command or option)
+  3    the pointer moved but the `deploy` event was not fired: run `notify`
+  4    the canary failed: the pointer is unchanged and the canary nodes were sent back
+  5    the pointer moved, but the fleet is not healthy on the release
+  130  interrupted (Ctrl-C): the pointer moves only in the last step, and a canary in flight
+       stays recorded (`status` explains it, `push --resume` finishes it, `--abort` reverts it)
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import hashlib
+import json
 import os
 import sys
 import time
@@ -32,7 +41,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
-import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -42,12 +50,15 @@ from contracts.release_layout import (
     manifest_key,
     release_prefix,
 )
+from contracts.stack_file import StackFileError, load_stack_config
 from deploy import arguments
 from deploy.artifacts import (
     Archive,
+    ArchivePart,
     ReleaseError,
     build_archive,
     check_app,
+    check_links,
     check_release_id,
     new_release_id,
     part_size_for,
@@ -71,7 +82,15 @@ from deploy.rollout import (
     start_canary,
     wait_fleet,
 )
-from deploy.s3 import Progress, StreamingUpload, UploadError, describe, put_small
+from deploy.s3 import (
+    Progress,
+    StoredObject,
+    StreamingUpload,
+    UploadError,
+    describe,
+    put_small,
+    verify,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KEEP = 5
@@ -112,7 +131,10 @@ def stack_defaults(stack: str, root: Path = ROOT) -> dict[str, Any]:
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         return {}
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    try:
+        config = load_stack_config(path)
+    except StackFileError as e:
+        raise DeployError(str(e)) from None
 
     def section(name: str) -> Mapping[str, Any]:
         value = config.get(f"webtier:{name}") or {}
@@ -150,9 +172,12 @@ def resolve_target(args: argparse.Namespace, env: Mapping[str, str], root: Path 
     token = args.consul_token_file and _read_token(args.consul_token_file)
     token = token or env.get("CONSUL_HTTP_TOKEN") or (
         _read_token(env["CONSUL_HTTP_TOKEN_FILE"]) if env.get("CONSUL_HTTP_TOKEN_FILE") else None)
-    keep = int(pick("keep", None, DEFAULT_KEEP))
-    if keep < 1:
-        raise DeployError(f"--keep {keep}: must be at least 1 (releases kept on each instance)")
+    keep = pick("keep", None, DEFAULT_KEEP)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        where = ("--keep" if getattr(args, "keep", None) is not None
+                 else "webtier:release.keepReleases")
+        raise DeployError(f"{where} {json.dumps(keep, default=str)}: must be a whole number of "
+                          "at least 1 (releases kept on each instance)")
     return Target(
         stack=args.stack,
         app=app,
@@ -160,11 +185,32 @@ def resolve_target(args: argparse.Namespace, env: Mapping[str, str], root: Path 
         kv_prefix=str(pick("kv_prefix", "WEBTIER_KV_PREFIX", f"{app}/{args.stack}")),
         keep=keep,
         region=pick("region", "AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-        s3_endpoint=pick("s3_endpoint", "AWS_ENDPOINT_URL_S3"),
-        consul_addr=str(pick("consul_addr", "CONSUL_HTTP_ADDR", "127.0.0.1:8500")),
+        s3_endpoint=_endpoint(pick("s3_endpoint", "AWS_ENDPOINT_URL_S3"),
+                              "--s3-endpoint (or AWS_ENDPOINT_URL_S3)", schemeless=False),
+        consul_addr=_endpoint(str(pick("consul_addr", "CONSUL_HTTP_ADDR", "127.0.0.1:8500")),
+                              "--consul-addr (or CONSUL_HTTP_ADDR, webtier:consul.address)",
+                              schemeless=True),
         consul_token=token,
         consul_ca=pick("consul_ca", "CONSUL_CACERT"),
     )
+
+
+def _endpoint(value: Any, where: str, *, schemeless: bool) -> Any:
+    """``value`` if it is a usable http(s) address; a DeployError naming ``where`` if not."""
+    if value is None:
+        return None
+    text = str(value)
+    form = "host:port or http(s)://host:port" if schemeless else "an http(s)://host[:port] URL"
+    try:
+        parsed = urllib.parse.urlsplit(text if "//" in text or not schemeless
+                                       else f"http://{text}")
+        ok = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+        _ = parsed.port  # raises for a port that is not a number or out of range
+    except ValueError:
+        ok = False
+    if not ok or any(c.isspace() for c in text):
+        raise DeployError(f"{where} {text!r}: must be {form}")
+    return value
 
 
 def _read_token(path: str) -> str:
@@ -236,6 +282,7 @@ def upload(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore
     if not release_dir.is_dir():
         raise ReleaseError(f"release directory {str(release_dir)!r} does not exist or is not a "
                            "directory")
+    check_links(release_dir)
     # The pointer is read before anything is uploaded: an unreachable Consul stops the deploy
     # there, and the value read is what the final check-and-set insists is still in place. The
     # reads run while the first part is being packed; no part goes up until they have passed.
@@ -243,10 +290,15 @@ def upload(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore
     estimated = release_size(release_dir)
     progress = Progress(f"{target.app} {release_id}", estimated, err)
 
-    def preflight() -> PointerState:
+    def preflight() -> tuple[PointerState, bool]:
         state = pointers.read()
         _refuse_existing(s3, bucket, target.app, release_id)
-        return state
+        return state, _exists(s3, bucket, key)
+
+    def on_part(part: ArchivePart, data: bytes) -> None:
+        # An archive left by a push that died before its manifest is checked, not re-sent.
+        if not before.result()[1]:
+            upload(part, data)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-checks") as checks:
         before = checks.submit(preflight)
@@ -255,12 +307,16 @@ def upload(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore
                                  before_start=before.result)
         try:
             archive = build_archive(release_dir, part_size=part_size_for(estimated),
-                                    on_part=upload)
-            upload.complete(archive)
+                                    on_part=on_part)
+            if before.result()[1]:
+                upload.abort()
+                _resume(s3, bucket, key, release_id, archive, err)
+            else:
+                upload.complete(archive)
         except BaseException:
             upload.abort()
             raise
-    state = before.result()
+    state = before.result()[0]
 
     manifest = render_manifest(src=s3_url(bucket, key), sha256=archive.sha256,
                                release_id=release_id, keep=target.keep)
@@ -324,6 +380,33 @@ def _refuse_existing(s3: Any, bucket: str, app: str, release_id: str) -> None:
         raise UploadError(f"cannot reach S3 for bucket {bucket!r}: {describe(e)}") from e
     raise DeployError(f"release {release_id} already exists in s3://{bucket}/"
                       f"{release_prefix(app)}/; pick another --release-id")
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as e:
+        if str(e.response.get("Error", {}).get("Code", "")) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise UploadError(f"cannot read s3://{bucket}/{key}: {describe(e)}") from e
+    except BotoCoreError as e:
+        raise UploadError(f"cannot reach S3 for bucket {bucket!r}: {describe(e)}") from e
+    return True
+
+
+def _resume(s3: Any, bucket: str, key: str, release_id: str, archive: Archive,
+            err: TextIO | None) -> None:
+    """Reuse the archive an interrupted push of the same files stored; refuse other content."""
+    try:
+        verify(s3, StoredObject(bucket, key, None), archive)
+    except UploadError as e:
+        raise DeployError(
+            f"s3://{bucket}/{key} was left by an earlier push of {release_id} that stopped "
+            f"before its manifest, and holds other files ({e}); push with another "
+            f"--release-id, or delete it (`aws s3 rm s3://{bucket}/{key}`) and push again"
+        ) from None
+    print(f"{release_id}: resuming an interrupted push: s3://{bucket}/{key} already holds "
+          "this archive (same SHA-256); not uploading it again", file=err or sys.stderr)
 
 
 def _announce(pointers: PointerStore, manifest: str) -> str:
@@ -436,6 +519,9 @@ def _print_status(pointers: PointerStore, out: TextIO) -> None:
 def _push_command(args: argparse.Namespace, target: Target, pointers: PointerStore,
                   ports: Ports, out: TextIO) -> None:
     s3 = s3_client(target)
+    if args.release_dir is not None and args.release_dir.is_dir():
+        # Refused before any call: a link out of the release never reaches S3 or Consul.
+        check_links(args.release_dir)
     if args.resume or args.abort:
         resumed = resume_or_abort(ports, abort=args.abort, timeout=args.timeout, out=out)
         if resumed is None:

@@ -137,7 +137,13 @@ class PointerStore:
         if item is None:
             return None, 0
         value = item.get("Value")
-        return (value.decode() if value is not None else None), int(item["ModifyIndex"])
+        try:
+            text = value.decode("utf-8") if value is not None else None
+        except UnicodeDecodeError:
+            raise PointerError(f"{key} in Consul at {self._where} is not UTF-8 text; point it "
+                               "at a release again with `python -m deploy rollback --to ID`"
+                               ) from None
+        return text, int(item["ModifyIndex"])
 
     def _parse_history(self, raw: str | None) -> tuple[Release, ...]:
         if raw is None:

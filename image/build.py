@@ -10,6 +10,10 @@ If an AMI tagged with this layer's content hash already exists, it is printed wi
 (the no-change path). After a build, AMIs of the layer beyond the newest --keep-last are
 deregistered, except those a stack marks in use (tag `in-use-by:<stack>`). Temporary `packer_*`
 key pairs and security groups that Packer announced are deleted if Packer left them behind.
+
+Exit codes (docs/exit-codes.md): 0 the AMI id is on stdout; 1 bad input or a failed build (one
+line, or Packer's error lines, on stderr); 2 bad usage; 130 interrupted (Packer is stopped and
+its temporary resources swept).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -75,6 +80,16 @@ def main(argv: Sequence[str] | None = None, *, ec2: Any = None) -> int:
         ami = run(_parse(argv), ec2)
     except (BuildError, ImageInputsError) as err:
         print(f"build.py: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("build.py: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        # boto3's errors (no credentials, access denied, unreachable endpoint) are not ours to
+        # import at the top: the no-change path never loads boto3.
+        if not type(err).__module__.startswith(("botocore", "boto3")):
+            raise
+        print(f"build.py: AWS: {str(err).splitlines()[0]}", file=sys.stderr)
         return 1
     print(ami)
     return 0
@@ -377,13 +392,29 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     except ValueError as err:
         raise BuildError(f"--keep-last (WEBTIER_IMAGE_KEEP_LAST) and --timeout "
                          f"(WEBTIER_IMAGE_TIMEOUT) must be numbers: {err}") from None
+    if args.keep_last < 1 or not 0 < args.timeout < float("inf"):
+        raise BuildError(f"--keep-last {args.keep_last} must be at least 1 and --timeout "
+                         f"{args.timeout:g} a positive number of seconds")
+    if args.ec2_double and not _is_url(args.ec2_double):
+        raise BuildError(f"--ec2-double (WEBTIER_IMAGE_EC2_DOUBLE) {args.ec2_double!r}: must "
+                         "be an http(s)://host[:port] URL")
     return args
+
+
+def _is_url(text: str) -> bool:
+    try:
+        parsed = urllib.parse.urlsplit(text)
+        _ = parsed.port  # raises for a port that is not a number or out of range
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname) and " " not in text
 
 
 @functools.cache
 def _parser() -> argparse.ArgumentParser:
     # Built once per process; the environment is read per call, in _parse.
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n")[-1])
     for flag, variable, default, text in _OPTIONS:
         suffix = f" (default: {default})" if default else ""
         parser.add_argument(flag, help=f"{text}; env {variable}{suffix}")

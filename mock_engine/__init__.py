@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components import pulumi_sdk
+from contracts.stack_file import load_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "webtier"
@@ -219,16 +219,16 @@ def stack_config(stack: str, *, root: Path = ROOT,
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}: stacks are {', '.join(known)}")
-    doc = yaml.safe_load(path.read_text()) or {}
-    values: dict[str, Any] = dict(doc.get("config") or {})
+    values: dict[str, Any] = dict(load_stack_config(path))
     secret_keys: list[str] = []
     if secrets:
-        # Placeholders stand in for `secure:` values and for secrets not set yet. A value given
-        # in plain text stays as it is, unmarked, so the program refuses it as `up` would.
-        kv = values.get(f"{PROJECT}:kv") or {}
+        kv = values.get(f"{PROJECT}:kv")
+        listed = kv.get("secretKeys") if isinstance(kv, dict) else None
         placeholders = {**PLACEHOLDER_SECRETS, f"{PROJECT}:kvSecrets": {
-            k: PLACEHOLDER_KV_SECRET for k in (kv.get("secretKeys") or [])}}
+            str(k): PLACEHOLDER_KV_SECRET for k in (listed if isinstance(listed, list) else [])}}
         for key, placeholder in placeholders.items():
+            # A plain-text value stays as it is, not marked secret: the settings then refuse it
+            # exactly as they do under `pulumi up`, instead of the plan hiding it.
             if key not in values or is_encrypted(values[key]):
                 values[key] = placeholder
                 secret_keys.append(key)

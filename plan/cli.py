@@ -8,8 +8,12 @@
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
-Exit codes: 0 ok, 1 a mandatory policy violation (--policy), 2 bad usage or invalid stack config
-(the program's message is printed), 3 the stack is not bootstrapped yet (--bootstrap-status).
+Exit codes (docs/exit-codes.md):
+  0    ok (--policy: no mandatory rule violated)
+  1    --policy: a mandatory policy is violated
+  2    bad usage, or an unusable stack file or config (one line per problem, no traceback)
+  3    --bootstrap-status: the stack is not bootstrapped yet
+  130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 
 import pulumi
 
+from contracts.stack_file import StackFileError
 from mock_engine import (
     PLACEHOLDER_KV_SECRET,
     PLACEHOLDER_SECRETS,
@@ -84,7 +89,7 @@ def registrations(stack: str, *, root: Path = ROOT,
     try:
         with _isolated_program(root):
             return run_stack(stack, root=root, config_overrides=config_overrides)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, StackFileError) as e:
         raise PlanError(str(e)) from None
     except pulumi.RunError as e:  # the program's own message for a bad config
         raise PlanError(str(e)) from None
@@ -97,18 +102,22 @@ def plan(stack: str, *, root: Path = ROOT,
                                               config_overrides=config_overrides))
 
 
-def _redact(text: str) -> str:
+def _redact(text: str, redact: bool = True) -> str:
     # A backstop only: a placeholder reaching plain text is reported as a finding above this.
+    # Leak tests pass redact=False, so they see what the backstop would have hidden.
+    if not redact:
+        return text
     for secret in PLACEHOLDERS:
         text = text.replace(secret, "[secret]")
     return text
 
 
 def tree_text(stack: str, *, root: Path = ROOT,
-              config_overrides: Mapping[str, Any] | None = None) -> str:
+              config_overrides: Mapping[str, Any] | None = None, redact: bool = True) -> str:
     items = plan(stack, root=root, config_overrides=config_overrides)
     return _redact(plan_render.tree(stack, items, plan_model.plaintext_secrets(items,
-                                                                               PLACEHOLDERS)))
+                                                                               PLACEHOLDERS)),
+                   redact)
 
 
 def _git(root: Path, *args: str) -> bytes:
@@ -138,7 +147,7 @@ def checkout(ref: str, root: Path = ROOT) -> Iterator[tuple[Path, str]]:
 
 
 def base_markdown(stack: str, ref: str, *, root: Path = ROOT,
-                  config_overrides: Mapping[str, Any] | None = None) -> str:
+                  config_overrides: Mapping[str, Any] | None = None, redact: bool = True) -> str:
     """Markdown for a PR comment: the changes from revision ``ref`` to the working tree."""
     after = plan(stack, root=root, config_overrides=config_overrides)
     note = None
@@ -153,14 +162,16 @@ def base_markdown(stack: str, ref: str, *, root: Path = ROOT,
                 raise PlanError(f"at {ref}: {e}") from None
     changes = plan_model.diff(before, after)
     warnings = plan_model.plaintext_secrets(after, PLACEHOLDERS)
-    return _redact(plan_render.diff_markdown(stack, f"{ref} ({sha})", changes, warnings, note))
+    return _redact(plan_render.diff_markdown(stack, f"{ref} ({sha})", changes, warnings, note),
+                   redact)
 
 
-def compare_markdown(stack: str, other: str, *, root: Path = ROOT) -> str:
+def compare_markdown(stack: str, other: str, *, root: Path = ROOT, redact: bool = True) -> str:
     """Markdown: how ``other`` differs from ``stack`` (setting values; structure is flagged)."""
     left, right = plan(stack, root=root), plan(other, root=root)
     return _redact(plan_render.compare_markdown(stack, other,
-                                                plan_model.compare(left, right, stack, other)))
+                                                plan_model.compare(left, right, stack, other)),
+                   redact)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m plan",
         description="Offline plan of a stack under the mock engine: no cloud account, no state "
                     "backend, no Pulumi CLI. Secrets show as [secret]; outputs known only after "
-                    "an update (e.g. the AMI a Packer build makes) as [unknown].")
+                    "an update (e.g. the AMI a Packer build makes) as [unknown].",
+        epilog="exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an "
+               "unusable stack file or config; 3 --bootstrap-status: not bootstrapped yet; "
+               "130 interrupted (docs/exit-codes.md)")
     parser.add_argument("stack", help="stack name, e.g. staging (reads Pulumi.<stack>.yaml)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--base", metavar="REF",
@@ -192,23 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.capacity and (args.base or args.policy or args.bootstrap_status):
         parser.error("--capacity combines only with --compare")
-    status = 0
     try:
-        if args.capacity:
-            text = capacity_markdown([args.stack, *([args.compare] if args.compare else [])])
-        elif args.bootstrap_status:
-            from plan import readiness
-
-            found = readiness.readiness(args.stack, ROOT)
-            text, status = readiness.markdown(found), 0 if found.ready else EXIT_NOT_BOOTSTRAPPED
-        elif args.base:
-            text = base_markdown(args.stack, args.base)
-        elif args.compare:
-            text = compare_markdown(args.stack, args.compare)
-        elif args.policy:
-            text, status = policy_markdown(args.stack)
-        else:
-            text = tree_text(args.stack)
+        text, status = _run(args)
     except PlanError as e:
         print(f"plan: {_redact(str(e))}", file=sys.stderr)
         return 2
@@ -217,14 +216,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def _run(args: argparse.Namespace) -> tuple[str, int]:
+    if args.capacity:
+        return capacity_markdown([args.stack, *([args.compare] if args.compare else [])]), 0
+    if args.bootstrap_status:
+        from plan import readiness
+
+        found = readiness.readiness(args.stack, ROOT)
+        return readiness.markdown(found), 0 if found.ready else EXIT_NOT_BOOTSTRAPPED
+    if args.base:
+        return base_markdown(args.stack, args.base), 0
+    if args.compare:
+        return compare_markdown(args.stack, args.compare), 0
+    if args.policy:
+        return policy_markdown(args.stack)
+    return tree_text(args.stack), 0
+
+
 def policy_markdown(stack: str, *, root: Path = ROOT,
-                    config_overrides: Mapping[str, Any] | None = None) -> tuple[str, int]:
+                    config_overrides: Mapping[str, Any] | None = None,
+                    redact: bool = True) -> tuple[str, int]:
     """The policy pack's report on the stack's plan, and 1 if a mandatory rule is violated."""
     from plan import policy_check  # the pack's SDK loads only when asked for
 
     registered = registrations(stack, root=root, config_overrides=config_overrides)
     findings = policy_check.check(stack, registered, overrides=config_overrides, root=root)
-    return (_redact(policy_check.render(stack, findings)),
+    return (_redact(policy_check.render(stack, findings), redact),
             1 if any(f.blocks for f in findings) else 0)
 
 

@@ -23,8 +23,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from contracts.stack_file import MAX_BYTES
 from mock_engine import ROOT, SECRET, Registration, stack_config
 from mock_engine import UNKNOWN as MOCK_UNKNOWN
+from plan.cli import PlanError
 from policy.offline import (
     UNKNOWN,
     policy_config,
@@ -68,7 +70,19 @@ def to_wire(value: Any) -> Any:
 def pack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
     """``policy/<stack>.json``, the --policy-pack-config the stack runs with (none: defaults)."""
     path = root / "policy" / f"{stack}.json"
-    document: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        data = path.read_bytes()
+        if len(data) > MAX_BYTES:
+            raise ValueError(f"{len(data)} bytes is over the {MAX_BYTES}-byte limit")
+        document = json.loads(data.decode())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise PlanError(f"policy/{stack}.json: is not readable JSON "
+                        f"({str(e).splitlines()[0]})") from None
+    if not isinstance(document, dict):
+        raise PlanError(f"policy/{stack}.json: the top level must be an object of policy "
+                        "name -> config")
     return document
 
 

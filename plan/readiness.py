@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bootstrap import stacks
 from components.settings.secrets import OPTIONAL_SECRETS, SECRET_KEYS
 from contracts.names import PROJECT
+from contracts.stack_file import load_stack_config, load_stack_file
 from mock_engine import is_encrypted
 
 
@@ -35,8 +34,8 @@ class Readiness:
 
 def readiness(stack: str, root: Path) -> Readiness:
     path = root / f"Pulumi.{stack}.yaml"
-    doc: dict[str, Any] = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
-    config: dict[str, Any] = doc.get("config") or {}
+    doc: dict[str, Any] = load_stack_file(path) if path.is_file() else {}
+    config: dict[str, Any] = load_stack_config(path) if path.is_file() else {}
     required = [f"{PROJECT}:{k}" for k in SECRET_KEYS if k not in OPTIONAL_SECRETS]
     kv_keys = stacks.kv_secret_keys(stack, root)
     kv_values = config.get(f"{PROJECT}:kvSecrets")

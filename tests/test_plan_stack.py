@@ -65,7 +65,7 @@ def test_plan_tree_has_the_fleet_with_its_stacks_instance_type(stack: str) -> No
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_plan_tree_prints_stack_secrets_only_as_the_secret_marker(stack: str) -> None:
-    text = plan.tree_text(stack)
+    text = plan.tree_text(stack, redact=False)  # before the backstop, which would hide a leak
     assert "value: [secret]" in text
     assert leaks(text) == []
 
@@ -149,7 +149,17 @@ def test_compare_staging_production_names_the_instance_types() -> None:
 
 
 def test_compare_output_carries_no_secret_placeholder() -> None:
-    assert leaks(plan.compare_markdown("staging", "production")) == []
+    assert leaks(plan.compare_markdown("staging", "production", redact=False)) == []
+
+
+def test_a_planted_leak_fails_the_leak_check_though_the_backstop_hides_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    original = plan.plan_render.tree
+    secret = plan.PLACEHOLDERS[0]
+    monkeypatch.setattr(plan.plan_render, "tree",
+                        lambda *a, **k: original(*a, **k) + f"leaked: {secret}\n")
+    assert leaks(plan.tree_text("staging", redact=False)) == [secret]
+    assert leaks(plan.tree_text("staging")) == []
 
 
 def test_invalid_config_stops_the_plan_with_the_programs_message() -> None:
@@ -205,7 +215,7 @@ def set_instance_type(repo: Path, stack: str, value: str) -> None:
 def test_base_diff_against_a_real_git_commit_names_the_new_launch_template_version(
         program_repo: Path) -> None:
     set_instance_type(program_repo, "staging", "m5.large")
-    text = plan.base_markdown("staging", "HEAD", root=program_repo)
+    text = plan.base_markdown("staging", "HEAD", root=program_repo, redact=False)
     kind = stack_file("staging")["webtier:fleet"].get("launchKind", "template")
     if kind == "template":
         assert re.search(r"\| \*\*new version\*\* \| `[^`]+-template` \|", text), text

@@ -118,8 +118,31 @@ def test_alarm_pair_compares_high_inclusive_low_exclusive() -> None:
     assert (low.comparison, low.threshold) == ("LessThanThreshold", 20)
 
 
-@pytest.mark.parametrize("direction", ["out", "in"])
-def test_step_intervals_do_not_overlap(direction: str) -> None:
-    steps = step_adjustments(_settings(), direction)  # type: ignore[arg-type]
+# Step bounds are relative to the alarm threshold. Together the steps must cover the whole side
+# of the threshold the alarm fires on, from the threshold outwards, with no gap and no overlap:
+# AWS refuses overlaps, and a gap is a breach the policy does nothing about. (The old pairwise
+# check compared no pair for scale-in, which has one step, so it could never fail.)
+
+
+def test_scale_out_steps_run_from_the_threshold_upwards_without_gaps() -> None:
+    steps = step_adjustments(_settings(), "out")
+    assert steps[0].lower == 0
+    assert steps[-1].upper is None
     for a, b in pairwise(steps):
         assert a.upper == b.lower
+
+
+def test_scale_in_steps_run_from_the_threshold_downwards_without_gaps() -> None:
+    steps = step_adjustments(_settings(), "in")
+    assert steps[-1].upper == 0
+    assert steps[0].lower is None
+    for a, b in pairwise(steps):
+        assert a.upper == b.lower
+
+
+@pytest.mark.parametrize("direction", ["out", "in"])
+def test_steps_move_in_the_direction_of_the_alarm(direction: str) -> None:
+    steps = step_adjustments(_settings(), direction)  # type: ignore[arg-type]
+    sign = 1 if direction == "out" else -1
+    assert all(s.adjustment * sign > 0 for s in steps)
+    assert steps[0].adjustment == (3 if direction == "out" else -1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from components.settings.reader import ConfigObject
@@ -13,8 +15,10 @@ from contracts.consul_agent import TLS_REQUIRED_STACKS
 
 CONSUL_ADDRESS = re.compile(r"^https?://[^\s/]+(?::\d+)?/?$")
 DATACENTER = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*"
+                      r"-----END CERTIFICATE-----")
+MAX_CA_BYTES = 1_000_000
 SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
 
 AdvertiseWan = Literal["none", "public-ipv4"]
 """What a node advertises to other datacenters: nothing extra (its private address serves, e.g.
@@ -52,6 +56,31 @@ class ConsulSettings:
     tls: ConsulTls
     wan: ConsulWan
     service_check: ServiceCheckSettings
+    ca_cert_pem: str | None = field(default=None, repr=False)
+    """The CA bundle caCertPath names, read once here: components never read the file."""
+
+
+def read_ca_cert(obj: ConfigObject, path_text: str) -> str | None:
+    """The PEM bundle at ``path_text``; a problem (never showing the contents) if it is not one."""
+    key = f"{obj.key}.caCertPath"
+    try:
+        data = Path(path_text).expanduser().read_bytes()[:MAX_CA_BYTES + 1]
+    except OSError as e:
+        obj.problems.add(key, path_text, f"cannot be read ({e.strerror}): give the path of the "
+                         "PEM CA bundle that signed the Consul servers' certificates")
+        return None
+    text = data.decode("ascii", errors="replace")
+    blocks = PEM_CERT.findall(text) if len(data) <= MAX_CA_BYTES else []
+    try:
+        for block in blocks:
+            binascii.a2b_base64(re.sub(r"\s", "", block).encode())
+    except binascii.Error:
+        blocks = []
+    if not blocks or "\ufffd" in text:
+        obj.problems.add(key, path_text, "is not a PEM CA certificate bundle (-----BEGIN "
+                         "CERTIFICATE----- ...); its contents are not shown")
+        return None
+    return text
 
 
 @dataclass(frozen=True)
@@ -140,6 +169,12 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
     if sg is None and cidr is None:
         obj.problems.note(f"{obj.key}: give clusterSecurityGroupId or clusterCidr, the only "
                           "sources allowed to reach the Consul ports")
+    if obj.raw.get("address") is None:
+        # Without it the KV component would fail mid-preview (unless CONSUL_HTTP_ADDR happened
+        # to be set): the stack names its Consul, so every run writes to the same one.
+        obj.problems.note(f"{obj.key}.address is missing: give the Consul HTTP API this "
+                          "program writes KV through, e.g. https://consul.internal:8501")
+    ca_path = obj.opt_text("caCertPath")
     join = obj.child("joinTag")
     datacenter = obj.text("datacenter", stack, DATACENTER, "lowercase letters, digits, - and _")
     check = obj.child("serviceCheck")
@@ -152,7 +187,7 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
     settings = ConsulSettings(
         datacenter=datacenter,
         address=address,
-        ca_cert_path=obj.opt_text("caCertPath"),
+        ca_cert_path=ca_path,
         join_tag_key=join.text("key", "consul-cluster", TAG_KEY),
         join_tag_value=join.text("value", stack, TAG_KEY, "must be a valid EC2 tag value"),
         cluster_security_group_id=sg,
@@ -160,6 +195,7 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
         tls=parse_tls(obj.child("tls"), stack),
         wan=parse_wan(obj.child("wan"), datacenter, app),
         service_check=ServiceCheckSettings(interval=interval, timeout=timeout),
+        ca_cert_pem=read_ca_cert(obj, ca_path) if ca_path else None,
     )
     join.done()
     check.done()

@@ -61,9 +61,10 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
     ns = f"{PROJECT}:"
     for key in sorted(raw):
         if key.startswith(ns) and key[len(ns):] not in (*PLAIN_KEYS, *SECRET_KEYS):
-            problems.add(key, "[redacted]" if key in secret_keys else raw[key],
-                         f"is not a known setting (known: {', '.join(sorted(PLAIN_KEYS))}, "
-                         f"and the secrets {', '.join(sorted(SECRET_KEYS))})")
+            # Never the value: a mistyped secret key (consulAgentTokn) holds a secret.
+            problems.note(f"{key} is not a known setting (known: "
+                          f"{', '.join(sorted(PLAIN_KEYS))}, and the secrets "
+                          f"{', '.join(sorted(SECRET_KEYS))}); its value is not shown")
     for key in PLAIN_KEYS:
         if f"{ns}{key}" in secret_keys:
             problems.note(f"{ns}{key} is a secret but holds plain settings: "

@@ -25,6 +25,9 @@ class SettingsError(pulumi.RunError):
 
     def __init__(self, stack: str, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
+        if len(self.problems) == 1:  # one problem, one line
+            super().__init__(f"stack '{stack}' has invalid settings: {self.problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"stack '{stack}' has invalid settings:\n{lines}")
 
@@ -152,9 +155,10 @@ class ConfigObject:
         return ConfigObject(f"{self.key}.{name}", self.raw.get(name), self.problems)
 
     def done(self) -> None:
+        # The value is never shown: a secret pasted under a mistyped field would be echoed.
         for unknown in sorted(set(self.raw) - self.used):
-            self.problems.add(f"{self.key}.{unknown}", self.raw[unknown],
-                              f"is not a known setting (known: {', '.join(sorted(self.used))})")
+            self.problems.note(f"{self.key}.{unknown} is not a known setting (known: "
+                               f"{', '.join(sorted(self.used))}); its value is not shown")
 
 
 def decode(key: str, raw: object, problems: Problems) -> object:
