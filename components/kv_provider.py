@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
-from components.consul_client import ConsulClient, Endpoint
+from components.consul_client import ConsulClient, Endpoint, run_time_token
 from components.kv_payload import (
     Drift,
     LiveEntry,
@@ -52,8 +52,7 @@ def _values(props: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _token(props: Mapping[str, Any]) -> str:
-    # No configured token: CONSUL_HTTP_TOKEN where the provider runs, never stored in state.
-    return str(props.get("token") or os.environ.get("CONSUL_HTTP_TOKEN") or "")
+    return run_time_token(props.get("token"), os.environ)
 
 
 def _secrets(props: Mapping[str, Any]) -> list[str]:
