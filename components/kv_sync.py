@@ -196,7 +196,7 @@ def _describe_failure(err: Exception, chunk: Sequence[TxnOp],
 
 
 def _recover(client: ConsulClient, prefix: str, applied: Sequence[Sequence[TxnOp]],
-             failed: Sequence[TxnOp], err: Exception, written: dict[str, int],
+             failed: Sequence[TxnOp], err: Exception, written: Mapping[str, int],
              before: Mapping[str, LiveEntry | None]) -> str:
     """Settle a lost answer, roll back what this run wrote, and say what is left."""
     unknown: list[TxnOp] = []
@@ -211,7 +211,7 @@ def _recover(client: ConsulClient, prefix: str, applied: Sequence[Sequence[TxnOp
             note = "Read back, that transaction did not land. "
             if landed is not None:
                 note = "Read back, that transaction had landed all the same. "
-                written.update(landed)
+                written = {**written, **landed}
                 applied = [*applied, failed]
     left, reason = _roll_back(client, applied, written, before)
     count = sum(len(chunk) for chunk in applied)

@@ -9,8 +9,9 @@ to write ACLs (the bootstrap token, or one with `acl = "write"`). Tokens never g
 file: --set-config hands each one to `pulumi config set --secret` on stdin; without it they are
 printed only when stdout is a terminal.
 
-Exit codes: 0 done, 2 bad arguments or stack settings, 3 Consul refused or unreachable,
-4 `pulumi config set` failed, 5 refused to print tokens to something that is not a terminal.
+Exit codes: 0 done, 2 bad arguments, stack settings or no Consul address, 3 Consul refused or
+unreachable, 4 `pulumi config set` failed, 5 refused to print tokens to something that is not a
+terminal.
 """
 
 from __future__ import annotations

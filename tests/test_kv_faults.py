@@ -159,7 +159,8 @@ def wanted(run: Run) -> dict[str, str | None]:
     return {f"{PREFIX}/{k}": v for k, v in {**plain, **secret}.items()}
 
 
-def label(key: str, case: Case) -> str:
+def label(key: str) -> str:
+    """A key as the error names it: the update's dropped key was deleted."""
     return f"{key} (deleted)" if key == f"{PREFIX}/gone" else key
 
 
@@ -178,7 +179,7 @@ def test_a_fault_gives_one_line_naming_the_cause_and_what_is_left(
                 else "was changed outside Pulumi since the last up") in message
     else:
         assert cause[case.kind] in message
-    left = sorted(label(k, case) for k in expected_left(case))
+    left = sorted(label(k) for k in expected_left(case))
     landed = case.kind == "commit-then-reset"
     rolled = sum(len(c) for c in chunks[:case.at if landed else case.at - 1])
     if case.sticky and rolled:
