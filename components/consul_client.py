@@ -1,4 +1,5 @@
-"""The one client for Consul's HTTP API, shared by the KV provider and the deploy tools.
+"""The one client for Consul's HTTP API, shared by the KV provider, the prepared-query provider,
+the token command and the deploy tools.
 
 It owns what every call needs alike: the address rules and the CONSUL_* fallbacks, the ACL token
 header, the CA to trust, the timeout, and scrubbing secrets (raw and base64, the form a /v1/txn
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import requests
+
+from contracts import consul_ports
 
 if TYPE_CHECKING:
     import pulumi
@@ -70,7 +73,7 @@ def normalize_address(address: str, use_ssl: bool = False) -> str:
             or parts.path or parts.query):
         raise ValueError(f"Consul address {address!r} is not an HTTP API address: give "
                          "http(s)://host:port, e.g. https://consul.internal:8501")
-    default = 8501 if parts.scheme == "https" else 8500
+    default = consul_ports.HTTPS.port if parts.scheme == "https" else consul_ports.HTTP.port
     return f"{parts.scheme}://{parts.hostname}:{port or default}"
 
 
@@ -95,6 +98,11 @@ def resolve_connection(conn: ConsulConnection, environ: Mapping[str, str]) -> Re
     ca = read_ca(conn.ca_cert or environ.get("CONSUL_CACERT") or "",
                  "ca_cert" if conn.ca_cert else "CONSUL_CACERT")
     return ResolvedConnection(normalize_address(address, use_ssl), conn.datacenter or "", ca)
+
+
+def run_time_token(configured: object, environ: Mapping[str, str]) -> str:
+    """The configured token, else CONSUL_HTTP_TOKEN where a provider runs (so never in state)."""
+    return str(configured or environ.get("CONSUL_HTTP_TOKEN") or "")
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,12 @@ class ConsulClient:
             # Scrubbed before it is cut, so no secret survives half-cut at the end.
             raise ConsulHttpError(reply.status, self.scrub(reply.body).strip()[:300])
         return reply
+
+    def call_json(self, method: str, path: str, body: Any = None,
+                  params: Sequence[tuple[str, str]] = ()) -> Any:
+        """`body` sent as JSON; the decoded JSON answer (None when empty). Raises as `call`."""
+        data = None if body is None else json.dumps(body)
+        return self.call(method, path, params, data).json()
 
     def read_key(self, key: str) -> dict[str, Any] | None:
         """One key's entry (Value decoded to bytes), or None when it does not exist."""

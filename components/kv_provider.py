@@ -15,10 +15,11 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
-from components.consul_client import ConsulClient, Endpoint
+from components.consul_client import ConsulClient, Endpoint, run_time_token
 from components.kv_payload import (
     Drift,
     LiveEntry,
+    SyncPlan,
     drift_message,
     entry_problems,
     full_key,
@@ -30,6 +31,7 @@ from components.kv_sync import (
     ConsulKvError,
     SnapshotKey,
     Snapshots,
+    adopt,
     apply_chunks,
     read_live,
     read_prefix,
@@ -50,8 +52,7 @@ def _values(props: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _token(props: Mapping[str, Any]) -> str:
-    # No configured token: CONSUL_HTTP_TOKEN where the provider runs, never stored in state.
-    return str(props.get("token") or os.environ.get("CONSUL_HTTP_TOKEN") or "")
+    return run_time_token(props.get("token"), os.environ)
 
 
 def _secrets(props: Mapping[str, Any]) -> list[str]:
@@ -86,6 +87,25 @@ def _note(message: str) -> None:
     print(f"consul-kv: {message}", file=sys.stderr)
 
 
+def _adopted(prefix: str, desired: Mapping[str, str], previous: Mapping[str, str],
+             recorded: Mapping[str, int], live: Mapping[str, LiveEntry]
+             ) -> tuple[dict[str, str], dict[str, int]]:
+    owned_values, owned_indexes, adopted = adopt(desired, previous, recorded, live)
+    if adopted:
+        _note(f"adopted {len(adopted)} keys under {prefix}/ that already held the configured "
+              f"state (left by an earlier run cut short): {', '.join(adopted)}")
+    return owned_values, owned_indexes
+
+
+def _checked(client: ConsulClient, prefix: str, plan: SyncPlan) -> SyncPlan:
+    """`plan`, unless keys changed under this stack: then nothing is written."""
+    if plan.drift:
+        raise ConsulKvError(client.scrub(
+            f"Consul KV at {client.endpoint.where()}: not writing under {prefix}/, where keys "
+            f"are not as this stack left them:\n{drift_message(prefix, plan.drift)}"))
+    return plan
+
+
 class ConsulKvProvider(dynamic.ResourceProvider):
     """CRUD for one prefix's keys.
 
@@ -116,11 +136,22 @@ class ConsulKvProvider(dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         prefix = str(props["prefix"])
-        plan = plan_sync(_values(props), {}, {}, None)
-        ops = txn_ops(prefix, plan)
+        desired = _values(props)
         with _client(props) as client:
-            written = apply_chunks(client, ops, {})
-        indexes = {w.key: written[full_key(prefix, w.key)] for w in plan.writes}
+            try:
+                live = read_prefix(client, prefix)
+            except CallFailed as err:
+                first = full_key(prefix, min(desired)) if desired else prefix + "/"
+                raise ConsulKvError(client.scrub(
+                    f"Consul KV write to {client.endpoint.where()} failed at key {first}: "
+                    f"reading {prefix}/ first: {err}. Nothing was written.")) from None
+            # A create cut short earlier (its rollback too) left keys this one adopts.
+            previous, recorded = _adopted(prefix, desired, {}, {}, live)
+            plan = _checked(client, prefix, plan_sync(desired, previous, recorded, live))
+            before = {full_key(prefix, k): live.get(k) for k in desired}
+            written = apply_chunks(client, prefix, txn_ops(prefix, plan), before)
+        indexes = dict(plan.unchanged_indexes)
+        indexes.update({w.key: written[full_key(prefix, w.key)] for w in plan.writes})
         return dynamic.CreateResult(prefix, _outputs(props, indexes))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
@@ -142,7 +173,8 @@ class ConsulKvProvider(dynamic.ResourceProvider):
                 live = None
         if live is not None:
             self._snapshots().keep(_snapshot_key(news), live)
-            drift = list(plan_sync(_values(news), _values(olds), _recorded(olds), live).drift)
+            owned = adopt(_values(news), _values(olds), _recorded(olds), live)
+            drift = list(plan_sync(_values(news), owned[0], owned[1], live).drift)
             if drift:
                 _note("drift under " + str(news["prefix"]) + "/:\n"
                       + drift_message(str(news["prefix"]), drift))
@@ -158,13 +190,11 @@ class ConsulKvProvider(dynamic.ResourceProvider):
             live = self._snapshots().take(_snapshot_key(news))
             if live is None:
                 live = read_live(client, prefix)
-            plan = plan_sync(_values(news), previous, recorded, live)
-            if plan.drift:
-                raise ConsulKvError(client.scrub(
-                    f"Consul KV at {client.endpoint.where()}: keys under {prefix}/ changed under "
-                    f"this stack:\n{drift_message(prefix, plan.drift)}"))
+            # An update cut short earlier (its rollback too) left keys this one adopts.
+            previous, recorded = _adopted(prefix, _values(news), previous, recorded, live)
+            plan = _checked(client, prefix, plan_sync(_values(news), previous, recorded, live))
             before = {full_key(prefix, k): live.get(k) for k in {*recorded, *_values(news)}}
-            written = apply_chunks(client, txn_ops(prefix, plan), before)
+            written = apply_chunks(client, prefix, txn_ops(prefix, plan), before)
         indexes = dict(plan.unchanged_indexes)
         indexes.update({w.key: written[full_key(prefix, w.key)] for w in plan.writes})
         return dynamic.UpdateResult(_outputs(news, indexes))
@@ -186,7 +216,7 @@ class ConsulKvProvider(dynamic.ResourceProvider):
             gone = {full_key(prefix, d.key) for d in plan.drift if d.kind == "deleted"}
             ops = [op for op in txn_ops(prefix, plan) if op["KV"]["Key"] not in gone]
             before = {full_key(prefix, k): live.get(k) for k in recorded}
-            apply_chunks(client, ops, before)
+            apply_chunks(client, prefix, ops, before)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         prefix = str(props["prefix"])

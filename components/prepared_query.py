@@ -1,8 +1,8 @@
 """PreparedQueries: the stack's failover prepared queries, created in Consul by this program.
 
-One dynamic resource per query. It talks to Consul through components/consul_api.py (a small
-interface of its own, to move onto the shared client at merge). Create adopts a query of the same
-name left by an earlier run, so a lost state never produces a "name already in use" failure.
+One dynamic resource per query, talking to Consul through the shared client
+(components/consul_client.py). Create adopts a query of the same name left by an earlier run, so a
+lost state never produces a "name already in use" failure.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from components.consul_api import ConsulApi, ConsulApiError, ConsulEndpoint, endpoint_from
+from components.consul_client import (
+    ConsulClient,
+    ConsulConnection,
+    ConsulError,
+    ConsulHttpError,
+    Endpoint,
+    resolve_connection,
+    run_time_token,
+)
 from components.prepared_query_payload import failover_query, query_name
 
 QUERY_TYPE = "pulumi-python:dynamic/consul:PreparedQuery"
@@ -31,36 +39,40 @@ def _payload(props: dict[str, Any]) -> dict[str, Any]:
     return failover_query(str(props["service"]), [str(d) for d in props["failoverDatacenters"]])
 
 
-def _endpoint(props: dict[str, Any]) -> ConsulEndpoint:
-    return ConsulEndpoint(str(props["address"]), str(props.get("token") or ""),
-                          str(props.get("caCert") or ""), str(props.get("datacenter") or ""))
+def _endpoint(props: dict[str, Any]) -> Endpoint:
+    return Endpoint(str(props["address"]), str(props.get("datacenter") or ""),
+                    str(props.get("caCert") or ""), run_time_token(props.get("token"), os.environ))
 
 
-def _find(api: ConsulApi, name: str) -> str | None:
+def _missing(err: ConsulError) -> bool:
+    return isinstance(err, ConsulHttpError) and err.status == 404
+
+
+def _find(client: ConsulClient, name: str) -> str | None:
     """The ID of the query named `name`, if one exists."""
-    for query in api.call("GET", "/v1/query") or []:
+    for query in client.call_json("GET", "/v1/query") or []:
         if query.get("Name") == name:
             return str(query["ID"])
     return None
 
 
-def write_query(endpoint: ConsulEndpoint, payload: dict[str, Any], query_id: str | None) -> str:
+def write_query(endpoint: Endpoint, payload: dict[str, Any], query_id: str | None) -> str:
     """Create or update one query; returns its ID."""
     name = payload["Name"]
     try:
-        with ConsulApi(endpoint) as api:
+        with ConsulClient(endpoint) as client:
             if query_id is None:
-                query_id = _find(api, name)
+                query_id = _find(client, name)
             if query_id is not None:
                 try:
-                    api.call("PUT", f"/v1/query/{query_id}", {**payload, "ID": query_id})
+                    client.call_json("PUT", f"/v1/query/{query_id}", {**payload, "ID": query_id})
                     return query_id
-                except ConsulApiError as err:
-                    if err.status != 404:
+                except ConsulError as err:
+                    if not _missing(err):
                         raise
-            created = api.call("POST", "/v1/query", payload)
+            created = client.call_json("POST", "/v1/query", payload)
             return str(created["ID"])
-    except ConsulApiError as err:
+    except ConsulError as err:
         raise PreparedQueryError(f"prepared query {name!r} at {endpoint.address}: {err}. "
                                  "The token needs `query` write on this name and `service` "
                                  "read on its service (python -m consul_tokens)") from None
@@ -88,18 +100,18 @@ class PreparedQueryProvider(dynamic.ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         try:
-            with ConsulApi(_endpoint(props)) as api:
-                api.call("DELETE", f"/v1/query/{id_}")
-        except ConsulApiError as err:
-            if err.status != 404:  # already gone is what delete wants
+            with ConsulClient(_endpoint(props)) as client:
+                client.call_json("DELETE", f"/v1/query/{id_}")
+        except ConsulError as err:
+            if not _missing(err):  # already gone is what delete wants
                 raise PreparedQueryError(f"deleting prepared query {id_}: {err}") from None
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         try:
-            with ConsulApi(_endpoint(props)) as api:
-                found = api.call("GET", f"/v1/query/{id_}")
-        except ConsulApiError as err:
-            if err.status == 404:
+            with ConsulClient(_endpoint(props)) as client:
+                found = client.call_json("GET", f"/v1/query/{id_}")
+        except ConsulError as err:
+            if _missing(err):
                 return dynamic.ReadResult("", {})  # deleted out of band: recreate on next up
             raise PreparedQueryError(f"reading prepared query {id_}: {err}") from None
         live = found[0]
@@ -141,7 +153,8 @@ class PreparedQueries(pulumi.ComponentResource):
     def __init__(self, name: str, args: PreparedQueriesArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("webtier:prepared_query:PreparedQueries", name, None, opts)
-        endpoint = endpoint_from(args.address, None, args.ca_pem, args.datacenter, os.environ)
+        endpoint = resolve_connection(ConsulConnection(
+            address=args.address, datacenter=args.datacenter, ca_cert=args.ca_pem), os.environ)
         ids: dict[str, pulumi.Output[str]] = {}
         for service in args.services:
             query = PreparedQuery(f"{name}-{service}", {

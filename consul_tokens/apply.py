@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.consul_api import ConsulApi, ConsulApiError
+from components.consul_client import ConsulClient, ConsulError, ConsulHttpError
 from consul_tokens.rules import TokenSpec
 
 
@@ -20,36 +20,38 @@ class Ensured:
     """created or found"""
 
 
-def _missing(err: ConsulApiError) -> bool:
+def _missing(err: ConsulError) -> bool:
     # Consul answers an unknown policy name with 403 "ACL not found" (404 on some versions).
-    return err.status == 404 or (err.status == 403 and "ACL not found" in str(err))
+    return isinstance(err, ConsulHttpError) and (
+        err.status == 404 or (err.status == 403 and "ACL not found" in err.body))
 
 
-def _policy(api: ConsulApi, spec: TokenSpec) -> tuple[str, str]:
+def _policy(api: ConsulClient, spec: TokenSpec) -> tuple[str, str]:
     body = {"Name": spec.policy_name, "Description": spec.description, "Rules": spec.rules}
     try:
-        found: dict[str, Any] | None = api.call("GET", f"/v1/acl/policy/name/{spec.policy_name}")
-    except ConsulApiError as err:
+        found: dict[str, Any] | None = api.call_json(
+            "GET", f"/v1/acl/policy/name/{spec.policy_name}")
+    except ConsulError as err:
         if not _missing(err):
             raise
         found = None
     if found is None:
-        return str(api.call("PUT", "/v1/acl/policy", body)["ID"]), "created"
+        return str(api.call_json("PUT", "/v1/acl/policy", body)["ID"]), "created"
     if found.get("Rules") == spec.rules:
         return str(found["ID"]), "unchanged"
-    api.call("PUT", f"/v1/acl/policy/{found['ID']}", body)
+    api.call_json("PUT", f"/v1/acl/policy/{found['ID']}", body)
     return str(found["ID"]), "updated"
 
 
-def ensure(api: ConsulApi, spec: TokenSpec) -> Ensured:
+def ensure(api: ConsulClient, spec: TokenSpec) -> Ensured:
     policy_id, policy_state = _policy(api, spec)
-    tokens = api.call("GET", "/v1/acl/tokens", params={"policy": policy_id}) or []
+    tokens = api.call_json("GET", "/v1/acl/tokens", params=[("policy", policy_id)]) or []
     mine = [t for t in tokens if t.get("Description") == spec.description]
     if mine:
-        token = api.call("GET", f"/v1/acl/token/{mine[0]['AccessorID']}")
+        token = api.call_json("GET", f"/v1/acl/token/{mine[0]['AccessorID']}")
         state = "found"
     else:
-        token = api.call("PUT", "/v1/acl/token", {"Description": spec.description,
-                                                  "Policies": [{"ID": policy_id}]})
+        token = api.call_json("PUT", "/v1/acl/token", {"Description": spec.description,
+                                                       "Policies": [{"ID": policy_id}]})
         state = "created"
     return Ensured(spec, str(token["AccessorID"]), str(token["SecretID"]), policy_state, state)

@@ -9,8 +9,9 @@ to write ACLs (the bootstrap token, or one with `acl = "write"`). Tokens never g
 file: --set-config hands each one to `pulumi config set --secret` on stdin; without it they are
 printed only when stdout is a terminal.
 
-Exit codes: 0 done, 2 bad arguments or stack settings, 3 Consul refused or unreachable,
-4 `pulumi config set` failed, 5 refused to print tokens to something that is not a terminal.
+Exit codes: 0 done, 2 bad arguments, stack settings or no Consul address, 3 Consul refused or
+unreachable, 4 `pulumi config set` failed, 5 refused to print tokens to something that is not a
+terminal.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from components.consul_api import ConsulApi, ConsulApiError, endpoint_from
+from components.consul_client import (
+    ConsulClient,
+    ConsulConnection,
+    ConsulError,
+    Endpoint,
+    resolve_connection,
+)
 from components.settings import SettingsError, StackSettings, parse_settings
 from components.settings.secrets import SECRET_KEYS
 from consul_tokens.apply import Ensured, ensure
@@ -137,14 +144,20 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
             raise CommandError(EXIT_USAGE, "CONSUL_HTTP_TOKEN is not set: export a token allowed "
                                "to write ACLs (e.g. the bootstrap token)")
         tls = settings.consul.tls
-        endpoint = endpoint_from(args.address or settings.consul.address, None,
-                                 tls.ca_cert if tls.enabled else None,
-                                 settings.consul.datacenter, environ)
         try:
-            with ConsulApi(endpoint) as api:
-                results = [ensure(api, spec) for spec in specs]
-        except ConsulApiError as e:
-            raise CommandError(EXIT_CONSUL, f"Consul at {endpoint.address}: {e}") from None
+            where = resolve_connection(ConsulConnection(
+                address=args.address or settings.consul.address,
+                datacenter=settings.consul.datacenter,
+                ca_cert=tls.ca_cert if tls.enabled else None), environ)
+        except ValueError as e:
+            raise CommandError(EXIT_USAGE, str(e)) from None
+        endpoint = Endpoint(where.address, where.datacenter, where.ca_pem,
+                            environ["CONSUL_HTTP_TOKEN"])
+        try:
+            with ConsulClient(endpoint) as client:
+                results = [ensure(client, spec) for spec in specs]
+        except ConsulError as e:
+            raise CommandError(EXIT_CONSUL, f"{endpoint.where()}: {e}") from None
         if args.set_config:
             for r in results:
                 if r.spec.config_key:

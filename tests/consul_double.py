@@ -4,7 +4,8 @@ It follows Consul's documented HTTP API closely enough that py-consul and plain 
 against it unchanged: ModifyIndex/CreateIndex bookkeeping, `cas`, `recurse`, `keys`, `raw`,
 blocking queries with `index`/`wait`, the `X-Consul-Index` header, all-or-nothing `/v1/txn` with
 409 and per-op `Errors`, the 64-operation limit (413), ACL tokens (403) and user events.
-Tests drive faults through plain attributes (`deny_all`, `fail_txn_after`, `delay`).
+Tests drive faults through plain attributes (`deny_all`, `fail_txn_after`, `delay`), and faults
+at a chosen write transaction through `faults` (tests/consul_double_faults.py).
 
     with ConsulDouble(token="s3cret") as consul:
         requests.put(f"{consul.address}/v1/kv/app/x", data=b"1",
@@ -119,6 +120,8 @@ class _Reply(Exception):
 
 Reply = _Reply
 """The answer an extension module returns (or raises) for a request."""
+DROPPED = 0
+"""A Reply status that closes the connection unanswered: a reset, or an answer lost in transit."""
 
 
 def parse_duration(text: str) -> float:
@@ -165,6 +168,9 @@ class ConsulDouble:
         self.extensions: list[Callable[[RecordedRequest, bool], _Reply | None]] = []
         """More endpoints (tests/consul_double_catalog.py): each answers a request, given whether
         it is denied, or passes it on with None."""
+        self.faults: Any = None
+        """TxnFaults (tests/consul_double_faults.py): sees every request before and its answer
+        after it is handled, and may answer instead, change KV first, or drop the answer."""
         self.acl: Any = None
         """An AclStore (tests/consul_double_acl.py): tokens it issued are held to their rules;
         the `token` above stays the management token."""
@@ -302,10 +308,16 @@ class ConsulDouble:
         return "ok" if sent == self.token else "not-found"
 
     def handle(self, req: RecordedRequest) -> _Reply:
+        """The answer to `req`; status DROPPED: close the connection without one."""
         self.requests.append((req.method, req.path))
         self.recorded.append(req)
         if self.delay:
             time.sleep(self.delay)
+        if self.faults is None:
+            return self._answer(req)
+        return self.faults.around(req, self._answer)
+
+    def _answer(self, req: RecordedRequest) -> _Reply:
         try:
             if self.no_leader:
                 raise _Reply(500, "No cluster leader")
@@ -675,6 +687,9 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         reply = self.owner.handle(req)
+        if reply.status == DROPPED:
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

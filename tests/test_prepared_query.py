@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from components.consul_api import ConsulEndpoint
 from components.prepared_query import PreparedQueryError, PreparedQueryProvider
 from components.prepared_query_payload import failover_query, query_name
 from plan.cli import registrations, tree_text
@@ -78,6 +77,16 @@ def test_double_provider_updates_and_deletes_the_query(
     assert provider.read(created.id, new).id == ""
 
 
+@pytest.mark.integration
+def test_double_provider_without_a_configured_token_uses_consul_http_token(
+        consul: tuple[ConsulDouble, Catalog], monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the KV provider does: a stack without consulKvToken writes with the operator's token.
+    double, catalog = consul
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", TOKEN)
+    created = PreparedQueryProvider().create({**props(double, ["idcf"]), "token": None})
+    assert created.id in catalog.queries
+
+
 def test_moving_the_query_to_another_datacenter_replaces_it() -> None:
     old = {"datacenter": "staging", "service": "webapp"}
     diff = PreparedQueryProvider().diff("q", old, {**old, "datacenter": "tokyo"})
@@ -108,10 +117,6 @@ def test_double_provider_error_names_the_query_and_the_fix_without_the_token(
     assert "webapp-failover" in str(err.value)
     assert "query` write" in str(err.value)
     assert "wrong-token-77" not in str(err.value)
-
-
-def test_endpoint_repr_hides_the_token() -> None:
-    assert "s3cret" not in repr(ConsulEndpoint("http://127.0.0.1:8500", "s3cret"))
 
 
 def test_committed_stacks_create_no_prepared_query() -> None:
