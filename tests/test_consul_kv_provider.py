@@ -94,19 +94,23 @@ def double() -> Iterator[ConsulDouble]:
         yield d
 
 
-@pytest.fixture(params=[
-    pytest.param("consul_double", marks=pytest.mark.integration),
-    pytest.param("real_consul_agent", marks=[pytest.mark.integration, pytest.mark.consul_agent]),
-])
+# No Consul this project may run (<= 1.16, MPL-2.0) can be built here (docs/testing.md), so the
+# real-agent runs exist only where CONSUL_HTTP_ADDR names one: collected then, absent otherwise,
+# never a skip that reads as a pass.
+BACKENDS = [pytest.param("consul_double", marks=pytest.mark.integration)]
+if os.environ.get("CONSUL_HTTP_ADDR"):
+    BACKENDS.append(pytest.param("real_consul_agent",
+                                 marks=[pytest.mark.integration, pytest.mark.consul_agent]))
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     prefix = f"webtier-test/{uuid.uuid4().hex[:10]}"
     if request.param == "consul_double":
         with ConsulDouble(token=TOKEN) as d:
             yield Backend(d.address, TOKEN, prefix, d)
         return
-    address = os.environ.get("CONSUL_HTTP_ADDR")
-    if not address:
-        pytest.skip("CONSUL_HTTP_ADDR is not set: no real Consul agent to run against")
+    address = os.environ["CONSUL_HTTP_ADDR"]
     target = Backend(normalize_address(address), os.environ.get("CONSUL_HTTP_TOKEN", ""), prefix)
     try:
         yield target
