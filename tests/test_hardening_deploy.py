@@ -79,16 +79,21 @@ def test_push_real_cli_refuses_a_link_to_etc_passwd_before_touching_s3_or_consul
     assert "/etc/passwd" in result.stderr
 
 
-@pytest.mark.integration
-def test_push_against_moto_that_died_before_the_manifest_resumes_with_the_same_files(
-        env: Env) -> None:  # noqa: F811
-    path = release(env.tmp)
+def die_before_the_manifest(env: Env, path: Path) -> None:  # noqa: F811
+    """A push of r1 that stored its archive, then died: S3 refused the manifest's PutObject."""
     handler = refuse("PutObject")
     env.s3.meta.events.register("before-send.s3.PutObject", handler)
     with pytest.raises(deploy.UploadError):
         deploy.push(env.target, path, s3=env.s3, pointers=env.pointers(), release_id="r1",
                     err=io.StringIO())
     env.s3.meta.events.unregister("before-send.s3.PutObject", handler)
+
+
+@pytest.mark.integration
+def test_push_against_moto_that_died_before_the_manifest_resumes_with_the_same_files(
+        env: Env) -> None:  # noqa: F811
+    path = release(env.tmp)
+    die_before_the_manifest(env, path)
     assert env.stored() == [f"releases/{env.target.app}/r1/{env.target.app}.tar.gz"]
     err = io.StringIO()
     pushed = deploy.push(env.target, path, s3=env.s3, pointers=env.pointers(),
@@ -103,12 +108,7 @@ def test_push_against_moto_that_died_before_the_manifest_resumes_with_the_same_f
 def test_push_against_moto_with_other_files_under_a_dead_push_id_says_how_to_go_on(
         env: Env) -> None:  # noqa: F811
     path = release(env.tmp)
-    handler = refuse("PutObject")
-    env.s3.meta.events.register("before-send.s3.PutObject", handler)
-    with pytest.raises(deploy.UploadError):
-        deploy.push(env.target, path, s3=env.s3, pointers=env.pointers(), release_id="r1",
-                    err=io.StringIO())
-    env.s3.meta.events.unregister("before-send.s3.PutObject", handler)
+    die_before_the_manifest(env, path)
     (path / "app.txt").write_text("v2, different")
     with pytest.raises(deploy.DeployError) as caught:
         deploy.push(env.target, path, s3=env.s3, pointers=env.pointers(), release_id="r1",
