@@ -4,7 +4,7 @@
 # image/build.py builds one layer per run (`-only=amazon-ebs.<layer>`) and reads the manifest.
 
 packer {
-  # 1.10 and later are not open source (BUSL); tests/test_tool_licences.py holds the same line.
+  # 1.10 and later are not open source (BUSL); tests/test_image_tool_licences.py holds the same line.
   required_version = ">= 1.9.0, < 1.10.0"
 
   # Pinned exactly: scripts/go-tools builds this version into .tools/packer-plugins, and
