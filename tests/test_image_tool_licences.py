@@ -1,8 +1,8 @@
 """The licence rule for HashiCorp tools the project ships or builds: only open-source releases.
 
 Consul 1.17 and later and Packer 1.10 and later are under the BUSL, not an open-source licence;
-Consul 1.16.0–1.16.3 and Packer 1.9.x are the last MPL-2.0 releases (Consul 1.16.4 and later
-1.16 patches are BUSL too). The image pins Consul in the consul role's defaults; Packer is built
+Consul 1.16.0 to 1.16.3 and Packer 1.9.x are MPL-2.0 (later 1.16 patches such as 1.16.6 are BUSL,
+so the rule stops at 1.16.3). The image pins Consul in the consul role's defaults; Packer is built
 from gotools/packer/go.mod.
 """
 
