@@ -56,7 +56,7 @@ class ImageInputsError(ValueError):
 def layer_files(layer: Layer, root: Path = ROOT) -> list[Path]:
     """Every file the layer's image depends on, in a stable order.
 
-    Both layers: the Packer template, its plugin pins and helpers, ansible.cfg. Then the layer's
+    Both layers: the Packer template (with its plugin pins) and ansible.cfg. Then the layer's
     playbook and the roles it names (with their meta dependencies); the app layer also carries the
     repo's config/ tree, which the consul_template role copies onto the image.
     """
@@ -106,7 +106,7 @@ def packer_only(layer: Layer) -> str:
 
 
 def packer_variables(target: LayerTarget, digest: str, options: BuildOptions, *,
-                     build_token: str, manifest_path: Path, python: str) -> dict[str, object]:
+                     build_token: str, manifest_path: Path) -> dict[str, object]:
     """The -var-file content for one layer's build (JSON-ready)."""
     variables: dict[str, object] = {
         "region": target.region,
@@ -120,7 +120,6 @@ def packer_variables(target: LayerTarget, digest: str, options: BuildOptions, *,
         "git_revision": options.git_revision,
         "build_token": build_token,
         "manifest_path": str(manifest_path),
-        "python": python,
     }
     if options.ec2_double:
         # Against an EC2 double nothing boots: no SSH, so nothing can be provisioned, and the
@@ -180,9 +179,7 @@ def _roles_with_files(playbook: Path, root: str, roles: str) -> list[tuple[str, 
 def _layer_paths(layer: Layer, root: str) -> list[str]:
     ansible = "image/ansible"
     paths = [f"image/{n}" for n in _names(root, "image") if n.endswith(".pkr.hcl")]
-    paths += [f"image/plugins/{n}" for n in _names(root, "image/plugins")
-              if n.endswith(".pkr.hcl")]
-    paths += ["image/require_imdsv2.py", f"{ansible}/ansible.cfg", f"{ansible}/{layer}.yml"]
+    paths += [f"{ansible}/ansible.cfg", f"{ansible}/{layer}.yml"]
     for _, files in _roles_with_files(Path(root, ansible, f"{layer}.yml"), root,
                                       f"{ansible}/roles"):
         paths += files

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 # The Consul user event a deploy fires; the instances' watch handler runs on it.
 DEPLOY_EVENT = "deploy"
 
+# Where the app's releases live on an instance (releases/<id>, the `current` link, shared/): the
+# image's app role creates it, and stretcher manifests name it literally (stretcher 1.1 renders
+# no templates in a manifest).
+APP_ROOT = "/opt/app"
+
 
 def default_release_bucket(app: str, stack: str, account_id: str) -> str:
     """The release bucket a stack creates when webtier:release.bucketName is not set.

@@ -26,6 +26,7 @@ from typing import BinaryIO
 import yaml
 
 from contracts.names import APP_NAME, APP_NAME_ALLOWED
+from contracts.release_layout import APP_ROOT
 
 # Release ids end up in S3 keys, directory names and the manifest's shell commands, so they are
 # restricted to characters that need no quoting anywhere.
@@ -35,10 +36,6 @@ RELEASE_ID_ALLOWED = "1-64 letters, digits, '.', '_' or '-', starting with a let
 # S3 allows 10,000 parts of at least 5 MiB (the last may be smaller).
 MIN_PART_SIZE = 8 * 1024 * 1024
 MAX_PARTS = 10_000
-
-# Where stretcher runs on the instance: WEBTIER_ROOT lets a test root stand in for /opt/app.
-# stretcher renders the manifest as a Go template with `env`, so one manifest serves both.
-DEST_ROOT = '{{ env "WEBTIER_ROOT" "/opt/app" }}'
 
 # A file whose first 16 KiB shrinks by less than this is stored, not deflated: images, fonts and
 # archives are already compressed, and deflating them costs more time than it saves bytes.
@@ -75,7 +72,8 @@ def s3_url(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def render_manifest(*, src: str, sha256: str, release_id: str, keep: int) -> str:
+def render_manifest(*, src: str, sha256: str, release_id: str, keep: int,
+                    app_root: str = APP_ROOT) -> str:
     """The stretcher manifest: fetch, verify, unpack into releases/<id>, then switch `current`.
 
     `post` switches the symlink and restarts the app (restoring the old link if the restart
@@ -88,7 +86,8 @@ def render_manifest(*, src: str, sha256: str, release_id: str, keep: int) -> str
     manifest = {
         "src": src,
         "checksum": sha256,
-        "dest": f"{DEST_ROOT}/releases/{release_id}",
+        # Literal: stretcher 1.1 renders no templates, so `dest` is used exactly as written.
+        "dest": f"{app_root}/releases/{release_id}",
         "commands": {
             "pre": [f"release-switch prepare {release_id}"],
             "post": [f"release-switch activate {release_id}"],

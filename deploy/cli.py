@@ -45,6 +45,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.release_layout import (
+    APP_ROOT,
     archive_key,
     default_release_bucket,
     manifest_key,
@@ -115,6 +116,8 @@ class Target:
     consul_addr: str
     consul_token: str | None
     consul_ca: str | None
+    app_root: str = APP_ROOT
+    """Where the manifest unpacks releases on the instances; only tests point it elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,8 @@ def upload(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore
     state = before.result()[0]
 
     manifest = render_manifest(src=s3_url(bucket, key), sha256=archive.sha256,
-                               release_id=release_id, keep=target.keep)
+                               release_id=release_id, keep=target.keep,
+                               app_root=target.app_root)
     put_small(s3, bucket, manifest_key(target.app, release_id), manifest.encode(),
               "text/yaml", lambda b: hashlib.sha256(b).digest())
 

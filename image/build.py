@@ -54,6 +54,11 @@ from components.image_inputs import (  # noqa: E402 (needs the repo root on sys.
 )
 from contracts import image_tags  # noqa: E402 (needs the repo root on sys.path)
 
+# The Go tools scripts/go-tools builds: Packer 1.9 (1.10 and later are not open source) and the
+# amazon plugin the template pins.
+TOOLS_BIN = ROOT / ".tools" / "bin"
+TOOLS_PLUGINS = ROOT / ".tools" / "packer-plugins"
+PACKER_RELEASE = (1, 9)
 CLEANUP_GRACE_SECONDS = 600.0
 CHECKIP_URL = "https://checkip.amazonaws.com"
 # Packer announces its temporary resources by name; these are what a crash could leave behind.
@@ -127,13 +132,13 @@ def run(args: argparse.Namespace, ec2: Any = None) -> str:
     with tempfile.TemporaryDirectory(prefix="webtier-image-") as tmp:
         var_file = Path(tmp, "variables.json")
         var_file.write_text(json.dumps(packer_variables(
-            target, digest, options, build_token=token, manifest_path=manifest,
-            python=sys.executable)))
-        _init_plugins(args.packer)
+            target, digest, options, build_token=token, manifest_path=manifest)))
+        env = packer_env(args.ec2_double)
+        _init_plugins(args.packer, env)
         outcome = run_packer(
             [args.packer, "build", "-color=false", f"-only={packer_only(layer)}",
              f"-var-file={var_file}", str(IMAGE_DIR)],
-            timeout=args.timeout,
+            timeout=args.timeout, env=env,
         )
     swept = sweep_temporaries(ec2, outcome.keypairs, outcome.security_groups)
     for name in swept:
@@ -150,12 +155,8 @@ def run(args: argparse.Namespace, ec2: Any = None) -> str:
 
 # --- Packer ------------------------------------------------------------------------------------
 
-def run_packer(command: list[str], *, timeout: float) -> PackerRun:
+def run_packer(command: list[str], *, timeout: float, env: dict[str, str]) -> PackerRun:
     """Run Packer, mirror its output to stderr, and note what it created and what it reported."""
-    env = dict(os.environ)
-    # Packer's Ansible provisioner needs ansible-playbook from the same environment as us.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("PACKER_NO_COLOR", "1")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env, text=True, bufsize=1,
                             # Only we signal Packer, once: a terminal Ctrl-C reaches us alone.
@@ -208,17 +209,49 @@ def _note(outcome: PackerRun, line: str) -> None:
         outcome.errors.append(line.strip())
 
 
-def _init_plugins(packer: str) -> None:
-    """Install the pinned plugins on Packer >= 1.7; 1.6.6 has them built in and no `init`."""
+def _init_plugins(packer: str, env: dict[str, str]) -> None:
+    """Check the Packer release, then let `packer init` find the pinned amazon plugin.
+
+    The plugin is already in PACKER_PLUGIN_PATH (scripts/go-tools builds it), so `init` only
+    verifies it and needs no network.
+    """
     try:
-        version = subprocess.run([packer, "version"], capture_output=True, text=True,
+        version = subprocess.run([packer, "version"], capture_output=True, text=True, env=env,
                                  timeout=60, check=False).stdout
     except FileNotFoundError:
-        raise BuildError(f"Packer not found at {packer!r}; install it or pass --packer") from None
+        raise BuildError(f"Packer not found at {packer!r}; run scripts/setup (it builds "
+                         f"{TOOLS_BIN / 'packer'}) or pass --packer") from None
     match = re.search(r"v(\d+)\.(\d+)", version)
-    if match and (int(match.group(1)), int(match.group(2))) >= (1, 7):
-        subprocess.run([packer, "init", str(IMAGE_DIR / "plugins")], check=True,
-                       stdout=sys.stderr, timeout=600)
+    if not match or (int(match.group(1)), int(match.group(2))) != PACKER_RELEASE:
+        found = version.strip().splitlines()[0] if version.strip() else "no version"
+        raise BuildError(f"{packer} is {found}; the template needs Packer "
+                         f"{PACKER_RELEASE[0]}.{PACKER_RELEASE[1]}.x (later releases are not open "
+                         f"source): use {TOOLS_BIN / 'packer'} from scripts/setup or pass --packer")
+    result = subprocess.run([packer, "init", str(IMAGE_DIR)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, timeout=600,
+                            check=False)
+    sys.stderr.write(result.stdout)
+    if result.returncode != 0:
+        raise BuildError(f"packer init {IMAGE_DIR} failed (exit {result.returncode}): the pinned "
+                         f"amazon plugin is not in PACKER_PLUGIN_PATH "
+                         f"({env.get('PACKER_PLUGIN_PATH', 'unset')}); run scripts/setup")
+
+
+def packer_env(ec2_double: str | None = None) -> dict[str, str]:
+    """Packer's environment: our ansible-playbook first, the project's plugins, no phoning home."""
+    env = dict(os.environ)
+    # Packer's Ansible provisioner needs ansible-playbook from the same environment as us.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("PACKER_NO_COLOR", "1")
+    # Packer's update check (checkpoint) would reach for the network on every run.
+    env.setdefault("CHECKPOINT_DISABLE", "1")
+    if TOOLS_PLUGINS.is_dir():
+        env.setdefault("PACKER_PLUGIN_PATH", str(TOOLS_PLUGINS))
+    if ec2_double:
+        # The amazon plugin's AMI copy (encrypt_boot) makes its own SDK v2 client, which ignores
+        # the template's custom_endpoint_ec2 but reads the SDK's endpoint variable.
+        env["AWS_ENDPOINT_URL_EC2"] = ec2_double
+    return env
 
 
 def ami_from_manifest(manifest: Path, token: str, region: str) -> str:
@@ -372,7 +405,8 @@ _OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
      "refuse to build if the inputs no longer hash to this"),
     ("--git-revision", "WEBTIER_GIT_REVISION", None, "default: git rev-parse HEAD"),
     ("--manifest", "WEBTIER_IMAGE_MANIFEST", None, "default: image/manifest-<layer>.json"),
-    ("--packer", "WEBTIER_PACKER", "packer", "the Packer binary"),
+    ("--packer", "WEBTIER_PACKER", str(TOOLS_BIN / "packer") if (TOOLS_BIN / "packer").exists()
+     else "packer", "the Packer 1.9 binary"),
     ("--timeout", "WEBTIER_IMAGE_TIMEOUT", "3600", "seconds before the build is interrupted"),
     ("--ec2-double", "WEBTIER_IMAGE_EC2_DOUBLE", None,
      "dry run against a local EC2 double (moto) at this endpoint: communicator none, "

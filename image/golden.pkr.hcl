@@ -2,10 +2,20 @@
 # (Consul, dnsmasq, consul-template, stretcher and the app's unit, built on the base AMI), plus a
 # `docker` source that runs the same playbooks for quick trials without an AMI.
 # image/build.py builds one layer per run (`-only=amazon-ebs.<layer>`) and reads the manifest.
-# Plugin pins for Packer >= 1.7 are in plugins/ so Packer 1.6.6 accepts this folder as it is.
 
 packer {
-  required_version = ">= 1.6.6"
+  # 1.10 and later are not open source (BUSL); tests/test_image_tool_licences.py holds the same line.
+  required_version = ">= 1.9.0, < 1.10.0"
+
+  # Pinned exactly: scripts/go-tools builds this version into .tools/packer-plugins, and
+  # `packer init` then finds it without the network. The ansible and docker plugins are the ones
+  # bundled in Packer 1.9 (ansible 1.0.3, docker 1.0.8), so they need no pin here.
+  required_plugins {
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = "1.8.0"
+    }
+  }
 }
 
 # --- What to build from ---------------------------------------------------------------------
@@ -50,7 +60,7 @@ variable "builder_cidrs" {
   description = "Addresses allowed into the builder's temporary security group: the build host's."
 
   validation {
-    condition     = length(var.builder_cidrs) > 0 && ! contains(var.builder_cidrs, "0.0.0.0/0")
+    condition     = length(var.builder_cidrs) > 0 && !contains(var.builder_cidrs, "0.0.0.0/0")
     error_message = "The builder_cidrs value must name the build host's address, e.g. [\"203.0.113.7/32\"], never 0.0.0.0/0."
   }
 }
@@ -101,12 +111,6 @@ variable "manifest_path" {
   type        = string
   default     = ""
   description = "Where the manifest post-processor writes; empty means manifest.json next to this file."
-}
-
-variable "python" {
-  type        = string
-  default     = "python3"
-  description = "Interpreter (with boto3) for require_imdsv2.py on the build host."
 }
 
 variable "docker_image" {
@@ -174,6 +178,18 @@ source "amazon-ebs" "golden" {
   encrypt_boot = true
   kms_key_id   = var.kms_key_id
 
+  # The builder's run tags (its Name "packer-builder …") describe the builder, not the AMI, which
+  # gets its own tags and snapshot_tags below. (moto cannot tag snapshots in CreateImage either.)
+  skip_ami_run_tags = true
+
+  # The builder's metadata service answers only session tokens (IMDSv2) from its first boot,
+  # before anything is provisioned, and a container on it cannot reach the service.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
   custom_endpoint_ec2        = var.ec2_endpoint
   skip_credential_validation = var.skip_aws_checks
   skip_metadata_api_check    = var.skip_aws_checks
@@ -210,13 +226,6 @@ build {
 
   source "docker.trial" {
     name = "trial"
-  }
-
-  # First, before anything runs on the builder: tokens only on its metadata service.
-  provisioner "shell-local" {
-    only             = local.ami_sources
-    environment_vars = ["AWS_REGION=${var.region}", "WEBTIER_EC2_ENDPOINT=${var.ec2_endpoint}"]
-    inline           = ["${var.python} '${path.root}/require_imdsv2.py' '${build.ID}'"]
   }
 
   # apt must not race cloud-init's own package run; newer cloud-init exits 2 for recoverable

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
 
-from contracts.release_layout import default_release_bucket
+from contracts.release_layout import APP_ROOT, default_release_bucket
 from deploy import cli as deploy
 from deploy.artifacts import (
     MIN_PART_SIZE,
@@ -71,8 +71,15 @@ def test_manifest_names_the_archive_and_its_sha256() -> None:
     assert (m["src"], m["checksum"]) == ("s3://b/releases/webapp/r1/webapp.tar.gz", "ab" * 32)
 
 
-def test_manifest_unpacks_into_the_release_dir_under_webtier_root() -> None:
-    assert manifest()["dest"] == '{{ env "WEBTIER_ROOT" "/opt/app" }}/releases/r1'
+def test_manifest_unpacks_into_the_release_dir_under_the_literal_app_root() -> None:
+    # stretcher 1.1 renders no templates: `dest` must be the path itself.
+    assert manifest()["dest"] == "/opt/app/releases/r1"
+
+
+def test_manifest_app_root_is_where_the_image_app_role_keeps_releases() -> None:
+    defaults = yaml.safe_load((Path(__file__).resolve().parent.parent /
+                               "image/ansible/roles/app/defaults/main.yml").read_text())
+    assert defaults["app_root"] == APP_ROOT
 
 
 def test_manifest_switches_current_after_unpacking_and_prunes_after_success() -> None:

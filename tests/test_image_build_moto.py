@@ -1,6 +1,8 @@
-"""image/build.py with the real Packer 1.6.6 against a real moto server on loopback.
+"""image/build.py with the real Packer 1.9.4 and amazon plugin 1.8.0 (built by scripts/go-tools)
+against a real moto server on loopback.
 
-Real: Packer, the template, build.py, moto's EC2 API. Not real: nothing boots, so Packer runs
+Real: Packer, its amazon plugin, the template, build.py, moto's EC2 API (the plugin reaches it
+through the template's `custom_endpoint_ec2`). Not real: nothing boots, so Packer runs
 with `communicator = "none"` and every step that needs a shell on the builder (cloud-init wait,
 Ansible) is skipped by the template's `provision = false` (the roles are applied for real in a
 chroot by test_ansible_roles_chroot.py).
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ import boto3
 import pytest
 
 from components.image_inputs import ROOT, LayerTarget, content_hash
+from tests.go_tools import offline_env, tool
 from tests.moto_server import running_moto
 from tests.test_image_build_script import build as build_script
 
@@ -39,12 +41,6 @@ REGION = "us-east-1"
 BUILD_PY = ROOT / "image" / "build.py"
 ROLE = "webapp"
 CIDR = "127.0.0.1/32"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def packer_present() -> None:
-    if shutil.which("packer") is None:
-        pytest.skip("packer is not installed (CI installs it with `apt-get install -y packer`)")
 
 
 def ec2(url: str) -> Any:
@@ -63,9 +59,10 @@ def stock_ami(url: str) -> str:
 
 
 def build_env(url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBTIER_")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_DEFAULT_REGION=REGION, WEBTIER_IMAGE_EC2_DOUBLE=url,
+    env = {k: v for k, v in offline_env().items() if not k.startswith("WEBTIER_")}
+    env.update(WEBTIER_PACKER=tool("packer"), AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION,
+               WEBTIER_IMAGE_EC2_DOUBLE=url,
                WEBTIER_IMAGE_REGION=REGION, WEBTIER_IMAGE_ROLE=ROLE,
                WEBTIER_IMAGE_NAME_PREFIX=ROLE, WEBTIER_IMAGE_BUILDER_CIDR=CIDR,
                WEBTIER_GIT_REVISION="0123abc", WEBTIER_IMAGE_TIMEOUT="300")
@@ -177,6 +174,8 @@ def broken_tree(tmp_path: Path) -> Path:
     (root / "components").mkdir()
     for name in ("__init__.py", "image_inputs.py"):
         shutil.copy(ROOT / "components" / name, root / "components" / name)
+    shutil.copytree(ROOT / "contracts", root / "contracts",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     if (ROOT / "config").is_dir():
         shutil.copytree(ROOT / "config", root / "config")
     with (root / "image" / "golden.pkr.hcl").open("a") as template:
@@ -207,28 +206,44 @@ def test_build_script_real_packer_against_moto_missing_source_ami_fails_with_no_
     assert leftovers(moto_reset) == []
 
 
-def test_build_script_real_packer_against_moto_interrupted_midbuild_leaves_no_leftovers(
-        moto_reset: str, tmp_path: Path) -> None:
+_SLOW_STOP_MOTO = """
+import sys, time
+from moto.ec2.responses.instances import InstanceResponse
+
+# Packer 1.9 with communicator none finishes in well under a second; a StopInstances that takes
+# a while holds the build at a known step (builder running, key pair and group made) to interrupt.
+_stop = InstanceResponse.stop_instances
+def _slow_stop(self):
+    time.sleep(5)
+    return _stop(self)
+InstanceResponse.stop_instances = _slow_stop
+
+from moto.server import main
+main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+"""
+
+
+def test_build_script_real_packer_against_slow_moto_interrupted_midbuild_leaves_no_leftovers(
+        tmp_path: Path) -> None:
     """SIGTERM (a cancelled `pulumi up`) after the builder is running: Packer cleans up."""
-    env = build_env(moto_reset, WEBTIER_IMAGE_LAYER="base",
-                    WEBTIER_IMAGE_SOURCE_AMI=stock_ami(moto_reset),
-                    WEBTIER_IMAGE_MANIFEST=str(tmp_path / "manifest.json"))
-    proc = subprocess.Popen([sys.executable, str(BUILD_PY)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        # The builder is up, with its key pair and security group, and the IMDSv2 helper is
-        # starting (a Python start-up: the window to interrupt in).
-        if "Running local shell script" in line:
-            proc.send_signal(signal.SIGTERM)
-            break
-    rest_out, rest_err = proc.communicate(timeout=300)
-    stderr = "".join(seen) + rest_err
-    assert (proc.returncode, rest_out) == (1, ""), stderr[-3000:]
-    assert "interrupted" in stderr
-    assert leftovers(moto_reset) == []
+    with running_moto(["-c", _SLOW_STOP_MOTO]) as url:
+        env = build_env(url, WEBTIER_IMAGE_LAYER="base", WEBTIER_IMAGE_SOURCE_AMI=stock_ami(url),
+                        WEBTIER_IMAGE_MANIFEST=str(tmp_path / "manifest.json"))
+        proc = subprocess.Popen([sys.executable, str(BUILD_PY)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            # The builder is up, with its key pair and security group; moto holds the stop.
+            if "Stopping the source instance" in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        rest_out, rest_err = proc.communicate(timeout=300)
+        stderr = "".join(seen) + rest_err
+        assert (proc.returncode, rest_out) == (1, ""), stderr[-3000:]
+        assert "interrupted" in stderr
+        assert leftovers(url) == []
 
 
 # --- the sweeper and the pruning, on moto directly ---------------------------------------------

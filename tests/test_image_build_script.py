@@ -136,3 +136,36 @@ def test_missing_source_ami_names_the_flag_and_variable(
 def test_builder_cidrs_are_split_on_commas() -> None:
     assert build._cidrs(" 198.51.100.7/32, 203.0.113.0/28 ,") == ("198.51.100.7/32",
                                                                   "203.0.113.0/28")
+
+
+class HasNoAmi:
+    def describe_images(self, **_: Any) -> dict[str, Any]:
+        return {"Images": []}
+
+
+def test_a_packer_other_than_1_9_is_refused_naming_the_one_to_use(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    debian_packer = tmp_path / "packer"
+    debian_packer.write_text("#!/bin/sh\necho 'Packer v1.6.6'\n")
+    debian_packer.chmod(0o755)
+    code = build.main(["--layer", "base", "--region", "us-east-1", "--source-ami", STOCK_AMI,
+                       "--builder-cidr", "198.51.100.7/32", "--packer", str(debian_packer),
+                       "--manifest", str(tmp_path / "m.json")], ec2=HasNoAmi())
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "is Packer v1.6.6; the template needs Packer 1.9.x" in err
+    assert ".tools/bin/packer" in err
+
+
+def test_packer_runs_with_the_project_plugins_and_no_update_check(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PACKER_PLUGIN_PATH", raising=False)
+    monkeypatch.delenv("CHECKPOINT_DISABLE", raising=False)
+    monkeypatch.setattr(build, "TOOLS_PLUGINS", tmp_path)
+    env = build.packer_env()
+    assert (env["PACKER_PLUGIN_PATH"], env["CHECKPOINT_DISABLE"]) == (str(tmp_path), "1")
+
+
+def test_a_dry_run_points_the_amazon_plugins_sdk_v2_clients_at_the_double() -> None:
+    env = build.packer_env("http://127.0.0.1:5000")
+    assert env["AWS_ENDPOINT_URL_EC2"] == "http://127.0.0.1:5000"

@@ -169,25 +169,25 @@ def test_packer_only_selects_the_layers_amazon_ebs_source() -> None:
 
 def test_base_variables_name_the_stock_ami_as_base_source() -> None:
     variables = packer_variables(BASE, "h" * 64, OPTIONS, build_token="t",
-                                 manifest_path=Path("/m.json"), python="python3")
+                                 manifest_path=Path("/m.json"))
     assert (variables["base_source_ami"], "base_ami" in variables) == (BASE.source_ami, False)
 
 
 def test_app_variables_name_the_base_ami_as_source() -> None:
     variables = packer_variables(APP, "h" * 64, OPTIONS, build_token="t",
-                                 manifest_path=Path("/m.json"), python="python3")
+                                 manifest_path=Path("/m.json"))
     assert (variables["base_ami"], "base_source_ami" in variables) == (APP.source_ami, False)
 
 
 def test_real_build_variables_leave_the_dry_run_knobs_at_their_defaults() -> None:
     variables = packer_variables(BASE, "h" * 64, OPTIONS, build_token="t",
-                                 manifest_path=Path("/m.json"), python="python3")
+                                 manifest_path=Path("/m.json"))
     assert not {"communicator", "provision", "ec2_endpoint", "skip_aws_checks"} & set(variables)
 
 
 def test_ec2_double_variables_skip_ssh_and_provisioning() -> None:
     double = BuildOptions(**{**OPTIONS.__dict__, "ec2_double": "http://127.0.0.1:5000"})
     variables = packer_variables(BASE, "h" * 64, double, build_token="t",
-                                 manifest_path=Path("/m.json"), python="python3")
+                                 manifest_path=Path("/m.json"))
     assert {k: variables[k] for k in ("communicator", "provision", "ec2_endpoint")} == {
         "communicator": "none", "provision": False, "ec2_endpoint": "http://127.0.0.1:5000"}

@@ -1,33 +1,26 @@
 """The instance-side deploy scripts (release-switch, release-pull, deploy-event-handler), run for
 real as processes in a temp dir that stands in for /opt/app and /var/lib/webtier.
 
-stretcher itself is not installable here, so a fake `stretcher` on PATH does what stretcher does
-for the URLs these tests use (s3:// against the moto server, file://): read the URL from stdin
-(or a Consul event list when CONSUL_INDEX is set, exiting 0 even on failure, as stretcher does),
-render the manifest's `env` template, fetch `src`, check `checksum`, run `pre`, unpack into `dest`
-(replacing its content, like `rsync -a --delete`), run `post`, then `success` or `failure`. It is
-this file, run as a script. Test names say `fake_stretcher` where it stands in.
+stretcher is the real one (v1.1.0, built by scripts/go-tools into .tools/bin): it reads the
+manifest URL, fetches the manifest and the archive from the moto S3 server (the AWS SDK inside it
+reads AWS_ENDPOINT_URL_S3), verifies the checksum, unpacks with tar, syncs with rsync and runs the
+release-switch commands. A two-line wrapper on PATH only records each URL it is handed (`tee`)
+and execs it. Consul is the HTTP double (tests/consul_double.py): the real agent cannot be built.
 
-The app restart is a small script whose outcome the test chooses; `ln`/`mv` shims on PATH make the
-switch fail or kill it between its steps.
+Stand-ins, named where used: the app restart is a small script whose outcome the test chooses;
+`systemctl`, `ln` and `mv` shims on PATH make the switch see a unit, fail or die between steps.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.machinery
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +29,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.go_tools import tool
 
 FILES = Path(__file__).resolve().parent.parent / "image/ansible/roles/stretcher/files"
 RELEASE_SWITCH = FILES / "release-switch"
@@ -100,90 +95,6 @@ def test_event_parsing_keeps_only_deploy_events_and_accepts_null() -> None:
     assert handler.parse_events("null") == []
 
 
-# --- the fake stretcher -----------------------------------------------------------------------
-
-
-def _render(text: str) -> str:
-    """stretcher renders manifests as Go templates; these are the functions it offers."""
-    def env(match: re.Match[str]) -> str:
-        name, default = match.group(2), match.group(4)
-        if match.group(1) == "must_env":
-            return os.environ[name]
-        return os.environ.get(name) or (default or "")
-    return re.sub(r'\{\{\s*(env|must_env)\s+"([^"]+)"(\s+"([^"]*)")?\s*\}\}', env, text)
-
-
-def _fetch(url: str) -> bytes:
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme == "file":
-        return Path(parsed.path).read_bytes()
-    if parsed.scheme == "s3":
-        import boto3  # the moto endpoint comes from AWS_ENDPOINT_URL_S3, as for any AWS SDK
-
-        answer = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
-        return bytes(answer["Body"].read())
-    raise ValueError(f"manifest URL scheme must be s3 or file: {url}")
-
-
-def _sync(src: Path, dest: Path) -> None:
-    """rsync -a --delete src/ dest"""
-    dest.mkdir(parents=True, exist_ok=True)
-    for child in dest.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
-
-
-def _invoke(commands: list[str], log: str = "") -> None:
-    for command in commands or []:
-        subprocess.run(["sh", "-c", command], input=log, text=True, check=True)
-
-
-def fake_stretcher() -> int:
-    calls = os.environ.get("FAKE_STRETCHER_CALLS")
-    if "CONSUL_INDEX" in os.environ:
-        events = json.loads(sys.stdin.read() or "[]")
-        if not events:
-            return 0
-        url = base64.b64decode(events[-1]["Payload"]).decode()
-    else:
-        url = sys.stdin.readline().strip()
-    if calls:
-        with open(calls, "a") as f:
-            f.write(url + "\n")
-    import yaml
-
-    manifest: dict[str, Any] = {}
-    try:
-        manifest = yaml.safe_load(_render(_fetch(url).decode()))
-        src = _fetch(manifest["src"])
-        if hashlib.sha256(src).hexdigest() != manifest["checksum"].lower():
-            raise ValueError("checksum mismatch")
-        commands = manifest.get("commands") or {}
-        with tempfile.TemporaryDirectory(prefix="stretcher") as tmp:
-            archive = Path(tmp, "src")
-            archive.write_bytes(src)
-            _invoke(commands.get("pre"))
-            unpacked = Path(tmp, "unpacked")
-            unpacked.mkdir()
-            with tarfile.open(archive) as tar:
-                tar.extractall(unpacked, filter="tar")
-            _sync(unpacked, Path(manifest["dest"]))
-            _invoke(commands.get("post"))
-    except Exception as e:
-        print(f"stretcher: deploy failed: {e}", file=sys.stderr)
-        try:
-            _invoke(((manifest or {}).get("commands") or {}).get("failure"), str(e))
-        except Exception as failure_error:
-            print(f"stretcher: failure command failed: {failure_error}", file=sys.stderr)
-        # Under consul watch stretcher exits 0 even when the deploy failed.
-        return 0 if "CONSUL_INDEX" in os.environ else 1
-    _invoke(commands.get("success"), "deploy succeeded")
-    return 0
-
-
 # --- a node in a temp dir ---------------------------------------------------------------------
 
 
@@ -242,9 +153,13 @@ def node(tmp_path: Path) -> Node:
     root, state, bin_dir = tmp_path / "opt-app", tmp_path / "state", tmp_path / "bin"
     for d in (root, state, bin_dir):
         d.mkdir()
+    if shutil.which("rsync") is None:
+        pytest.fail("rsync is missing: stretcher syncs every release with it "
+                    "(`apt-get install rsync`; the image's base role installs it)")
+    # Records the manifest URL stretcher is handed on stdin, then runs the real one on it.
     stretcher = bin_dir / "stretcher"
-    stretcher.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).resolve()} "
-                         "fake-stretcher \"$@\"\n")
+    stretcher.write_text(f'#!/bin/sh\ntee -a "{tmp_path}/stretcher-calls" | '
+                         f'exec {tool("stretcher")} "$@"\n')
     stretcher.chmod(0o755)
     restart = tmp_path / "restart-app"
     # Records which release `current` names at restart time; fails when told to.
@@ -261,7 +176,6 @@ def node(tmp_path: Path) -> Node:
         "WEBTIER_CONSUL_ENV": str(tmp_path / "consul-template.env"),
         "WEBTIER_RESTART_CMD": str(restart),
         "WEBTIER_PULL_WAIT": "3",
-        "FAKE_STRETCHER_CALLS": str(tmp_path / "stretcher-calls"),
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     }
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
@@ -439,7 +353,8 @@ class Stack:
         (release / "app.txt").write_text(content)
         target = Target(stack="staging", app=APP, bucket=self.bucket, kv_prefix=f"{APP}/staging",
                         keep=3, region="us-east-1", s3_endpoint=self.endpoint,
-                        consul_addr=self.consul.address, consul_token=None, consul_ca=None)
+                        consul_addr=self.consul.address, consul_token=None, consul_ca=None,
+                        app_root=str(self.node.root))
         pointers = PointerStore(connect(self.consul.address, None), target.kv_prefix, APP)
         with open(os.devnull, "w") as quiet:
             return push(target, release, s3=self.s3, pointers=pointers, err=quiet).release.release
@@ -450,7 +365,8 @@ class Stack:
 
         target = Target(stack="staging", app=APP, bucket=self.bucket, kv_prefix=f"{APP}/staging",
                         keep=3, region="us-east-1", s3_endpoint=self.endpoint,
-                        consul_addr=self.consul.address, consul_token=None, consul_ca=None)
+                        consul_addr=self.consul.address, consul_token=None, consul_ca=None,
+                        app_root=str(self.node.root))
         pointers = PointerStore(connect(self.consul.address, None), target.kv_prefix, APP)
         return rollback(target, s3=self.s3, pointers=pointers)[0].release
 
@@ -467,7 +383,7 @@ class Stack:
 
 
 @pytest.mark.integration
-def test_release_pull_real_script_fake_stretcher_moto_deploys_the_pointer_release_at_boot(
+def test_release_pull_real_script_real_stretcher_moto_deploys_the_pointer_release_at_boot(
         stack: Stack) -> None:
     release = stack.push("one")
     result = stack.node.run(RELEASE_PULL)
@@ -486,7 +402,7 @@ def test_release_pull_real_script_against_consul_double_exits_0_when_nothing_pub
 
 
 @pytest.mark.integration
-def test_release_pull_real_script_fake_stretcher_moto_does_not_redeploy_the_current_release(
+def test_release_pull_real_script_real_stretcher_moto_does_not_redeploy_the_current_release(
         stack: Stack) -> None:
     stack.push("one")
     assert stack.node.run(RELEASE_PULL).returncode == 0
@@ -510,7 +426,7 @@ def test_release_pull_real_script_reads_the_pointer_with_the_consul_template_tok
 
 
 @pytest.mark.integration
-def test_release_pull_real_script_fake_stretcher_moto_failing_restart_keeps_old_release(
+def test_release_pull_real_script_real_stretcher_moto_failing_restart_keeps_old_release(
         stack: Stack) -> None:
     first = stack.push("one")
     assert stack.node.run(RELEASE_PULL).returncode == 0
@@ -523,7 +439,7 @@ def test_release_pull_real_script_fake_stretcher_moto_failing_restart_keeps_old_
 
 
 @pytest.mark.integration
-def test_handler_real_scripts_fake_stretcher_moto_deploys_the_same_event_only_once(
+def test_handler_real_scripts_real_stretcher_moto_deploys_the_same_event_only_once(
         stack: Stack) -> None:
     release = stack.push("one")
     first, second = stack.handle(), stack.handle()
@@ -533,7 +449,7 @@ def test_handler_real_scripts_fake_stretcher_moto_deploys_the_same_event_only_on
 
 
 @pytest.mark.integration
-def test_handler_real_scripts_fake_stretcher_moto_replay_deploys_only_the_new_event(
+def test_handler_real_scripts_real_stretcher_moto_replay_deploys_only_the_new_event(
         stack: Stack) -> None:
     stack.push("one")
     assert stack.handle().returncode == 0
@@ -558,7 +474,7 @@ def test_handler_real_scripts_deploys_only_the_newest_of_several_new_events(
 
 
 @pytest.mark.integration
-def test_handler_real_scripts_fake_stretcher_moto_replay_of_a_failed_event_is_not_retried(
+def test_handler_real_scripts_real_stretcher_moto_replay_of_a_failed_event_is_not_retried(
         stack: Stack) -> None:
     first = stack.push("one")
     assert stack.handle().returncode == 0
@@ -601,7 +517,7 @@ def test_handler_real_scripts_refuses_a_manifest_in_another_bucket(stack: Stack)
 
 
 @pytest.mark.integration
-def test_handler_real_scripts_fake_stretcher_moto_rollback_event_restores_previous_release(
+def test_handler_real_scripts_real_stretcher_moto_rollback_event_restores_previous_release(
         stack: Stack) -> None:
     first = stack.push("one")
     assert stack.handle().returncode == 0
@@ -622,6 +538,3 @@ def test_handler_real_scripts_skip_an_event_for_the_release_pulled_at_boot(stack
     assert stack.handle().returncode == 0
     assert len(stack.node.stretcher_calls()) == 1
 
-
-if __name__ == "__main__" and sys.argv[1:2] == ["fake-stretcher"]:
-    sys.exit(fake_stretcher())

@@ -21,7 +21,9 @@ from components.template_keys import (
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
 TEMPLATES = CONFIG / "templates"
-DSN = re.compile(r"^database\.master = (?P<dsn>.+)$", re.MULTILINE)
+# The DSN is one printf of the four database keys, quoted as a TOML string by toJSON.
+DSN = re.compile(r'^master = \{\{ printf "(?P<format>[^"]+)" (?P<args>.+) \| toJSON \}\}$',
+                 re.MULTILINE)
 
 
 def write(tmp_path: Path, text: str, name: str = "t.ctmpl") -> Path:
@@ -123,8 +125,9 @@ def test_the_app_config_has_the_original_dsn_line() -> None:
     text = (TEMPLATES / "app.toml.ctmpl").read_text()
     dsn = DSN.search(text)
     assert dsn is not None
-    rendered = re.sub(r'\{\{ key \(print \(env "KV_PREFIX"\) "/database/master-([a-z]+)"\) \}\}',
-                      r"<\1>", dsn.group("dsn"))
+    parts = re.findall(r'\(key \(print \(env "KV_PREFIX"\) "/database/master-([a-z]+)"\)\)',
+                       dsn.group("args"))
+    rendered = dsn.group("format") % tuple(f"<{part}>" for part in parts)
     assert rendered == "<user>:<password>@tcp(<host>:3306)/<database>"
 
 
