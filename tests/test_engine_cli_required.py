@@ -63,9 +63,11 @@ def test_the_dynamic_provider_shim_serves_a_provider_from_the_project_venv() -> 
     assert cmdline[1:4] == [b"-u", b"-m", b"pulumi.dynamic"], cmdline
 
 
-def test_the_policy_shim_runs_pulumi_policy_from_the_project_venv() -> None:
+def test_the_policy_shim_runs_pulumi_policy_without_the_packs_runtime_options() -> None:
     shim = workspace.ROOT / "scripts" / "shims" / "pulumi-analyzer-policy-python"
-    ran = subprocess.run([shim], capture_output=True, text=True, timeout=20, check=False)
+    # The CLI passes PulumiPolicy.yaml's runtime options as -name=value before its arguments.
+    ran = subprocess.run([shim, "-virtualenv=../venv"], capture_output=True, text=True,
+                         timeout=20, check=False)
     # Without the engine's arguments pulumi.policy's own argument parser answers.
     assert ran.returncode == 2, ran.stderr
-    assert "engineAddress program" in ran.stderr
+    assert "required: engineAddress, program" in ran.stderr

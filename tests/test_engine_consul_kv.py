@@ -25,7 +25,7 @@ from tests.engine.kv_stack import (
     KvStack,
     kv_stack,
 )
-from tests.engine.workspace import SECRET_SIG, SIG_KEY, resource_outputs, state_text
+from tests.engine.workspace import ROOT, SECRET_SIG, SIG_KEY, resource_outputs, state_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -61,6 +61,14 @@ def test_preview_of_a_changed_value_writes_nothing(kv: KvStack) -> None:
     assert preview.change_summary.get("update") == 1, preview.change_summary
     assert kv.writes() == []
     assert kv.consul.value(f"{PREFIX}/feature/flag") == "on"
+
+
+def test_the_policy_pack_runs_under_the_real_engine(kv: KvStack) -> None:
+    # Through our analyzer shim; its rules target AWS types, which this stack has none of.
+    captured = kv.capture()
+    preview = kv.stack.preview(policy_packs=[str(ROOT / "policy")], on_output=captured)
+    assert preview.change_summary == {"same": 3}
+    assert "webtier-policy@v0.1.0 (local: " in captured.text
 
 
 def test_refresh_reads_a_hand_made_change_and_up_puts_it_back(kv: KvStack) -> None:
