@@ -19,6 +19,7 @@ from tests.engine.kv_stack import (
     ENTRIES_TYPE,
     PLAIN,
     PREFIX,
+    PROJECT,
     SECRET,
     SECRET_KEY,
     TOKEN,
@@ -113,7 +114,7 @@ def test_state_and_output_hold_no_secret_in_plain_text(kv: KvStack) -> None:
         assert secret not in text
         assert base64.b64encode(secret.encode()).decode() not in text
     stack_file = json.loads((kv.tmp / "state").joinpath(
-        ".pulumi", "stacks", "webtier-engine", "kv.json").read_text())
+        ".pulumi", "stacks", PROJECT, "kv.json").read_text())
     entries = [r for r in stack_file["checkpoint"]["latest"]["resources"]
                if r["type"] == ENTRIES_TYPE]
     # Present, but as ciphertext: the test would pass vacuously if the value were just missing.
