@@ -18,7 +18,7 @@ from pulumi.runtime import settings as _runtime_settings
 
 # The SDK release these internals were checked against; tests/test_pulumi_sdk.py fails on any other,
 # so an upgrade re-checks this file before anything else runs on it.
-VERIFIED_SDK_VERSION = "3.272.0"
+VERIFIED_SDK_VERSION = "3.260.0"
 
 
 def running_config() -> tuple[dict[str, object], set[str]]:

@@ -6,7 +6,8 @@ from a real moto S3 server; each node's app is a real http.server on 127.0.0.1 w
 answers 200 or 500 depending on the release `current` names (its health.txt); the Consul double
 (tests/consul_double.py + consul_catalog.py) runs the HTTP check against it for real, as the
 agent runs the check app-service.hcl defines, and serves KV, events and health over HTTP.
-Stand-ins: stretcher is the fake from tests/test_instance_scripts.py; the `consul watch` of each
+Stand-ins: stretcher is tests/fake_stretcher.py (each node unpacks under its own root);
+the `consul watch` of each
 node is a thread here that hands the handler the events the double would deliver to that node
 (its NodeFilter applied), on stdin, as consul watch does; the app restart is `true`.
 """
@@ -31,7 +32,8 @@ from contracts.release_layout import deploy_keys, node_release_key, service_name
 from tests.consul_double import ConsulDouble
 
 FILES = Path(__file__).resolve().parent.parent / "image/ansible/roles/stretcher/files"
-INSTANCE_TESTS = Path(__file__).resolve().parent / "test_instance_scripts.py"
+FAKE_STRETCHER = Path(__file__).resolve().parent / "fake_stretcher.py"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def node_env_text(app: str, kv_prefix: str, bucket: str) -> str:
@@ -60,8 +62,8 @@ class SimNode:
         for d in (self.root, self.dir / "state", bin_dir):
             d.mkdir(parents=True)
         stretcher = bin_dir / "stretcher"
-        stretcher.write_text(f"#!/bin/sh\nexec {sys.executable} {INSTANCE_TESTS} "
-                             "fake-stretcher \"$@\"\n")
+        stretcher.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} "
+                             f"{FAKE_STRETCHER} \"$@\"\n")
         stretcher.chmod(0o755)
         (self.dir / "node.env").write_text(node_env_text(app, kv_prefix, bucket))
         self.env = {

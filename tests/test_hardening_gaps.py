@@ -90,19 +90,21 @@ def test_promote_only_considers_available_amis() -> None:
         assert filters["state"] == ["available"], filters
 
 
-# --- the IMDSv2 check is part of what an image is built from ------------------------------------
+# --- the builder's IMDSv2 requirement is part of what an image is built from ---------------------
 
 
 @pytest.mark.parametrize("layer", ["base", "app"])
-def test_require_imdsv2_change_changes_the_layer_hash(tmp_path: Path, layer: str) -> None:
+def test_the_imdsv2_requirement_is_in_the_layer_hash(tmp_path: Path, layer: str) -> None:
     shutil.copytree(ROOT / "image", tmp_path / "image",
                     ignore=shutil.ignore_patterns("manifest*.json", "packer_cache"))
     shutil.copytree(ROOT / "config", tmp_path / "config")
     target = LayerTarget(layer=layer, region="ap-northeast-1",  # type: ignore[arg-type]
                          source_ami="ami-0d52744d6551d851e")
     before = content_hash(target, tmp_path)
-    script = tmp_path / "image/require_imdsv2.py"
-    script.write_text(script.read_text() + "\n# changed\n")
+    template = tmp_path / "image/golden.pkr.hcl"
+    text = template.read_text()
+    assert 'http_tokens                 = "required"' in text or 'http_tokens = "required"' in text
+    template.write_text(text.replace('"required"', '"optional"', 1))
     assert content_hash(target, tmp_path) != before
 
 
