@@ -95,7 +95,7 @@ def test_a_consul_fault_mid_up_fails_with_a_one_line_cause_and_a_retry_converges
     # The SDK's dynamic provider host reports any provider error with its Python traceback
     # (pulumi/dynamic/__main__.py: traceback.format_exc()); the cause is its last line.
     causes = {line.strip() for line in str(failed.value).splitlines()
-              if line.strip().startswith("components.consul_kv.ConsulKvError:")}
+              if line.strip().startswith("components.kv_sync.ConsulKvError:")}
     assert len(causes) == 1, str(failed.value)
     cause = causes.pop()
     assert f"failed at key {PREFIX}/feature/flag: Consul answered 500" in cause
