@@ -1,0 +1,37 @@
+"""pytest plugin for scripts/mutation runs only (pyproject's [tool.mutmut] loads it with -p).
+
+Each mutant is judged by the unit tests that reach it and run in under SLOW seconds: the pure
+tests of settings, specs, builders, rules and the plan. The whole-program tests (the stack under
+the mock engine, ~0.4 s each) reach nearly every function, so a surviving mutant would rerun
+hundreds of them: hours on 2 cores. They still run once, to measure, and in every normal run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+SLOW = 0.1
+# mutmut's own runs that are not a mutant: the clean run, coverage stats, the forced failure.
+_NOT_A_MUTANT = {"", "stats", "fail", "mutant_generation"}
+
+
+@cache
+def _durations() -> dict[str, float]:
+    stats = Path("mutmut-stats.json")  # mutmut runs the tests from mutants/
+    if not stats.exists():
+        return {}
+    return dict(json.loads(stats.read_text())["duration_by_test"])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("MUTANT_UNDER_TEST", "") in _NOT_A_MUTANT:
+        return
+    slow = [item for item in items if _durations().get(item.nodeid, 0.0) > SLOW]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item not in slow]
