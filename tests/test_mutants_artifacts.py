@@ -166,7 +166,7 @@ def test_manifest_fetches_verifies_and_switches_the_release() -> None:
     assert yaml.safe_load(text) == {
         "src": "s3://b/k.tgz",
         "checksum": "ab" * 32,
-        "dest": '{{ env "WEBTIER_ROOT" "/opt/app" }}/releases/r1.2_x-3',
+        "dest": '/opt/app/releases/r1.2_x-3',
         "commands": {
             "pre": ["release-switch prepare r1.2_x-3"],
             "post": ["release-switch activate r1.2_x-3"],
