@@ -1,7 +1,7 @@
 """The offline plan's model: recorded registrations as comparable resources, and what changes do.
 
 Pure data, no I/O: `plan/cli.py` feeds it the mock engine's registrations. What each resource type
-replaces on and what rolls instances is written down here, in one place, per type token.
+replaces on is data in plan/resource_types.py; what rolls instances is decided here.
 """
 
 from __future__ import annotations
@@ -15,95 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from mock_engine import PROMOTED_AMI, SECRET, UNKNOWN
+from plan.resource_types import (
+    ALL,
+    COMMAND,
+    GROUP,
+    LAUNCH_CONFIGURATION,
+    LAUNCH_TEMPLATE,
+    OUTPUTS_CHANGE_ON_UPDATE,
+    REPLACED_ON,
+    STACK,
+)
 from plan.rollout_estimate import estimate
-
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
-GROUP = "aws:autoscaling/group:Group"
-COMMAND = "command:local:Command"
-STACK = "pulumi:pulumi:Stack"
-
-ALL = "*"
-TAG = "aws:ec2/tag:Tag"
-KV_ENTRIES = "pulumi-python:dynamic/consul:KvEntries"
-# Inputs whose change makes the provider replace the resource: ForceNew / RequiresReplace in the
-# Terraform AWS provider that pulumi-aws bridges (its internal/service/<service>/*.go schemas),
-# `replaces` in our dynamic provider's diff. ALL: immutable, every input change replaces it.
-# Every custom type the program registers must be here (tests/test_plan_honest.py); an empty set
-# says "audited: updates in place" rather than "not looked at".
-REPLACED_ON: Mapping[str, frozenset[str]] = {
-    LAUNCH_CONFIGURATION: frozenset({ALL}),
-    LAUNCH_TEMPLATE: frozenset({"name", "namePrefix"}),
-    GROUP: frozenset({"name", "namePrefix"}),
-    # A Command re-runs `create` on any other change; `triggers` exist to force a new resource.
-    COMMAND: frozenset({"triggers"}),
-    # resource_id and key are ForceNew; a new value is written in place (CreateTags).
-    TAG: frozenset({"resourceId", "key"}),
-    "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "namePrefix", "description",
-                                                      "vpcId"}),
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": frozenset({"securityGroupId"}),
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": frozenset({"securityGroupId"}),
-    "aws:lb/loadBalancer:LoadBalancer": frozenset({"name", "namePrefix", "internal",
-                                                   "loadBalancerType",
-                                                   "customerOwnedIpv4Pool"}),
-    "aws:lb/targetGroup:TargetGroup": frozenset({"name", "namePrefix", "port", "protocol",
-                                                 "protocolVersion", "targetType", "vpcId",
-                                                 "ipAddressType"}),
-    "aws:lb/listener:Listener": frozenset({"loadBalancerArn"}),
-    "aws:autoscaling/policy:Policy": frozenset({"name", "autoscalingGroupName"}),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
-    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
-    "aws:iam/rolePolicy:RolePolicy": frozenset({"name", "namePrefix", "role"}),
-    "aws:iam/instanceProfile:InstanceProfile": frozenset({"name", "namePrefix", "path"}),
-    "aws:ssm/parameter:Parameter": frozenset({"name"}),
-    "aws:s3/bucketV2:BucketV2": frozenset({"bucket", "bucketPrefix"}),
-    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix", "objectLockEnabled"}),
-    # The bucket's settings resources: moving one to another bucket (or owner) replaces it.
-    "aws:s3/bucketVersioning:BucketVersioning": frozenset({"bucket", "expectedBucketOwner"}),
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
-        frozenset({"bucket", "expectedBucketOwner"}),
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
-        frozenset({"bucket", "expectedBucketOwner"}),
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": frozenset({"bucket"}),
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": frozenset({"bucket"}),
-    "aws:s3/bucketPolicy:BucketPolicy": frozenset({"bucket"}),
-    # components/consul_kv.py KvProvider.diff: another prefix, cluster or datacenter is a new
-    # set of keys.
-    KV_ENTRIES: frozenset({"prefix", "address", "datacenter"}),
-    # components/prepared_query.py diff (REPLACE_ON): another cluster or datacenter.
-    "pulumi-python:dynamic/consul:PreparedQuery": frozenset({"address", "datacenter"}),
-    # components/rollout_gate.py diff: never replaces; a change waits for the new refresh.
-    "pulumi-python:dynamic/webtier:RolloutGate": frozenset(),
-    "aws:autoscaling/notification:Notification": frozenset({"topicArn"}),
-    "aws:autoscaling/schedule:Schedule": frozenset({"scheduledActionName",
-                                                    "autoscalingGroupName"}),
-    "aws:kms/key:Key": frozenset({"customerMasterKeySpec", "keySpec", "keyUsage", "multiRegion",
-                                  "customKeyStoreId", "xksKeyId"}),
-    "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
-    "aws:sns/topicSubscription:TopicSubscription": frozenset({"topicArn", "protocol",
-                                                              "endpoint"}),
-}
-
-# Resources whose outputs change when they change, so everything reading them changes too:
-# a command's stdout (e.g. the AMI a Packer build prints) and a launch template's latest version.
-OUTPUTS_CHANGE_ON_UPDATE = frozenset({COMMAND, LAUNCH_TEMPLATE})
-
-# The inputs the tree shows per type, in this order; other types show every input but tags.
-SHOWN: Mapping[str, tuple[str, ...]] = {
-    GROUP: ("namePrefix", "name", "minSize", "maxSize", "desiredCapacity", "launchTemplate",
-            "launchConfiguration", "vpcZoneIdentifiers", "targetGroupArns", "healthCheckType",
-            "healthCheckGracePeriod", "waitForElbCapacity", "defaultInstanceWarmup",
-            "instanceRefresh", "instanceMaintenancePolicy", "initialLifecycleHooks",
-            "mixedInstancesPolicy", "capacityRebalance", "warmPool",
-            "terminationPolicies", "maxInstanceLifetime", "protectFromScaleIn"),
-    LAUNCH_TEMPLATE: ("namePrefix", "name", "imageId", "instanceType", "iamInstanceProfile",
-                      "userData", "networkInterfaces", "blockDeviceMappings", "metadataOptions",
-                      "hibernationOptions", "updateDefaultVersion"),
-    LAUNCH_CONFIGURATION: ("namePrefix", "name", "imageId", "instanceType",
-                           "iamInstanceProfile", "securityGroups", "userData",
-                           "associatePublicIpAddress", "rootBlockDevice", "metadataOptions"),
-}
-HIDDEN_IN_TREE = frozenset({"tags", "tagsAll", "tagSpecifications"})
 
 # Values the mock engine makes up where AWS would assign them: names and ARNs ending in -mock (or
 # .../mock), and the AMI a promotion "finds". The plan labels them so nobody takes them as real.

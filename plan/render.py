@@ -15,9 +15,7 @@ from typing import Any
 
 from mock_engine import SECRET, UNKNOWN
 from plan.model import (
-    HIDDEN_IN_TREE,
     MISSING,
-    SHOWN,
     Change,
     Comparison,
     Resource,
@@ -29,6 +27,7 @@ from plan.model import (
     roll_estimate,
     top_key,
 )
+from plan.resource_types import HIDDEN_IN_TREE, SHOWN
 
 LIMIT = 160  # longer values are cut, with their length and a digest so a change still shows
 SPLIT = 100  # a map or list longer than this shows one leaf per line in the tree

@@ -15,6 +15,7 @@ import pytest
 from mock_engine import PROMOTED_AMI, ROOT, run_stack
 from plan import model
 from plan.cli import tree_text
+from plan.resource_types import TAG
 
 STACKS = ("staging", "production")
 
@@ -111,7 +112,7 @@ def test_the_launch_configuration_variant_is_part_of_the_audit() -> None:
 
 
 def tag(resource_id: str, value: str = "webtier") -> model.Resource:
-    return model.Resource(key=f"{model.TAG}::in-use", type=model.TAG, name="in-use", parent=None,
+    return model.Resource(key=f"{TAG}::in-use", type=TAG, name="in-use", parent=None,
                           custom=True, inputs={"resourceId": resource_id, "key": "in-use-by:x",
                                                "value": value},
                           options={}, depends_on=())
