@@ -192,3 +192,15 @@ def test_release_ids_sort_by_time_and_differ_within_a_second() -> None:
     assert first != second
     assert new_release_id(datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC)) > max(first, second)
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", new_release_id())
+
+
+def test_manifest_is_block_yaml_in_the_order_stretcher_documents() -> None:
+    assert render_manifest(src="s3://b/k.tgz", sha256="ab", release_id="r1", keep=4) == (
+        "src: s3://b/k.tgz\n"
+        "checksum: ab\n"
+        "dest: '{{ env \"WEBTIER_ROOT\" \"/opt/app\" }}/releases/r1'\n"
+        "commands:\n"
+        "  pre:\n  - release-switch prepare r1\n"
+        "  post:\n  - release-switch activate r1\n"
+        "  success:\n  - release-switch prune --keep 4\n"
+        "  failure:\n  - release-switch abandon r1\n")
