@@ -198,7 +198,7 @@ def test_manifest_is_block_yaml_in_the_order_stretcher_documents() -> None:
     assert render_manifest(src="s3://b/k.tgz", sha256="ab", release_id="r1", keep=4) == (
         "src: s3://b/k.tgz\n"
         "checksum: ab\n"
-        "dest: '{{ env \"WEBTIER_ROOT\" \"/opt/app\" }}/releases/r1'\n"
+        "dest: /opt/app/releases/r1\n"
         "commands:\n"
         "  pre:\n  - release-switch prepare r1\n"
         "  post:\n  - release-switch activate r1\n"

@@ -27,14 +27,14 @@ OPTIONS = BuildOptions(instance_type="t3.small", name_prefix="webapp", role="web
 def test_every_packer_variable_is_declared_in_the_template_with_its_value(
         target: LayerTarget) -> None:
     variables = packer_variables(target, "d" * 64, OPTIONS, build_token="tok",
-                                 manifest_path=Path("/tmp/m.json"), python="/usr/bin/python3")
+                                 manifest_path=Path("/tmp/m.json"))
     assert set(variables) <= DECLARED, set(variables) - DECLARED
     source_key = "base_source_ami" if target.layer == "base" else "base_ami"
     assert variables == {
         "region": "eu-west-1", source_key: target.source_ami, "instance_type": "t3.small",
         "subnet_id": "subnet-1", "builder_cidrs": ["198.51.100.7/32"], "name_prefix": "webapp",
         "role": "web", "content_hash": "d" * 64, "git_revision": "abc123", "build_token": "tok",
-        "manifest_path": "/tmp/m.json", "python": "/usr/bin/python3", "communicator": "none",
+        "manifest_path": "/tmp/m.json", "communicator": "none",
         "provision": False, "ec2_endpoint": "http://127.0.0.1:5000", "skip_aws_checks": True,
     }
 
