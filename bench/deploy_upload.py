@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from deploy import cli as deploy  # noqa: E402
+from deploy.artifacts import build_archive  # noqa: E402
 from deploy.pointer import PointerStore, connect  # noqa: E402
+from deploy.target import Target, s3_client  # noqa: E402
 from tests.consul_double import ConsulDouble  # noqa: E402
 from tests.moto_server import running_moto  # noqa: E402
 
@@ -62,17 +63,17 @@ def main() -> int:
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket,
                                  VersioningConfiguration={"Status": "Enabled"})
-        target = deploy.Target(stack="staging", app="webapp", bucket=bucket,
+        target = Target(stack="staging", app="webapp", bucket=bucket,
                                kv_prefix="webapp/staging", keep=5, region="us-east-1",
                                s3_endpoint=endpoint, consul_addr=consul.address,
                                consul_token=None, consul_ca=None)
         pointers = PointerStore(connect(consul.address, None), target.kv_prefix, "webapp")
         # The push uses the client the command builds; the baseline a default one.
-        deploy_s3 = deploy.s3_client(target)
+        deploy_s3 = s3_client(target)
         # The bytes the push uploads, for the baseline to upload too.
         archive = Path(tmp, "same-bytes.tar.gz")
         with archive.open("wb") as f:
-            size = deploy.build_archive(release, part_size=8 * 1024 * 1024,
+            size = build_archive(release, part_size=8 * 1024 * 1024,
                                         on_part=lambda _part, data: f.write(data)).size
 
         def empty_bucket() -> None:
@@ -85,7 +86,7 @@ def main() -> int:
 
         def push() -> float:
             start = time.perf_counter()
-            deploy.push(target, release, s3=deploy_s3, pointers=pointers, err=io.StringIO())
+            push(target, release, s3=deploy_s3, pointers=pointers, err=io.StringIO())
             elapsed = time.perf_counter() - start
             empty_bucket()
             return elapsed

@@ -28,7 +28,6 @@ import yaml
 from botocore.awsrequest import AWSResponse
 
 from contracts.release_layout import APP_ROOT, default_release_bucket
-from deploy import cli as deploy
 from deploy.artifacts import (
     MIN_PART_SIZE,
     Archive,
@@ -39,8 +38,13 @@ from deploy.artifacts import (
     part_size_for,
     render_manifest,
 )
+from deploy.cli import main, parser
+from deploy.errors import DeployError, EventError
 from deploy.pointer import PointerConflict, PointerError, PointerState, PointerStore, Release
+from deploy.publish import Pushed, push
+from deploy.rollback import choose_rollback, rollback
 from deploy.s3 import UploadError
+from deploy.target import Target, resolve_target
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "webapp"
@@ -231,15 +235,15 @@ def state(current: str | None, *ids: str) -> PointerState:
 
 
 def test_rollback_goes_to_the_release_pushed_before_the_current_one() -> None:
-    assert deploy.choose_rollback(state("r3", "r3", "r2", "r1"), None).release == "r2"
+    assert choose_rollback(state("r3", "r3", "r2", "r1"), None).release == "r2"
 
 
 def test_rollback_after_a_rollback_goes_further_back() -> None:
-    assert deploy.choose_rollback(state("r2", "r3", "r2", "r1"), None).release == "r1"
+    assert choose_rollback(state("r2", "r3", "r2", "r1"), None).release == "r1"
 
 
 def test_rollback_to_a_named_release_from_the_history() -> None:
-    assert deploy.choose_rollback(state("r3", "r3", "r2", "r1"), "r1").release == "r1"
+    assert choose_rollback(state("r3", "r3", "r2", "r1"), "r1").release == "r1"
 
 
 @pytest.mark.parametrize(("st", "to", "says"), [
@@ -251,19 +255,19 @@ def test_rollback_to_a_named_release_from_the_history() -> None:
 ])
 def test_impossible_rollbacks_are_refused_saying_why(st: PointerState, to: str | None,
                                                      says: str) -> None:
-    with pytest.raises(deploy.DeployError, match=says):
-        deploy.choose_rollback(st, to)
+    with pytest.raises(DeployError, match=says):
+        choose_rollback(st, to)
 
 
 # --- where a deploy goes ------------------------------------------------------------------------
 
 
 def args(*argv: str) -> argparse.Namespace:
-    return deploy.parser().parse_args(["status", "--stack", "staging", *argv])
+    return parser().parse_args(["status", "--stack", "staging", *argv])
 
 
 def test_target_defaults_come_from_the_stack_file() -> None:
-    target = deploy.resolve_target(args(), {}, ROOT)
+    target = resolve_target(args(), {}, ROOT)
     assert (target.app, target.kv_prefix, target.region) == ("webapp", "webapp/staging",
                                                              "ap-northeast-1")
 
@@ -271,26 +275,26 @@ def test_target_defaults_come_from_the_stack_file() -> None:
 def test_target_flags_win_over_env_and_env_over_the_stack_file() -> None:
     env = {"WEBTIER_RELEASE_BUCKET": "from-env", "CONSUL_HTTP_ADDR": "10.0.0.1:8500",
            "AWS_REGION": "us-west-2"}
-    target = deploy.resolve_target(args("--bucket", "from-flag"), env, ROOT)
+    target = resolve_target(args("--bucket", "from-flag"), env, ROOT)
     assert (target.bucket, target.consul_addr, target.region) == ("from-flag", "10.0.0.1:8500",
                                                                   "us-west-2")
 
 
 def test_target_refuses_a_stack_without_a_stack_file() -> None:
-    with pytest.raises(deploy.DeployError, match="stacks are production, staging"):
-        deploy.resolve_target(deploy.parser().parse_args(["status", "--stack", "prod"]), {}, ROOT)
+    with pytest.raises(DeployError, match="stacks are production, staging"):
+        resolve_target(parser().parse_args(["status", "--stack", "prod"]), {}, ROOT)
 
 
 def test_target_reads_the_consul_token_from_a_file_not_argv(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("s3cret\n")
-    target = deploy.resolve_target(args("--consul-token-file", str(tmp_path / "token")), {}, ROOT)
+    target = resolve_target(args("--consul-token-file", str(tmp_path / "token")), {}, ROOT)
     assert target.consul_token == "s3cret"
 
 
 def test_push_without_a_bucket_says_how_to_name_one(tmp_path: Path) -> None:
-    target = deploy.resolve_target(args(), {}, ROOT)
-    with pytest.raises(deploy.DeployError, match="--bucket"):
-        deploy.push(target, make_release(tmp_path), s3=None, pointers=None)  # type: ignore[arg-type]
+    target = resolve_target(args(), {}, ROOT)
+    with pytest.raises(DeployError, match="--bucket"):
+        push(target, make_release(tmp_path), s3=None, pointers=None)  # type: ignore[arg-type]
 
 
 # --- against moto (S3) and the Consul double ------------------------------------------------------
@@ -301,7 +305,7 @@ class Env:
     s3: Any
     bucket: str
     consul: Any
-    target: deploy.Target
+    target: Target
     tmp: Path
 
     def pointers(self, token: str | None = None) -> PointerStore:
@@ -309,11 +313,11 @@ class Env:
 
         return PointerStore(connect(self.consul.address, token), KV_PREFIX, APP)
 
-    def push(self, content: bytes = b"v1", **kwargs: Any) -> deploy.Pushed:
+    def push(self, content: bytes = b"v1", **kwargs: Any) -> Pushed:
         release = make_release(self.tmp / f"rel-{uuid.uuid4().hex[:6]}", {"app.txt": content})
         kwargs.setdefault("pointers", self.pointers())
         kwargs.setdefault("err", io.StringIO())
-        return deploy.push(self.target, release, s3=self.s3, **kwargs)
+        return push(self.target, release, s3=self.s3, **kwargs)
 
     def stored(self) -> list[str]:
         answer = self.s3.list_objects_v2(Bucket=self.bucket)
@@ -335,7 +339,7 @@ def env(moto_server: str, tmp_path: Path) -> Iterator[Env]:
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     with ConsulDouble() as consul:
-        target = deploy.Target(stack="staging", app=APP, bucket=bucket, kv_prefix=KV_PREFIX,
+        target = Target(stack="staging", app=APP, bucket=bucket, kv_prefix=KV_PREFIX,
                                keep=5, region="us-east-1", s3_endpoint=moto_server,
                                consul_addr=consul.address, consul_token=None, consul_ca=None)
         yield Env(s3, bucket, consul, target, tmp_path)
@@ -498,7 +502,7 @@ def test_push_with_consul_unreachable_fails_before_uploading(env: Env) -> None:
 @pytest.mark.integration
 def test_push_refuses_a_release_id_already_in_the_bucket(env: Env) -> None:
     env.push(release_id="r1")
-    with pytest.raises(deploy.DeployError, match="already exists"):
+    with pytest.raises(DeployError, match="already exists"):
         env.push(release_id="r1")
     assert len(env.stored()) == 2
 
@@ -511,7 +515,7 @@ def test_push_whose_event_fails_says_the_pointer_moved(env: Env) -> None:
 
     from deploy.pointer import connect
 
-    with pytest.raises(deploy.EventError, match="notify") as caught:
+    with pytest.raises(EventError, match="notify") as caught:
         env.push(pointers=NoEvents(connect(env.consul.address, None), KV_PREFIX, APP))
     assert env.consul.value(CURRENT) is not None
     assert env.consul.value(CURRENT) in str(caught.value)
@@ -521,7 +525,7 @@ def test_push_whose_event_fails_says_the_pointer_moved(env: Env) -> None:
 def test_rollback_against_consul_double_restores_the_previous_pointer(env: Env) -> None:
     first = env.push(b"one")
     env.push(b"two")
-    chosen, _, _ = deploy.rollback(env.target, s3=env.s3, pointers=env.pointers())
+    chosen, _, _ = rollback(env.target, s3=env.s3, pointers=env.pointers())
     assert chosen.release == first.release.release
     assert env.consul.value(CURRENT) == first.release.manifest
 
@@ -530,7 +534,7 @@ def test_rollback_against_consul_double_restores_the_previous_pointer(env: Env) 
 def test_rollback_against_consul_double_fires_the_event_again(env: Env) -> None:
     first = env.push(b"one")
     env.push(b"two")
-    deploy.rollback(env.target, s3=env.s3, pointers=env.pointers())
+    rollback(env.target, s3=env.s3, pointers=env.pointers())
     assert env.consul.events[-1].payload == first.release.manifest.encode()
 
 
@@ -540,8 +544,8 @@ def test_rollback_to_a_release_whose_manifest_is_gone_leaves_pointer_unchanged(
     first = env.push(b"one")
     second = env.push(b"two")
     env.s3.delete_object(Bucket=env.bucket, Key=first.release.manifest.split("/", 3)[3])
-    with pytest.raises(deploy.DeployError, match="not readable"):
-        deploy.rollback(env.target, s3=env.s3, pointers=env.pointers())
+    with pytest.raises(DeployError, match="not readable"):
+        rollback(env.target, s3=env.s3, pointers=env.pointers())
     assert env.consul.value(CURRENT) == second.release.manifest
 
 
@@ -571,7 +575,7 @@ def test_cli_push_then_rollback_real_subprocess_against_moto_and_consul_double(
 def test_cli_reports_a_failure_before_the_pointer_with_exit_1_and_says_it_is_unchanged(
         env: Env, moto_server: str) -> None:
     err = io.StringIO()
-    code = deploy.main(["push", "--stack", "staging", "--bucket", "no-such-bucket-here",
+    code = main(["push", "--stack", "staging", "--bucket", "no-such-bucket-here",
                         "--s3-endpoint", moto_server, "--region", "us-east-1",
                         str(make_release(env.tmp / "r"))],
                        env={"CONSUL_HTTP_ADDR": env.consul.address}, out=io.StringIO(), err=err)
@@ -589,7 +593,7 @@ def test_cli_without_bucket_uses_the_name_the_stack_gives_it_against_moto(
     bucket = default_release_bucket("webapp", "staging", "123456789012")
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    code = deploy.main(["push", "--stack", "staging", "--s3-endpoint", moto_server,
+    code = main(["push", "--stack", "staging", "--s3-endpoint", moto_server,
                         "--region", "us-east-1", str(make_release(env.tmp / "r"))],
                        env={"CONSUL_HTTP_ADDR": env.consul.address}, out=io.StringIO(),
                        err=io.StringIO())

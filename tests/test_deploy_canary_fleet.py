@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from contracts.release_layout import deploy_keys
-from deploy.cli import stack_defaults
+from deploy.target import stack_defaults
 from tests.canary_fleet import SimNode, wait_until
 from tests.consul_double import ConsulDouble
 

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-import deploy.cli as deploy
 from deploy.artifacts import ReleaseError, check_links
+from deploy.cli import main
+from deploy.errors import DeployError
+from deploy.publish import push
+from deploy.s3 import UploadError
 from tests.test_deploy import Env, env, refuse  # noqa: F401 - the moto + Consul double fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,8 +86,8 @@ def die_before_the_manifest(env: Env, path: Path) -> None:  # noqa: F811
     """A push of r1 that stored its archive, then died: S3 refused the manifest's PutObject."""
     handler = refuse("PutObject")
     env.s3.meta.events.register("before-send.s3.PutObject", handler)
-    with pytest.raises(deploy.UploadError):
-        deploy.push(env.target, path, s3=env.s3, pointers=env.pointers(), release_id="r1",
+    with pytest.raises(UploadError):
+        push(env.target, path, s3=env.s3, pointers=env.pointers(), release_id="r1",
                     err=io.StringIO())
     env.s3.meta.events.unregister("before-send.s3.PutObject", handler)
 
@@ -96,7 +99,7 @@ def test_push_against_moto_that_died_before_the_manifest_resumes_with_the_same_f
     die_before_the_manifest(env, path)
     assert env.stored() == [f"releases/{env.target.app}/r1/{env.target.app}.tar.gz"]
     err = io.StringIO()
-    pushed = deploy.push(env.target, path, s3=env.s3, pointers=env.pointers(),
+    pushed = push(env.target, path, s3=env.s3, pointers=env.pointers(),
                          release_id="r1", err=err)
     assert "resuming an interrupted push" in err.getvalue()
     assert pushed.release.release == "r1"
@@ -110,8 +113,8 @@ def test_push_against_moto_with_other_files_under_a_dead_push_id_says_how_to_go_
     path = release(env.tmp)
     die_before_the_manifest(env, path)
     (path / "app.txt").write_text("v2, different")
-    with pytest.raises(deploy.DeployError) as caught:
-        deploy.push(env.target, path, s3=env.s3, pointers=env.pointers(), release_id="r1",
+    with pytest.raises(DeployError) as caught:
+        push(env.target, path, s3=env.s3, pointers=env.pointers(), release_id="r1",
                     err=io.StringIO())
     message = str(caught.value)
     assert "--release-id" in message
@@ -127,7 +130,7 @@ def test_status_against_consul_double_names_a_pointer_that_is_not_utf8(key: str)
     with ConsulDouble() as consul:
         consul.put(f"webapp/staging/deploy/webapp/{key}", b"\xff\xfes3://x")
         err = io.StringIO()
-        code = deploy.main(["status", "--stack", "staging", "--bucket", "b",
+        code = main(["status", "--stack", "staging", "--bucket", "b",
                             "--consul-addr", consul.address], env={}, out=io.StringIO(),
                            err=err)
     assert code == 1

@@ -345,8 +345,9 @@ class Stack:
 
     def push(self, content: str) -> str:
         """Publish a release with the real deploy tool; returns its release id."""
-        from deploy.cli import Target, push
         from deploy.pointer import PointerStore, connect
+        from deploy.publish import push
+        from deploy.target import Target
 
         release = self.node.tmp / f"build-{uuid.uuid4().hex[:6]}"
         release.mkdir()
@@ -360,8 +361,9 @@ class Stack:
             return push(target, release, s3=self.s3, pointers=pointers, err=quiet).release.release
 
     def rollback(self) -> str:
-        from deploy.cli import Target, rollback
         from deploy.pointer import PointerStore, connect
+        from deploy.rollback import rollback
+        from deploy.target import Target
 
         target = Target(stack="staging", app=APP, bucket=self.bucket, kv_prefix=f"{APP}/staging",
                         keep=3, region="us-east-1", s3_endpoint=self.endpoint,
