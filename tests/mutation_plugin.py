@@ -22,6 +22,9 @@ _NOT_A_MUTANT = {"", "stats", "fail", "mutant_generation"}
 # mutants/ has neither, and they judge the toolchain, not code under mutation. (Kept here, not in
 # pyproject's pytest args: mutmut drops every cached verdict when those change.)
 _NOT_RUN_HERE = ("tests/test_engine_cli_required.py",)
+# Nearly every unit test builds settings, so a settings mutant would rerun ~480 tests (minutes each
+# on 2 cores): the settings tests judge it alone. This can only miss a kill, never invent one.
+_OWN_TESTS = {"components.settings.": "settings"}
 
 
 @cache
@@ -37,8 +40,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if elsewhere:
         config.hook.pytest_deselected(items=elsewhere)
         items[:] = [item for item in items if item not in elsewhere]
-    if os.environ.get("MUTANT_UNDER_TEST", "") in _NOT_A_MUTANT:
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if mutant in _NOT_A_MUTANT:
         return
+    for prefix, marker in _OWN_TESTS.items():
+        if mutant.startswith(prefix):
+            others = [item for item in items if marker not in item.path.name]
+            config.hook.pytest_deselected(items=others)
+            items[:] = [item for item in items if marker in item.path.name]
     slow = [item for item in items if _durations().get(item.nodeid, 0.0) > SLOW]
     if slow:
         config.hook.pytest_deselected(items=slow)
