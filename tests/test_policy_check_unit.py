@@ -19,10 +19,12 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from contracts.stack_file import MAX_BYTES
 from mock_engine import SECRET, Registration
 from mock_engine import UNKNOWN as MOCK_UNKNOWN
 from plan import policy_check
-from plan.policy_check import Finding, check, render, stack_resources, to_wire
+from plan.cli import PlanError
+from plan.policy_check import Finding, check, pack_config, render, stack_resources, to_wire
 from policy.offline import UNKNOWN
 
 ADVISORY, MANDATORY = EnforcementLevel.ADVISORY, EnforcementLevel.MANDATORY
@@ -177,3 +179,38 @@ Policy pack on `production`: 4 violation(s), 2 blocking.
 """
 
 
+
+
+def pack_file(tmp_path: Path, body: bytes) -> Path:
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "qa.json").write_bytes(body)
+    return tmp_path
+
+
+def test_no_pack_config_file_means_the_packs_defaults(tmp_path: Path) -> None:
+    assert pack_config("qa", tmp_path) == {}
+
+
+def test_pack_config_may_fill_the_size_limit(tmp_path: Path) -> None:
+    root = pack_file(tmp_path, b'{"a": 1}'.ljust(MAX_BYTES))  # trailing spaces are valid JSON
+    assert pack_config("qa", root) == {"a": 1}
+
+
+def test_pack_config_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    with pytest.raises(PlanError) as caught:
+        pack_config("qa", pack_file(tmp_path, b" " * (MAX_BYTES + 1)))
+    assert str(caught.value) == "policy/qa.json: is not readable JSON " \
+        f"({MAX_BYTES + 1} bytes is over the {MAX_BYTES}-byte limit)"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b'{"all": ', "is not readable JSON (Expecting value: line 1 column 9 (char 8))"),
+    (b"\xff", "is not readable JSON ('utf-8' codec can't decode byte 0xff in position 0: "
+              "invalid start byte)"),
+    (b'["mandatory"]', "the top level must be an object of policy name -> config"),
+])
+def test_unusable_pack_config_is_one_line_naming_the_file(
+        tmp_path: Path, body: bytes, message: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        pack_config("qa", pack_file(tmp_path, body))
+    assert str(caught.value) == f"policy/qa.json: {message}"
