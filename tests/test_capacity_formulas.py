@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import MixedInstances, WarmPool
+from components.settings import MixedInstances, StackSettings, WarmPool
 from components.settings.capacity import CapacitySettings
 from plan import capacity as cap
 from plan import capacity_report as report
@@ -206,8 +206,15 @@ def test_on_demand_share_is_of_the_instances_beyond_the_base_rounded_up(
     assert cap.on_demand_count(n, distribution) == expected
 
 
-def test_policies_follow_the_scaling_mode_with_request_tracking_after_the_cpu_one() -> None:
-    s = parse("production")
+@pytest.fixture(scope="module")
+def production() -> StackSettings:
+    """Parsed once, outside the tests' own time (the mutation runs skip slow tests)."""
+    return parse("production")
+
+
+def test_policies_follow_the_scaling_mode_with_request_tracking_after_the_cpu_one(
+        production: StackSettings) -> None:
+    s = production
     step = replace(s, scaling=replace(s.scaling, mode="step"))
     target = replace(s, scaling=replace(s.scaling, mode="target", target_cpu=40,
                                         request_count_target=1000))
@@ -221,8 +228,9 @@ def test_policies_follow_the_scaling_mode_with_request_tracking_after_the_cpu_on
     assert (cpu.grow(4), requests.grow(4)) == (10, 20)  # 4 x 100/40 rounded up; the whole fleet
 
 
-def test_scale_in_steps_are_the_range_over_the_scale_in_adjustment() -> None:
-    s = replace(parse("production").scaling, scale_in_adjustment=-2)
+def test_scale_in_steps_are_the_range_over_the_scale_in_adjustment(
+        production: StackSettings) -> None:
+    s = replace(production.scaling, scale_in_adjustment=-2)
     worst_in = 300 + 300 + 60  # one misaligned period, one period, the datapoint's delay
     # (20 - 2) / 2 = 9 steps, each draining 30 s; simple waits cooldown + a minute between them
     assert cap.simple_policy(s, 2, 20, 30, A).scale_in == worst_in + 9 * 30 + 8 * (300 + 60)
