@@ -210,8 +210,10 @@ def on_demand_count(n: int, mixed: MixedInstances | None) -> int:
 def hourly_cost(n: int, price: float, mixed: MixedInstances | None) -> float:
     """n instances at the on-demand ``price``; spot ones less the configured spot discount (at
     the on-demand price when none is set: an upper bound)."""
+    if mixed is None:
+        return n * price
     on_demand = on_demand_count(n, mixed)
-    discount = (mixed.spot_discount_percent or 0) / 100 if mixed else 0
+    discount = (mixed.spot_discount_percent or 0) / 100
     return on_demand * price + (n - on_demand) * price * (1 - discount)
 
 

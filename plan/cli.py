@@ -46,6 +46,8 @@ EXIT_NOT_BOOTSTRAPPED = 3
 PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
 # Packages of ours the program never imports; they stay loaded while another tree's program runs.
 _OWN_PACKAGES = frozenset({"plan", "mock_engine", "tests", "bench", "venv"})
+# A git that hangs (a slow or broken clone) fails the plan with one line, not a traceback.
+GIT_TIMEOUT: float = 120
 
 
 class PlanError(Exception):
@@ -121,8 +123,12 @@ def tree_text(stack: str, *, root: Path = ROOT,
 
 
 def _git(root: Path, *args: str) -> bytes:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=120,
-                          check=False)
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                              timeout=GIT_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise PlanError(f"git {' '.join(args)}: no answer after {GIT_TIMEOUT:g} s; run it "
+                        f"in {root} to see why") from None
     if done.returncode != 0:
         raise PlanError(f"git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout

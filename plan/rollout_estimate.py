@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,11 @@ class Estimate:
 
 def estimate(desired: int, min_pct: int, max_pct: int, warmup: int,
              checkpoints: Sequence[int] = (), checkpoint_delay: int = 0) -> Estimate:
-    if desired <= 0:
-        return Estimate(0, warmup, 0, 0)
     batch = min(desired, max(1, desired * (max_pct - min_pct) // 100))
     extra = desired * (max_pct - 100) // 100
     marks = [math.ceil(desired * p / 100) for p in (checkpoints or [100])]
-    segments = [b - a for a, b in zip([0, *marks], marks, strict=False) if b > a]
+    # No instances (desired 0): no segment, so no batch; nothing divides by ``batch``.
+    segments = [b - a for a, b in pairwise([0, *marks]) if b > a]
     batches = sum(math.ceil(s / batch) for s in segments)
     pauses = max(0, len(segments) - 1) * checkpoint_delay
     return Estimate(batches=batches, seconds_per_batch=warmup,

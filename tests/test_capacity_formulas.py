@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import MixedInstances, WarmPool
+from components.settings import MixedInstances, StackSettings, WarmPool
 from components.settings.capacity import CapacitySettings
 from plan import capacity as cap
 from plan import capacity_report as report
@@ -191,3 +191,72 @@ def test_pr_job_summary_carries_the_capacity_report() -> None:
     workflow = yaml.safe_load((report.ROOT / ".github/workflows/pull-request.yml").read_text())
     runs = [step.get("run", "") for step in workflow["jobs"]["offline-plan"]["steps"]]
     assert 'venv/bin/python -m plan "$STACK" --capacity >> "$GITHUB_STEP_SUMMARY"' in runs
+
+
+def test_capacity_counts_an_instance_in_service_at_the_very_second_it_arrives() -> None:
+    assert [cap.capacity_at([300, 600], 2, s) for s in (299, 300, 600)] == [2, 3, 4]
+
+
+@pytest.mark.parametrize(("n", "distribution", "expected"), [
+    (10, mixed(base=2, pct=50), 6),  # the base, then half of the other 8
+    (21, mixed(pct=48), 11),  # 10.08 rounds up
+])
+def test_on_demand_share_is_of_the_instances_beyond_the_base_rounded_up(
+        n: int, distribution: MixedInstances, expected: int) -> None:
+    assert cap.on_demand_count(n, distribution) == expected
+
+
+@pytest.fixture(scope="module")
+def production() -> StackSettings:
+    """Parsed once, outside the tests' own time (the mutation runs skip slow tests)."""
+    return parse("production")
+
+
+def test_policies_follow_the_scaling_mode_with_request_tracking_after_the_cpu_one(
+        production: StackSettings) -> None:
+    s = production
+    step = replace(s, scaling=replace(s.scaling, mode="step"))
+    target = replace(s, scaling=replace(s.scaling, mode="target", target_cpu=40,
+                                        request_count_target=1000))
+    assert [p.label for p in cap.policies(s, A)] == [
+        "CPU simple: >= 50% for 1 x 300s, +3, cooldown 300s"]
+    assert [p.label for p in cap.policies(step, A)] == [
+        f"CPU step: >= 50% for 1 x 300s, +6 when saturated, warmup {s.fleet.instance_warmup}s"]
+    cpu, requests = cap.policies(target, A)
+    assert (cpu.label, requests.label) == ("CPU target tracking: 40%",
+                                           "Request count target tracking: 1000 per target")
+    assert (cpu.grow(4), requests.grow(4)) == (10, 20)  # 4 x 100/40 rounded up; the whole fleet
+
+
+def test_scale_in_steps_are_the_range_over_the_scale_in_adjustment(
+        production: StackSettings) -> None:
+    s = replace(production.scaling, scale_in_adjustment=-2)
+    worst_in = 300 + 300 + 60  # one misaligned period, one period, the datapoint's delay
+    # (20 - 2) / 2 = 9 steps, each draining 30 s; simple waits cooldown + a minute between them
+    assert cap.simple_policy(s, 2, 20, 30, A).scale_in == worst_in + 9 * 30 + 8 * (300 + 60)
+    assert cap.step_policy(s, 2, 20, 300, 30, A).scale_in == worst_in + 9 * 30 + 8 * 60
+
+
+def test_target_tracking_waits_out_the_warmup_then_the_next_alarm_minute() -> None:
+    assert cap.target_tracking_policy("t", 2.0, 20, 300, 30, A).gap == 300 + 60
+
+
+def test_timeline_uses_the_warm_pool_for_the_first_launches_across_activities() -> None:
+    # +2 per activity from 2 to 6 with a pool of 3: launches 0-2 warm (45 s), the 4th cold.
+    policy = cap.Policy("p", (600, 300), 100, lambda c: c + 2, 0)
+    launch = cap.launch_seconds(CapacitySettings(warm_pool=WarmPool("Hibernated", 0, None,
+                                                                    False)), 3, A)
+    second = 600 + 45 + 100  # the first activity's last launch, then the gap
+    assert cap.timeline(policy, 2, 6, launch, 30) == [
+        600 + 45 + 30, 600 + 45 + 30, second + 45 + 30, second + 180 + 30]
+
+
+def test_timeline_of_a_policy_adding_one_at_a_time_reaches_the_maximum() -> None:
+    policy = cap.Policy("p", (100, 50), 10, lambda c: c + 1, 0)
+    assert cap.timeline(policy, 1, 3, lambda i: 5, 0) == [105, 120]
+
+
+def test_cpu_target_of_100_percent_never_asks_for_more() -> None:
+    # CPU cannot exceed the target, so desired = ceil(current x 1) = current: no activity.
+    policy = cap.target_tracking_policy("t", cap.CPU_CEILING / 100, 20, 300, 30, A)
+    assert cap.timeline(policy, 2, 20, lambda i: 180, 30) == []

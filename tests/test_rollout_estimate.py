@@ -40,3 +40,23 @@ def test_offline_plan_prints_the_roll_estimate_for_each_stack(stack: str, line: 
 
     text = tree(stack, resources(run_program(stack).registrations))
     assert line in text
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    # two checkpoints without a delay: no pause between the segments
+    ((10, 100, 150, 120, (50, 100)), Estimate(2, 120, 240, 10)),
+    # a delay but no checkpoints: one segment, never a pause
+    ((2, 100, 200, 300, (), 300), Estimate(1, 300, 300, 2)),
+    # 10 % and 20 % of 2 are both the first instance: one pause, not two
+    ((2, 100, 200, 300, (10, 20, 100), 300), Estimate(2, 300, 900, 2)),
+    # 67 % of 6 is 4.02, so the checkpoint waits for the 5th instance: 2 + 2 + 1, then 1
+    ((6, 100, 134, 300, (67, 100)), Estimate(4, 300, 1200, 6)),
+])
+def test_checkpoints_split_the_roll(args: tuple[int, ...], expected: Estimate) -> None:
+    assert estimate(*args) == expected
+
+
+def test_estimate_text_rounds_the_total_up_to_whole_minutes() -> None:
+    # a 61 s warmup is "~1 min" a batch, but the roll as a whole takes into its second minute
+    assert estimate(1, 0, 100, 61).text(1) == \
+        "about 1 batch(es) of ~1 min, ~2 min in all; lowest in service 0 of 1"
