@@ -130,7 +130,10 @@ def _git(root: Path, *args: str) -> bytes:
         raise PlanError(f"git {' '.join(args)}: no answer after {GIT_TIMEOUT:g} s; run it "
                         f"in {root} to see why") from None
     if done.returncode != 0:
-        raise PlanError(f"git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
+        # git's own advice runs over several lines; the error stays one.
+        said = "; ".join(line.strip() for line in done.stderr.decode(errors="replace").splitlines()
+                         if line.strip())
+        raise PlanError(f"git {' '.join(args)}: {said or f'exit {done.returncode}'}")
     return done.stdout
 
 
