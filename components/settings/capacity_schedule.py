@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -74,13 +75,18 @@ def cron_error(expression: str) -> str | None:
     return None
 
 
+@cache
+def _known_zones() -> frozenset[str]:
+    # Walks the tz database (~0.2 s): once per process, and only when a schedule names a zone.
+    return frozenset(available_timezones())
+
+
 def parse_schedules(obj: ConfigObject, name: str) -> tuple[ScheduledAction, ...]:
     raw = obj.items(name)
     key = f"{obj.key}.{name}"
     if len(raw) > MAX_SCHEDULED_ACTIONS:
         obj.problems.add(key, f"{len(raw)} entries",
                          f"AWS allows at most {MAX_SCHEDULED_ACTIONS} scheduled actions per group")
-    zones = available_timezones()
     actions: list[ScheduledAction] = []
     for i, item in enumerate(raw):
         entry = ConfigObject(f"{key}[{i}]", item, obj.problems)
@@ -91,7 +97,7 @@ def parse_schedules(obj: ConfigObject, name: str) -> tuple[ScheduledAction, ...]
         if entry.required("cron") and (error := cron_error(cron)):
             entry.problems.add(f"{entry.key}.cron", cron, error)
         zone = entry.text("timeZone", "Etc/UTC")
-        if zone not in zones:
+        if zone not in _known_zones():
             try:
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
