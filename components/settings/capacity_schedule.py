@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -14,6 +15,7 @@ from components.settings.reader import ConfigObject
 
 # AWS: at most 125 scheduled actions per Auto Scaling group (service quota, not adjustable).
 MAX_SCHEDULED_ACTIONS = 125
+SIZE_FIELDS = ("minSize", "maxSize", "desiredCapacity")
 PredictiveMode = Literal["ForecastOnly", "ForecastAndScale"]
 PredictiveMetric = Literal["cpu", "requests"]
 MaxCapacityBreach = Literal["HonorMaxCapacity", "IncreaseMaxCapacity"]
@@ -47,15 +49,10 @@ class PredictiveSettings:
     max_capacity_buffer: int
 
 
-def _cron_value(text: str, lo: int, hi: int, names: tuple[str, ...]) -> int | None:
-    if text.upper() in names:
-        return lo + names.index(text.upper())
-    if text.isdigit() and lo <= int(text) <= hi:
-        return int(text)
+def _cron_value_ok(text: str, lo: int, hi: int, names: tuple[str, ...]) -> bool:
     # Day of week: AWS (like Unix cron) also takes 7 for Sunday.
-    if names is DAYS and text == "7":
-        return 0
-    return None
+    return (text.upper() in names or (text.isdigit() and lo <= int(text) <= hi)
+            or (names is DAYS and text == "7"))
 
 
 def cron_error(expression: str) -> str | None:
@@ -72,11 +69,16 @@ def cron_error(expression: str) -> str | None:
             if body == "*":
                 continue
             ends = body.split("-")
-            values = [_cron_value(e, lo, hi, names) for e in ends]
-            if len(ends) > 2 or any(v is None for v in values):
+            if len(ends) > 2 or not all(_cron_value_ok(e, lo, hi, names) for e in ends):
                 allowed = f"{lo}-{hi}" + (f" or {names[0]}-{names[-1]}" if names else "")
                 return f"{label} '{part}': allowed are *, {allowed}, ranges a-b, lists and /step"
     return None
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    # Walks the tz database (~0.2 s): once per process, and only when a schedule names a zone.
+    return frozenset(available_timezones())
 
 
 def parse_schedules(obj: ConfigObject, name: str) -> tuple[ScheduledAction, ...]:
@@ -85,7 +87,6 @@ def parse_schedules(obj: ConfigObject, name: str) -> tuple[ScheduledAction, ...]
     if len(raw) > MAX_SCHEDULED_ACTIONS:
         obj.problems.add(key, f"{len(raw)} entries",
                          f"AWS allows at most {MAX_SCHEDULED_ACTIONS} scheduled actions per group")
-    zones = available_timezones()
     actions: list[ScheduledAction] = []
     for i, item in enumerate(raw):
         entry = ConfigObject(f"{key}[{i}]", item, obj.problems)
@@ -96,14 +97,15 @@ def parse_schedules(obj: ConfigObject, name: str) -> tuple[ScheduledAction, ...]
         if entry.required("cron") and (error := cron_error(cron)):
             entry.problems.add(f"{entry.key}.cron", cron, error)
         zone = entry.text("timeZone", "Etc/UTC")
-        if zone not in zones:
+        if zone not in _known_zones():
             try:
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
                 entry.problems.add(f"{entry.key}.timeZone", zone,
                                    "must be an IANA time zone name like Asia/Tokyo or Etc/UTC")
         sizes = {field: (entry.integer(field, -1, 0, 1000) if field in entry.raw else None)
-                 for field in ("minSize", "maxSize", "desiredCapacity")}
+                 for field in SIZE_FIELDS}
+        entry.used.update(SIZE_FIELDS)  # known even when absent, for the unknown-field hint
         lo, hi, desired = sizes["minSize"], sizes["maxSize"], sizes["desiredCapacity"]
         if lo is None and hi is None and desired is None:
             entry.problems.note(f"{entry.key} sets none of minSize, maxSize, desiredCapacity: "
