@@ -43,7 +43,7 @@ def pick(refreshes: Sequence[Mapping[str, Any]], target: Target) -> Mapping[str,
     if target.template_id is not None:
         for r in recent:
             wanted = r.get("DesiredConfiguration", {}).get("LaunchTemplate", {})
-            if str(wanted.get("Version", "")) == target.launch_version:
+            if wanted.get("Version") == target.launch_version:
                 return r
     return recent[0] if recent else None
 
@@ -120,7 +120,7 @@ class Watch:
     def _describe(self, group: str, refresh_id: str) -> Mapping[str, Any]:
         answer = self.client.describe_instance_refreshes(AutoScalingGroupName=group,
                                                          InstanceRefreshIds=[refresh_id])
-        found = answer.get("InstanceRefreshes", [])
+        found = answer.get("InstanceRefreshes")
         if not found:
             raise RolloutFailed(f"instance refresh {refresh_id} on {group} disappeared")
         return dict(found[0])
@@ -130,7 +130,7 @@ class Watch:
         if target.template_id is None:
             return
         groups = self.client.describe_auto_scaling_groups(
-            AutoScalingGroupNames=[target.group]).get("AutoScalingGroups", [])
+            AutoScalingGroupNames=[target.group]).get("AutoScalingGroups")
         if not groups:
             return
         live = str(groups[0].get("LaunchTemplate", {}).get("Version", ""))

@@ -15,7 +15,7 @@ from components.alarm_specs import (
     simple_policies,
     step_adjustments,
 )
-from components.health_alarm_specs import HealthAlarmSpec, health_alarms
+from components.health_alarm_specs import HealthAlarmSpec, MetricTerm, health_alarms
 from components.settings.reader import ConfigObject, Problems
 from components.settings.rollout import parse_rollout
 from components.settings.scaling import ScalingSettings, parse_scaling
@@ -90,9 +90,9 @@ def test_unhealthy_hosts_alarm_fires_on_one_failing_target_per_minute() -> None:
     assert unhealthy.key == "unhealthy-hosts"
     assert (unhealthy.threshold, unhealthy.evaluation_periods, unhealthy.statistic,
             unhealthy.period) == (1, 4, "Maximum", 60)
-    (term,) = unhealthy.terms
-    assert (term.metric_name, term.dimensions) == \
-        ("UnHealthyHostCount", ("TargetGroup", "LoadBalancer"))
+    # The id is the alarm's metric query id in CloudWatch (a lowercase first letter is required).
+    assert unhealthy.terms == (
+        MetricTerm("unhealthy", "UnHealthyHostCount", ("TargetGroup", "LoadBalancer")),)
     assert unhealthy.expression is None
     assert "4 minute(s)" in unhealthy.description
 

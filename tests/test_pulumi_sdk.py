@@ -11,6 +11,7 @@ from importlib.metadata import version
 from typing import Any
 
 import pulumi
+import pytest
 from pulumi.runtime import rpc
 
 from components import pulumi_sdk
@@ -85,3 +86,18 @@ def test_recording_exports_sees_every_export_and_restores_the_sdk_function() -> 
         restored = pulumi.export
         pulumi.export = original
     assert restored is fake
+
+
+def test_running_config_keeps_secret_flags_the_engine_passed_in_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine hands a program its config as PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS: a key
+    # secret only there must stay secret beside the ones set in the running config.
+    monkeypatch.setenv("PULUMI_CONFIG", '{"webtier:env": "e"}')
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", '["webtier:env"]')
+    pulumi.runtime.set_all_config({"webtier:b": "2"}, ["webtier:b"])
+    try:
+        raw, secret_keys = pulumi_sdk.running_config()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert (raw, secret_keys) == ({"webtier:env": "e", "webtier:b": "2"},
+                                  {"webtier:env", "webtier:b"})
