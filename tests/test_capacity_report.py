@@ -18,6 +18,7 @@ from components.settings import MixedInstances, StackSettings, WarmPool
 from components.settings.capacity_schedule import PredictiveSettings, ScheduledAction
 from components.settings.reader import SettingsError
 from mock_engine import ROOT
+from plan import capacity as cap
 from plan import capacity_report as report
 from tests.test_settings import parse
 
@@ -68,6 +69,29 @@ def test_several_policies_get_a_row_for_all_of_them_together() -> None:
         # Worst and curve of whichever reacts first, the best of the best, the slowest scale-in.
         report.Row("All policies together", (390, 330), (1, 4, 4), 1470),
     ]
+
+
+def test_checkpoints_count_what_is_in_service_at_exactly_five_ten_and_thirty_minutes() -> None:
+    # Launches of 275 s put the request policy's instances in service at 605 s: not yet at
+    # 10 minutes (600 s).
+    a = cap.Assumptions(launch={"cold": 275, "Stopped": 275, "Hibernated": 275})
+    rows = report.report("staging", STAGING, PRICES, a).rows
+    assert [(r.reaction, r.at) for r in rows] == [
+        ((965, 665), (1, 1, 3)), ((605, 545), (1, 1, 4)), ((605, 545), (1, 1, 4))]
+
+
+def test_the_best_case_launches_the_first_instance_from_the_warm_pool() -> None:
+    # A pool of one: the first instance is warm (60 s), the rest cold (180 s).
+    pool = WarmPool("Stopped", 1, PRODUCTION.fleet.min_size, True)
+    settings = replace(PRODUCTION, capacity=replace(PRODUCTION.capacity, warm_pool=pool))
+    assert report.report("production", settings, PRICES).rows[0].reaction == (750, 450)
+
+
+def test_a_fleet_that_cannot_grow_adds_nothing_at_any_checkpoint() -> None:
+    settings = replace(STAGING, fleet=replace(STAGING.fleet, max_size=1))
+    rows = report.report("staging", settings, PRICES).rows
+    # No instance to wait for: the worst case shows no wait; every checkpoint stays at min.
+    assert [(r.reaction[0], r.at) for r in rows] == [(0, (1, 1, 1))] * 3
 
 
 def test_warm_pool_mixed_instances_predictive_and_schedules_show_in_cost_and_notes() -> None:
@@ -139,6 +163,28 @@ def test_missing_price_leaves_the_cost_unknown_and_says_what_to_add() -> None:
     assert report.render(r).split("\n")[6] == (
         f"Cost per hour: unknown (no price for m5.large in {REGION} in plan/prices.json "
         "(dated 2030-01-02): add it).")
+
+
+def test_prices_for_other_regions_only_leave_the_cost_unknown() -> None:
+    prices = {"date": "2030-01-02", "onDemandHourly": {"us-east-1": {"t3.medium": 0.1}},
+              "ebsGp3MonthlyPerGb": {"us-east-1": 0.08}}
+    r = report.report("production", PRODUCTION, prices)
+    assert (r.floor, r.ceiling, r.price_note) == (
+        None, None, f"no price for t3.medium in {REGION} in plan/prices.json (dated 2030-01-02): "
+                    "add it")
+
+
+def test_a_region_without_a_volume_price_counts_the_pool_volumes_free() -> None:
+    prices = {**PRICES, "ebsGp3MonthlyPerGb": {"us-east-1": 0.08}}
+    r = report.report("production", everything(), prices)
+    assert (r.floor, r.ceiling) == (pytest.approx(0.4), pytest.approx(3.28))
+
+
+def test_a_report_with_only_one_cost_bound_prints_neither() -> None:
+    r = replace(report.report("production", PRODUCTION, PRICES), ceiling=None)
+    assert report.render(r).split("\n")[6] == (
+        f"Cost per hour: unknown (t3.medium on demand $0.1/h in {REGION}, plan/prices.json dated "
+        "2030-01-02).")
 
 
 def test_compare_sets_two_stacks_side_by_side_on_the_fastest_policy() -> None:
