@@ -87,6 +87,14 @@ def test_the_best_case_launches_the_first_instance_from_the_warm_pool() -> None:
     assert report.report("production", settings, PRICES).rows[0].reaction == (750, 450)
 
 
+def test_all_policies_together_wait_only_for_the_first_instance() -> None:
+    # A pool of one: the request policy's first instance is warm (390 s), the others cold.
+    pool = WarmPool("Stopped", 1, 2, True)
+    settings = replace(STAGING, capacity=replace(STAGING.capacity, warm_pool=pool))
+    assert report.report("staging", settings, PRICES).rows[-1] == report.Row(
+        "All policies together", (390, 330), (1, 4, 4), 1470)
+
+
 def test_a_fleet_that_cannot_grow_adds_nothing_at_any_checkpoint() -> None:
     settings = replace(STAGING, fleet=replace(STAGING.fleet, max_size=1))
     rows = report.report("staging", settings, PRICES).rows
