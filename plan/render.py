@@ -150,7 +150,8 @@ def diff_markdown(stack: str, base: str, changes: Sequence[Change],
     out = [f"### Offline plan for `{stack}`: {code(base)} → working tree", ""]
     if note:
         out += [f"> {note}", ""]
-    out += [f"> **Secret in plain text**: {code(w)}" for w in warnings]
+    for w in warnings:  # a blank line after each, or Markdown runs the quote into what follows
+        out += [f"> **Secret in plain text**: {code(w)}", ""]
     if not changes:
         out += ["No changes.", ""]
         return "\n".join(out)

@@ -99,7 +99,18 @@ def test_plan_without_changes_says_so_after_the_note() -> None:
         "### Offline plan for `production`: `HEAD~1` → working tree\n\n> n\n\nNo changes.\n"
 
 
-def test_every_plain_text_secret_gets_its_own_warning_line() -> None:
-    lines = diff_markdown("staging", "main", [], warnings=["webtier:a", "webtier:b"]).split("\n")
-    assert "> **Secret in plain text**: `webtier:a`" in lines
-    assert "> **Secret in plain text**: `webtier:b`" in lines
+def test_every_plain_text_secret_is_its_own_quote_apart_from_what_follows() -> None:
+    # Without the blank lines Markdown runs the quotes and "No changes." into one paragraph.
+    assert diff_markdown("staging", "main", [], warnings=["webtier:a", "webtier:b"]) == (
+        "### Offline plan for `staging`: `main` → working tree\n\n"
+        "> **Secret in plain text**: `webtier:a`\n\n"
+        "> **Secret in plain text**: `webtier:b`\n\n"
+        "No changes.\n")
+
+
+def test_a_secret_warning_stands_apart_from_the_change_counts() -> None:
+    text = diff_markdown("staging", "main", CHANGES[3:4], warnings=["webtier:a"], note="n")
+    assert text.split("\n")[:8] == [
+        "### Offline plan for `staging`: `main` → working tree", "", "> n", "",
+        "> **Secret in plain text**: `webtier:a`", "",
+        "**0** to replace · **0** to update · **0** to create · **1** to delete", ""]
