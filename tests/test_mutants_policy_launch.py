@@ -126,3 +126,14 @@ def test_hop_limit_message_shows_a_fraction_as_given_and_a_whole_number_without_
         assert message(limit) == [
             f"metadataOptions.httpPutResponseHopLimit is {shown}: set it to 1 so the metadata "
             "service answers only the instance itself"]
+
+
+def test_volume_messages_show_the_encrypted_value_given_and_read_past_non_ebs_mappings() -> None:
+    assert encrypted_volumes(LAUNCH_CONFIGURATION, {
+        "rootBlockDevice": {"encrypted": True},
+        "ebsBlockDevices": [{"deviceName": "/dev/sdb", "encrypted": False}]}) == [
+        "ebsBlockDevices[0] (/dev/sdb).encrypted is False: set it to true"]
+    assert encrypted_volumes(LAUNCH_TEMPLATE, {"blockDeviceMappings": [
+        {"deviceName": "/dev/sdc", "ebs": None},
+        {"deviceName": "/dev/xvda", "ebs": {"encrypted": "false"}}]}) == [
+        "blockDeviceMappings[1] (/dev/xvda).ebs.encrypted is 'false': set it to \"true\""]

@@ -75,7 +75,7 @@ def test_every_group_is_checked_after_one_not_behind_a_load_balancer() -> None:
 
 
 def test_a_health_check_list_including_elb_passes() -> None:
-    group = asg(targetGroupArns=["arn:tg"], healthCheckType="EC2, elb")
+    group = asg(targetGroupArns=["arn:tg"], healthCheckType="EC2,elb")
     assert rules.elb_health_check([group]) == []
 
 
