@@ -108,3 +108,32 @@ def test_no_public_ip_on_either_launch_kind() -> None:
         "networkInterfaces[1].associatePublicIpAddress is \"true\": set it to \"false\"; "
         "instances are reached through the load balancer"]
     assert no_public_ip(LAUNCH_TEMPLATE, {}) == []
+
+
+@pytest.mark.parametrize("kind", LAUNCH_KINDS)
+def test_empty_metadata_options_count_as_not_set(kind: str) -> None:
+    assert imdsv2_required(kind, {"metadataOptions": {}}) == \
+        ['metadataOptions is not set, so instances accept IMDSv1: set metadataOptions.httpTokens '
+         'to "required"']
+
+
+def test_hop_limit_message_shows_a_fraction_as_given_and_a_whole_number_without_point() -> None:
+    def message(limit: object) -> list[str]:
+        return metadata_hop_limit(LAUNCH_TEMPLATE, {"metadataOptions": {
+            "httpPutResponseHopLimit": limit}})
+
+    for limit, shown in ((1.5, "1.5"), (2.0, "2"), (3, "3")):
+        assert message(limit) == [
+            f"metadataOptions.httpPutResponseHopLimit is {shown}: set it to 1 so the metadata "
+            "service answers only the instance itself"]
+
+
+def test_volume_messages_show_the_encrypted_value_given_and_read_past_non_ebs_mappings() -> None:
+    assert encrypted_volumes(LAUNCH_CONFIGURATION, {
+        "rootBlockDevice": {"encrypted": True},
+        "ebsBlockDevices": [{"deviceName": "/dev/sdb", "encrypted": False}]}) == [
+        "ebsBlockDevices[0] (/dev/sdb).encrypted is False: set it to true"]
+    assert encrypted_volumes(LAUNCH_TEMPLATE, {"blockDeviceMappings": [
+        {"deviceName": "/dev/sdc", "ebs": None},
+        {"deviceName": "/dev/xvda", "ebs": {"encrypted": "false"}}]}) == [
+        "blockDeviceMappings[1] (/dev/xvda).ebs.encrypted is 'false': set it to \"true\""]

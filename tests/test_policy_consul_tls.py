@@ -10,6 +10,7 @@ import pytest
 
 from components.user_data import BootSettings, render
 from policy import rules
+from policy.consul_tls import consul_agent_tls
 from tests.test_policy import CONFIGURATION, TEMPLATE, b64, changed, violations
 
 NAME = "consul-agent-tls"
@@ -57,3 +58,11 @@ def test_consul_tls_ignores_launches_that_run_no_consul_agent() -> None:
 
 def test_consul_tls_ignores_other_resource_types() -> None:
     assert violations(NAME, rules.GROUP, {"userData": user_data(tls=False)}) == []
+
+
+def test_consul_tls_message_names_both_settings_and_reads_the_second_property() -> None:
+    props = {"userData": "#!/bin/sh\necho no agent here\n",
+             "userDataBase64": base64.b64encode(user_data(tls=False).encode()).decode()}
+    assert consul_agent_tls(rules.LAUNCH_TEMPLATE, props) == [
+        "userDataBase64 starts a Consul agent without TLS (it does not write the CA certificate "
+        "or the TLS block): set webtier:consul.tls.enabled: true and webtier:consul.tls.caCert"]
