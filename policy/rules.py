@@ -224,19 +224,19 @@ def encrypted_volumes(resource_type: str, props: Mapping[str, Any]) -> list[str]
         return problems
     if resource_type == LAUNCH_TEMPLATE:
         problems = []
-        ebs_mappings = 0
+        declares_ebs = False
         for index, mapping in enumerate(_items(props.get("blockDeviceMappings"))):
             if mapping.get("noDevice") or mapping.get("virtualName"):
                 continue  # suppressed device or instance store: no EBS volume to encrypt
             ebs = mapping.get("ebs")
             if not isinstance(ebs, Mapping):
                 continue
-            ebs_mappings += 1
+            declares_ebs = True
             if not _is_true(ebs.get("encrypted")):
                 label = mapping.get("deviceName") or f"#{index}"
                 problems.append(f"blockDeviceMappings[{index}] ({label}).ebs.encrypted is "
                                 f"{ebs.get('encrypted')!r}: set it to \"true\"")
-        if ebs_mappings == 0:
+        if not declares_ebs:
             problems.append("blockDeviceMappings declares no EBS volume, so the root volume takes "
                             "its encryption from the AMI snapshot, which the program cannot show: "
                             "declare the root device with ebs.encrypted \"true\"")

@@ -113,3 +113,16 @@ def test_secrets_rule_ignores_user_data_that_is_not_text() -> None:
 def test_base64_of_a_length_not_a_multiple_of_four_is_scanned_as_given() -> None:
     encoded = b64("PASSWORD=x12") + "=="
     assert user_data_texts({"userData": encoded}) == [("userData", encoded)]
+
+
+def test_a_corrupt_gzip_part_does_not_hide_the_parts_after_it() -> None:
+    # cloud-init multipart: a broken gzip part is skipped, and the scan goes on to the next one.
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    message = MIMEMultipart()
+    message.attach(MIMEApplication(b"\x1f\x8b" + b"not gzip at all", "gzip"))
+    message.attach(MIMEText(SCRIPT, "x-shellscript", "utf-8"))  # base64: readable only as a part
+    assert no_secrets_in_user_data(LAUNCH_TEMPLATE, {"userData": b64(message.as_string())}) == [
+        finding("userData", 3)]
