@@ -11,9 +11,11 @@ from components.settings import SettingsError, parse_settings
 from components.user_data import AppService, service_hcl
 from contracts import release_layout
 from deploy.canary import (
+    DEFAULT_CRITICAL_GRACE,
     CanaryError,
     CanaryRecord,
     Clock,
+    WaitResult,
     canary_count,
     choose_canaries,
     describe_failure,
@@ -177,3 +179,53 @@ def test_an_event_payload_with_control_characters_is_refused(url: str) -> None:
     with pytest.raises(pull.Refused):
         pull.release_id_of(url, "b", "webapp")
 
+
+
+# --- exact boundaries and texts ------------------------------------------------------------------
+
+
+def test_canary_record_is_stored_as_indented_json_an_operator_can_read() -> None:
+    record = CanaryRecord("r2", "s3://b/m2", "s3://b/m1", "r1", ("a", "b"), 30.0, "t", "me")
+    assert record.to_json() == (
+        '{\n "release": "r2",\n "manifest": "s3://b/m2",\n "current": "s3://b/m1",\n'
+        ' "current_release": "r1",\n "nodes": [\n  "a",\n  "b"\n ],\n "bake": 30.0,\n'
+        ' "at": "t",\n "by": "me"\n}')
+
+
+def test_without_bake_a_node_must_be_on_the_release_and_healthy_only_once() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2")]), clock=clock.clock(),
+                              timeout=60)
+    assert (result, clock.t) == (WaitResult(True), 0)
+
+
+def test_without_bake_a_critical_node_fails_after_the_default_grace() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2", "critical", "500")]),
+                              clock=clock.clock(), timeout=60, poll=1)
+    assert result == WaitResult(False, "health check not passing for 10s on r2",
+                                [node("a", "r2", "critical", "500")])
+    assert clock.t == DEFAULT_CRITICAL_GRACE == 10
+
+
+def test_a_one_second_bake_is_also_the_grace_of_a_critical_node() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2", "warning")]),
+                              clock=clock.clock(), timeout=60, bake=1, poll=0.5)
+    assert (result.reason, clock.t) == ("health check not passing for 1s on r2", 1)
+
+
+def test_a_wait_counts_unhealthy_nodes_unless_told_to_follow_healthy_ones_only() -> None:
+    clock = FakeClock()
+    fleet = script([node("a", "r2"), node("b", "r1", "critical", "down")])
+    result = wait_for_release("r2", fleet=fleet, clock=clock.clock(), timeout=3, poll=1)
+    assert result == WaitResult(False, "timed out after 3s waiting for r2",
+                                [node("b", "r1", "critical", "down")])
+    assert clock.t == 3
+
+
+def test_failures_name_each_node_its_health_release_and_check_output() -> None:
+    result = WaitResult(False, "timed out", [node("a", None), node("b", "r1", "critical", "500")])
+    assert describe_failure(result) == ("timed out: a (passing, runs nothing reported): no check "
+                                        "output; b (critical, runs r1): 500")
+    assert describe_failure(WaitResult(False, "no node")) == "no node"
