@@ -19,6 +19,7 @@ from deploy.canary import (
     canary_count,
     choose_canaries,
     describe_failure,
+    explain,
     wait_for_release,
 )
 from deploy.fleet_status import UNREGISTERED, NodeStatus, render_table
@@ -229,3 +230,53 @@ def test_failures_name_each_node_its_health_release_and_check_output() -> None:
     assert describe_failure(result) == ("timed out: a (passing, runs nothing reported): no check "
                                         "output; b (critical, runs r1): 500")
     assert describe_failure(WaitResult(False, "no node")) == "no node"
+
+
+@pytest.mark.parametrize("spec", ["0", "x", "0%", "100.5%"])
+def test_a_bad_canary_spec_is_one_line_saying_what_is_allowed(spec: str) -> None:
+    with pytest.raises(CanaryError) as caught:
+        canary_count(spec, 3)
+    assert str(caught.value) == (f"--canary {spec!r}: must be a whole number of nodes (>= 1) or "
+                                 "a percentage like 25%")
+
+
+def test_a_canary_with_no_healthy_node_says_where_to_look() -> None:
+    with pytest.raises(CanaryError) as caught:
+        canary_count("1", 0)
+    assert str(caught.value) == ("--canary: no node of the service is healthy, so none can take "
+                                 "the canary; check `python -m deploy status`")
+
+
+def test_a_canary_node_gone_from_the_fleet_fails_naming_the_ones_still_listed() -> None:
+    clock = FakeClock()
+    fleet = script([node("a", "r1", UNREGISTERED), node("c", "r2")])
+    result = wait_for_release("r2", fleet=fleet, clock=clock.clock(), timeout=10,
+                              nodes=["a", "b", "c"])
+    assert result == WaitResult(False, "left the service: a, b", [node("a", "r1", UNREGISTERED)])
+    assert clock.t == 0
+
+
+def test_a_fleet_scaled_to_zero_has_nothing_to_wait_for() -> None:
+    clock = FakeClock()
+    assert wait_for_release("r2", fleet=script([node("a", "r1", UNREGISTERED)]),
+                            clock=clock.clock(), timeout=10) == \
+        WaitResult(True, "no node is registered in the service")
+    assert clock.t == 0
+
+
+def test_following_healthy_nodes_when_none_is_healthy_times_out_saying_so() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2", "critical")]),
+                              clock=clock.clock(), timeout=2, poll=1, healthy_only=True)
+    assert result == WaitResult(False, "timed out after 2s waiting for r2 (no node is "
+                                "registered)", [])
+    assert clock.t == 2
+
+
+def test_a_canary_left_without_a_release_to_return_to_says_nothing() -> None:
+    record = CanaryRecord("r2", "s3://b/m2", None, None, ("a",), 0.0, "t", "me")
+    assert explain(record, "staging") == [
+        "canary in flight: r2 on a since t (by me); the pointer still names nothing",
+        "  finish it: python -m deploy push --stack staging --resume",
+        "  abandon it (the canary nodes go back to nothing): python -m deploy push --stack "
+        "staging --abort"]

@@ -55,6 +55,7 @@ def test_nodes_join_the_service_catalog_and_the_reports_sorted_by_name() -> None
     ([check("warning", "slow"), check("critical", " 500 ")], ("critical", "500")),
     ([check("critical", "first"), check("critical", "second")], ("critical", "first")),
     ([check("passing", "ok"), check("maintenance", "m")], ("maintenance", "m")),
+    ([check("critical", "c"), check("maintenance", "m")], ("critical", "c")),
     ([check("passing", "ok"), check(None, "gone")], ("critical", "gone")),
     ([check("critical", None)], ("critical", "")),
     ([check("passing", "fine")], ("passing", "fine")),

@@ -39,6 +39,11 @@ R2 = Release("r2", M2, "2026-01-02T00:00:00Z", "bob")
 RECORD = CanaryRecord("r2", M2, M1, "r1", ("a", "b"), 1.0, R2.at, R2.by)
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.t = 0.0
@@ -119,6 +124,7 @@ def world(outcome: dict[str, tuple[str, str, str]] = GOOD, **kw: object) -> Worl
     (PointerState("s3://b/r5/m.yml", 1, None, (), 0), "r5"),
     (PointerState("s3://b/only-one", 1, None, (), 0), "s3://b/only-one"),
     (PointerState("s3://b/a/r7/m.yml/", 1, None, (), 0), "r7"),
+    (PointerState("s3://b/X/m.yml", 1, None, (), 0), "X"),
 ])
 def test_the_pointers_release_comes_from_the_history_else_the_manifest_url(
         state: PointerState, release: str | None) -> None:
@@ -293,11 +299,6 @@ def test_wait_fleet_says_the_pointer_moved_but_the_fleet_is_not_healthy() -> Non
     assert w.clock.sleeps == [2.0, 2.0]
 
 
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def test_wait_fleet_that_loses_consul_says_where_to_look_and_ends_the_bar() -> None:
     w = World(Fleet(GOOD, a="r1"), err=Terminal())
     lost = FleetError("could not ask Consul where the nodes stand: refused")
@@ -383,3 +384,46 @@ def test_status_wait_that_times_out_names_the_nodes_behind() -> None:
                                  "check output")
     assert out.getvalue() == ""
     assert w.clock.sleeps == [4.0, 4.0]
+
+
+# --- on a terminal each bar is ended before the next line ---------------------------------------
+
+def test_a_failed_canary_on_a_terminal_ends_each_bar_before_the_next() -> None:
+    w = world(BROKEN, err=Terminal())
+    record = CanaryRecord("r2", M2, M1, "r1", ("a", "b"), 1.0, R2.at, R2.by)
+    with pytest.raises(CanaryFailed):
+        finish_canary(w.ports, record, w.lock.take(record), 60)
+    assert w.err.getvalue() == (
+        "canary:   r2 -> a, b (event ev-1)\n"
+        "\r\x1b[Kcanary r2 [........................] 0/2  on r2, healthy for 1s\n"
+        "\r\x1b[Krevert r1 [########################] 2/2  on r1, healthy\n")
+
+
+def test_a_promoted_canary_on_a_terminal_ends_its_bar() -> None:
+    w = world(err=Terminal())
+    finish_canary(w.ports, RECORD, w.lock.take(RECORD), 60)
+    assert w.err.getvalue().endswith("2/2  on r2, healthy for 1s\n")
+
+
+@pytest.mark.parametrize("flow", ["wait_fleet", "follow"])
+def test_a_finished_rollout_on_a_terminal_ends_its_bar(flow: str) -> None:
+    w = World(Fleet(GOOD, a="r2"), err=Terminal())
+    if flow == "wait_fleet":
+        wait_fleet(w.ports, "r2", 60)
+    else:
+        follow(w.ports, "r2", 60, io.StringIO())
+    assert w.err.getvalue() == "\r\x1b[Krollout r2 [########################] 1/1  on r2, healthy\n"
+
+
+def test_a_failed_upload_drops_only_the_lock_it_took() -> None:
+    w = world()
+    other = CanaryRecord("r9", "s3://b/r9/m", M1, "r1", ("c",), 1.0, "t", "carol")
+
+    def upload() -> PointerState:
+        # Someone cleared this push's record and started their own canary meanwhile.
+        w.consul.kv.clear()
+        w.lock.take(other)
+        raise RuntimeError("upload failed")
+    with pytest.raises(RuntimeError):
+        start_canary(w.ports, R2, "1", 1.0, upload)
+    assert w.lock.read()[0] == other
