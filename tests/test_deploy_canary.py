@@ -54,7 +54,7 @@ def script(*frames: list[NodeStatus]) -> Callable[[], list[NodeStatus]]:
 
 @pytest.mark.parametrize(("spec", "healthy", "count"), [
     ("1", 4, 1), ("2", 4, 2), ("9", 4, 4), ("25%", 4, 1), ("50%", 5, 3), ("1%", 3, 1),
-    ("100%", 3, 3),
+    ("100%", 3, 3), ("1%", 101, 2),
 ])
 def test_canary_count_takes_n_nodes_or_a_percentage_rounded_up(spec: str, healthy: int,
                                                                count: int) -> None:
@@ -280,3 +280,10 @@ def test_a_canary_left_without_a_release_to_return_to_says_nothing() -> None:
         "  finish it: python -m deploy push --stack staging --resume",
         "  abandon it (the canary nodes go back to nothing): python -m deploy push --stack "
         "staging --abort"]
+
+
+def test_the_wait_polls_every_half_second_unless_told() -> None:
+    clock = FakeClock()
+    assert wait_for_release("r2", fleet=script([node("a", "r2")]), clock=clock.clock(),
+                            timeout=60, bake=1).ok
+    assert clock.t == 1.0

@@ -265,6 +265,7 @@ def test_a_revert_the_nodes_ignore_gives_up_after_at_most_two_minutes(timeout: f
         f"{waited:.0f}s waiting for r1: a (passing, runs r2): no check output; b (passing, runs "
         "r2): no check output)")
     assert w.clock.t == waited
+    assert set(w.clock.sleeps) == {1.0}
     assert w.fleet.fired == [(M1, ("a", "b"))]
     assert w.lock.read() == (None, 0)
     assert w.err.getvalue().startswith("revert r1 [........................] 0/2  on r1, healthy\n")
