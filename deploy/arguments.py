@@ -28,7 +28,7 @@ def build(description: str) -> argparse.ArgumentParser:
         "<app>-<stack>-releases-<account>)",  # pragma: no mutate
     )
     common.add_argument(
-        "--kv-prefix", dest="kv_prefix",
+        "--kv-prefix",
         help="stack KV prefix (default: webtier:kv.prefix, "  # pragma: no mutate
         "else <app>/<stack>)",  # pragma: no mutate
     )
@@ -37,22 +37,22 @@ def build(description: str) -> argparse.ArgumentParser:
         help="AWS region (default: $AWS_REGION, then aws:region)",  # pragma: no mutate
     )
     common.add_argument(
-        "--s3-endpoint", dest="s3_endpoint",
+        "--s3-endpoint",
         help="S3 endpoint URL, e.g. a local moto server",  # pragma: no mutate
     )
     common.add_argument(
-        "--consul-addr", dest="consul_addr",
+        "--consul-addr",
         help="Consul HTTP address (default: $CONSUL_HTTP_ADDR, then "  # pragma: no mutate
         "webtier:consul.address, then 127.0.0.1:8500)",  # pragma: no mutate
     )
     common.add_argument(
-        "--consul-token-file", dest="consul_token_file",
+        "--consul-token-file",
         help="file holding the Consul ACL token (default: $CONSUL_HTTP_TOKEN, "  # pragma: no mutate
         "then $CONSUL_HTTP_TOKEN_FILE); never pass a token on the "  # pragma: no mutate
         "command line",  # pragma: no mutate
     )
     common.add_argument(
-        "--consul-ca", dest="consul_ca",
+        "--consul-ca",
         help="CA bundle for an https Consul address (default: $CONSUL_CACERT)",  # pragma: no mutate
     )
 
@@ -68,7 +68,7 @@ def build(description: str) -> argparse.ArgumentParser:
         help="seconds to wait for the nodes (default 600)",  # pragma: no mutate
     )
     wait.add_argument(
-        "--no-wait", dest="no_wait", action="store_true",
+        "--no-wait", action="store_true",
         help="do not wait for the nodes to run the release and pass "  # pragma: no mutate
         "their check",  # pragma: no mutate
     )
@@ -81,7 +81,7 @@ def build(description: str) -> argparse.ArgumentParser:
         help="directory whose contents are the release",  # pragma: no mutate
     )
     p.add_argument(
-        "--release-id", dest="release_id",
+        "--release-id",
         help="release id (default: UTC timestamp + random suffix)",  # pragma: no mutate
     )
     p.add_argument(

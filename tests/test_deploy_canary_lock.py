@@ -164,3 +164,11 @@ def test_a_failed_fire_says_what_consul_answered(error: Exception, says: str) ->
         fire_to(consul, "s3://b/m", ["a", "b"])
     assert str(caught.value) == says
     assert caught.value.__cause__ is error
+
+
+def test_a_refused_cas_is_refused_even_if_the_record_read_back_looks_like_ours() -> None:
+    consul = FakeConsul()
+    consul.set(KEY, RECORD.to_json())
+    consul.put_answer = False
+    with pytest.raises(CanaryError, match=r"^a canary is already in flight \(r2 by alice "):
+        lock(consul).take(RECORD)
