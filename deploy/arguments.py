@@ -1,5 +1,9 @@
 """The command line of `python -m deploy`: its commands and flags, nothing else."""
 
+# Every `help=` line carries `# pragma: no mutate`: help texts are documentation only (no parse
+# result or error depends on them), so mutating them would only count untestable wording.
+# Flags, defaults, types, prog and metavars stay mutated; tests/test_deploy_arguments.py pins them.
+
 from __future__ import annotations
 
 import argparse
@@ -9,56 +13,122 @@ from pathlib import Path
 def build(description: str) -> argparse.ArgumentParser:
     """Every command and flag of `python -m deploy`; ``description`` is the CLI's docstring."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", required=True, help="stack to deploy to (staging, production)")
-    common.add_argument("--app", help="app name (default: webtier:app of the stack)")
-    common.add_argument("--bucket", help="release bucket (default: $WEBTIER_RELEASE_BUCKET, "
-                        "then webtier:release.bucketName, then the name the stack gives it: "
-                        "<app>-<stack>-releases-<account>)")
-    common.add_argument("--kv-prefix", dest="kv_prefix",
-                        help="stack KV prefix (default: webtier:kv.prefix, else <app>/<stack>)")
-    common.add_argument("--region", help="AWS region (default: $AWS_REGION, then aws:region)")
-    common.add_argument("--s3-endpoint", dest="s3_endpoint",
-                        help="S3 endpoint URL, e.g. a local moto server")
-    common.add_argument("--consul-addr", dest="consul_addr",
-                        help="Consul HTTP address (default: $CONSUL_HTTP_ADDR, then "
-                        "webtier:consul.address, then 127.0.0.1:8500)")
-    common.add_argument("--consul-token-file", dest="consul_token_file",
-                        help="file holding the Consul ACL token (default: $CONSUL_HTTP_TOKEN, "
-                        "then $CONSUL_HTTP_TOKEN_FILE); never pass a token on the command line")
-    common.add_argument("--consul-ca", dest="consul_ca",
-                        help="CA bundle for an https Consul address (default: $CONSUL_CACERT)")
+    common.add_argument(
+        "--stack", required=True,
+        help="stack to deploy to (staging, production)",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--app",
+        help="app name (default: webtier:app of the stack)",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--bucket",
+        help="release bucket (default: $WEBTIER_RELEASE_BUCKET, "  # pragma: no mutate
+        "then webtier:release.bucketName, then the name the stack gives it: "  # pragma: no mutate
+        "<app>-<stack>-releases-<account>)",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--kv-prefix",
+        help="stack KV prefix (default: webtier:kv.prefix, "  # pragma: no mutate
+        "else <app>/<stack>)",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--region",
+        help="AWS region (default: $AWS_REGION, then aws:region)",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--s3-endpoint",
+        help="S3 endpoint URL, e.g. a local moto server",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--consul-addr",
+        help="Consul HTTP address (default: $CONSUL_HTTP_ADDR, then "  # pragma: no mutate
+        "webtier:consul.address, then 127.0.0.1:8500)",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--consul-token-file",
+        help="file holding the Consul ACL token (default: $CONSUL_HTTP_TOKEN, "  # pragma: no mutate
+        "then $CONSUL_HTTP_TOKEN_FILE); never pass a token on the "  # pragma: no mutate
+        "command line",  # pragma: no mutate
+    )
+    common.add_argument(
+        "--consul-ca",
+        help="CA bundle for an https Consul address (default: $CONSUL_CACERT)",  # pragma: no mutate
+    )
 
-    top = argparse.ArgumentParser(prog="python -m deploy", description=description,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="python -m deploy",
+        description=description,  # pragma: no mutate
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = top.add_subparsers(dest="command", required=True)
     wait = argparse.ArgumentParser(add_help=False)
-    wait.add_argument("--timeout", type=float, default=600.0,
-                      help="seconds to wait for the nodes (default 600)")
-    wait.add_argument("--no-wait", dest="no_wait", action="store_true",
-                      help="do not wait for the nodes to run the release and pass their check")
-    p = sub.add_parser("push", parents=[common, wait], help="publish a release directory")
-    p.add_argument("release_dir", type=Path, nargs="?",
-                   help="directory whose contents are the release")
-    p.add_argument("--release-id", dest="release_id",
-                   help="release id (default: UTC timestamp + random suffix)")
-    p.add_argument("--keep", type=int,
-                   help="releases each instance keeps (default: webtier:release.keepReleases)")
-    p.add_argument("--canary", help="first deploy to N healthy nodes (or P%%); the pointer moves "
-                   "only once they run it healthy for --bake seconds")
-    p.add_argument("--bake", type=float, default=60.0,
-                   help="seconds the canary nodes must stay healthy (default 60)")
-    p.add_argument("--resume", action="store_true",
-                   help="finish the canary in flight (after a Ctrl-C)")
-    p.add_argument("--abort", action="store_true",
-                   help="send the in-flight canary's nodes back to the current release")
-    r = sub.add_parser("rollback", parents=[common, wait],
-                       help="point the stack back at the previous release")
-    r.add_argument("--to", help="release id from the history to go back to")
-    st = sub.add_parser("status", parents=[common],
-                        help="show the pointer, the history, the nodes and any canary in flight")
-    st.add_argument("--wait", metavar="RELEASE",
-                    help="follow the rollout until every healthy node runs RELEASE")
-    st.add_argument("--timeout", type=float, default=600.0,
-                    help="seconds --wait waits (default 600)")
-    sub.add_parser("notify", parents=[common], help="fire the deploy event for the current release")
+    wait.add_argument(
+        "--timeout", type=float, default=600.0,
+        help="seconds to wait for the nodes (default 600)",  # pragma: no mutate
+    )
+    wait.add_argument(
+        "--no-wait", action="store_true",
+        help="do not wait for the nodes to run the release and pass "  # pragma: no mutate
+        "their check",  # pragma: no mutate
+    )
+    p = sub.add_parser(
+        "push", parents=[common, wait],
+        help="publish a release directory",  # pragma: no mutate
+    )
+    p.add_argument(
+        "release_dir", type=Path, nargs="?",
+        help="directory whose contents are the release",  # pragma: no mutate
+    )
+    p.add_argument(
+        "--release-id",
+        help="release id (default: UTC timestamp + random suffix)",  # pragma: no mutate
+    )
+    p.add_argument(
+        "--keep", type=int,
+        help="releases each instance keeps "  # pragma: no mutate
+        "(default: webtier:release.keepReleases)",  # pragma: no mutate
+    )
+    p.add_argument(
+        "--canary",
+        help="first deploy to N healthy nodes (or P%%); the pointer moves "  # pragma: no mutate
+        "only once they run it healthy for --bake seconds",  # pragma: no mutate
+    )
+    p.add_argument(
+        "--bake", type=float, default=60.0,
+        help="seconds the canary nodes must stay healthy (default 60)",  # pragma: no mutate
+    )
+    p.add_argument(
+        "--resume", action="store_true",
+        help="finish the canary in flight (after a Ctrl-C)",  # pragma: no mutate
+    )
+    p.add_argument(
+        "--abort", action="store_true",
+        help="send the in-flight canary's nodes back to the current release",  # pragma: no mutate
+    )
+    r = sub.add_parser(
+        "rollback", parents=[common, wait],
+        help="point the stack back at the previous release",  # pragma: no mutate
+    )
+    r.add_argument(
+        "--to",
+        help="release id from the history to go back to",  # pragma: no mutate
+    )
+    st = sub.add_parser(
+        "status", parents=[common],
+        help="show the pointer, the history, the nodes and any canary "  # pragma: no mutate
+        "in flight",  # pragma: no mutate
+    )
+    st.add_argument(
+        "--wait", metavar="RELEASE",
+        help="follow the rollout until every healthy node runs RELEASE",  # pragma: no mutate
+    )
+    st.add_argument(
+        "--timeout", type=float, default=600.0,
+        help="seconds --wait waits (default 600)",  # pragma: no mutate
+    )
+    sub.add_parser(
+        "notify", parents=[common],
+        help="fire the deploy event for the current release",  # pragma: no mutate
+    )
     return top

@@ -143,7 +143,7 @@ def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clo
             # A fleet scaled to zero: new instances boot the pointer's release anyway.
             return WaitResult(True, "no node is registered in the service")
         if now >= deadline:
-            late = [seen[n] for n in names if n not in done] if names else []
+            late = [seen[n] for n in names if n not in done]
             return WaitResult(False, f"timed out after {timeout:.0f}s waiting for {release}"
                               f"{'' if names else ' (no node is registered)'}", late)
         clock.sleep(poll)

@@ -11,12 +11,15 @@ from components.settings import SettingsError, parse_settings
 from components.user_data import AppService, service_hcl
 from contracts import release_layout
 from deploy.canary import (
+    DEFAULT_CRITICAL_GRACE,
     CanaryError,
     CanaryRecord,
     Clock,
+    WaitResult,
     canary_count,
     choose_canaries,
     describe_failure,
+    explain,
     wait_for_release,
 )
 from deploy.fleet_status import UNREGISTERED, NodeStatus, render_table
@@ -51,7 +54,7 @@ def script(*frames: list[NodeStatus]) -> Callable[[], list[NodeStatus]]:
 
 @pytest.mark.parametrize(("spec", "healthy", "count"), [
     ("1", 4, 1), ("2", 4, 2), ("9", 4, 4), ("25%", 4, 1), ("50%", 5, 3), ("1%", 3, 1),
-    ("100%", 3, 3),
+    ("100%", 3, 3), ("1%", 101, 2),
 ])
 def test_canary_count_takes_n_nodes_or_a_percentage_rounded_up(spec: str, healthy: int,
                                                                count: int) -> None:
@@ -177,3 +180,110 @@ def test_an_event_payload_with_control_characters_is_refused(url: str) -> None:
     with pytest.raises(pull.Refused):
         pull.release_id_of(url, "b", "webapp")
 
+
+
+# --- exact boundaries and texts ------------------------------------------------------------------
+
+
+def test_canary_record_is_stored_as_indented_json_an_operator_can_read() -> None:
+    record = CanaryRecord("r2", "s3://b/m2", "s3://b/m1", "r1", ("a", "b"), 30.0, "t", "me")
+    assert record.to_json() == (
+        '{\n "release": "r2",\n "manifest": "s3://b/m2",\n "current": "s3://b/m1",\n'
+        ' "current_release": "r1",\n "nodes": [\n  "a",\n  "b"\n ],\n "bake": 30.0,\n'
+        ' "at": "t",\n "by": "me"\n}')
+
+
+def test_without_bake_a_node_must_be_on_the_release_and_healthy_only_once() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2")]), clock=clock.clock(),
+                              timeout=60)
+    assert (result, clock.t) == (WaitResult(True), 0)
+
+
+def test_without_bake_a_critical_node_fails_after_the_default_grace() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2", "critical", "500")]),
+                              clock=clock.clock(), timeout=60, poll=1)
+    assert result == WaitResult(False, "health check not passing for 10s on r2",
+                                [node("a", "r2", "critical", "500")])
+    assert clock.t == DEFAULT_CRITICAL_GRACE == 10
+
+
+def test_a_one_second_bake_is_also_the_grace_of_a_critical_node() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2", "warning")]),
+                              clock=clock.clock(), timeout=60, bake=1, poll=0.5)
+    assert (result.reason, clock.t) == ("health check not passing for 1s on r2", 1)
+
+
+def test_a_wait_counts_unhealthy_nodes_unless_told_to_follow_healthy_ones_only() -> None:
+    clock = FakeClock()
+    fleet = script([node("a", "r2"), node("b", "r1", "critical", "down")])
+    result = wait_for_release("r2", fleet=fleet, clock=clock.clock(), timeout=3, poll=1)
+    assert result == WaitResult(False, "timed out after 3s waiting for r2",
+                                [node("b", "r1", "critical", "down")])
+    assert clock.t == 3
+
+
+def test_failures_name_each_node_its_health_release_and_check_output() -> None:
+    result = WaitResult(False, "timed out", [node("a", None), node("b", "r1", "critical", "500")])
+    assert describe_failure(result) == ("timed out: a (passing, runs nothing reported): no check "
+                                        "output; b (critical, runs r1): 500")
+    assert describe_failure(WaitResult(False, "no node")) == "no node"
+
+
+@pytest.mark.parametrize("spec", ["0", "x", "0%", "100.5%"])
+def test_a_bad_canary_spec_is_one_line_saying_what_is_allowed(spec: str) -> None:
+    with pytest.raises(CanaryError) as caught:
+        canary_count(spec, 3)
+    assert str(caught.value) == (f"--canary {spec!r}: must be a whole number of nodes (>= 1) or "
+                                 "a percentage like 25%")
+
+
+def test_a_canary_with_no_healthy_node_says_where_to_look() -> None:
+    with pytest.raises(CanaryError) as caught:
+        canary_count("1", 0)
+    assert str(caught.value) == ("--canary: no node of the service is healthy, so none can take "
+                                 "the canary; check `python -m deploy status`")
+
+
+def test_a_canary_node_gone_from_the_fleet_fails_naming_the_ones_still_listed() -> None:
+    clock = FakeClock()
+    fleet = script([node("a", "r1", UNREGISTERED), node("c", "r2")])
+    result = wait_for_release("r2", fleet=fleet, clock=clock.clock(), timeout=10,
+                              nodes=["a", "b", "c"])
+    assert result == WaitResult(False, "left the service: a, b", [node("a", "r1", UNREGISTERED)])
+    assert clock.t == 0
+
+
+def test_a_fleet_scaled_to_zero_has_nothing_to_wait_for() -> None:
+    clock = FakeClock()
+    assert wait_for_release("r2", fleet=script([node("a", "r1", UNREGISTERED)]),
+                            clock=clock.clock(), timeout=10) == \
+        WaitResult(True, "no node is registered in the service")
+    assert clock.t == 0
+
+
+def test_following_healthy_nodes_when_none_is_healthy_times_out_saying_so() -> None:
+    clock = FakeClock()
+    result = wait_for_release("r2", fleet=script([node("a", "r2", "critical")]),
+                              clock=clock.clock(), timeout=2, poll=1, healthy_only=True)
+    assert result == WaitResult(False, "timed out after 2s waiting for r2 (no node is "
+                                "registered)", [])
+    assert clock.t == 2
+
+
+def test_a_canary_left_without_a_release_to_return_to_says_nothing() -> None:
+    record = CanaryRecord("r2", "s3://b/m2", None, None, ("a",), 0.0, "t", "me")
+    assert explain(record, "staging") == [
+        "canary in flight: r2 on a since t (by me); the pointer still names nothing",
+        "  finish it: python -m deploy push --stack staging --resume",
+        "  abandon it (the canary nodes go back to nothing): python -m deploy push --stack "
+        "staging --abort"]
+
+
+def test_the_wait_polls_every_half_second_unless_told() -> None:
+    clock = FakeClock()
+    assert wait_for_release("r2", fleet=script([node("a", "r2")]), clock=clock.clock(),
+                            timeout=60, bake=1).ok
+    assert clock.t == 1.0
