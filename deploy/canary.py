@@ -91,6 +91,9 @@ def choose_canaries(nodes: Sequence[NodeStatus], spec: str) -> tuple[str, ...]:
     return tuple(sorted(healthy)[:canary_count(spec, len(healthy))])
 
 
+_NO_NODE = {False: " (no node is registered)", True: " (no node is healthy)"}
+
+
 def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clock: Clock,
                      timeout: float, bake: float = 0.0, nodes: Sequence[str] | None = None,
                      progress: RolloutProgress | None = None, poll: float = 0.5,
@@ -145,7 +148,7 @@ def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clo
         if now >= deadline:
             late = [seen[n] for n in names if n not in done]
             return WaitResult(False, f"timed out after {timeout:.0f}s waiting for {release}"
-                              f"{'' if names else ' (no node is registered)'}", late)
+                              f"{'' if names else _NO_NODE[healthy_only]}", late)
         clock.sleep(poll)
 
 

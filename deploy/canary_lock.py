@@ -65,7 +65,7 @@ def fire_to(client: ConsulClient, manifest: str, nodes: Sequence[str]) -> str:
     """Fire the `deploy` event carrying ``manifest`` to exactly ``nodes`` (a NodeFilter)."""
     if len(manifest.encode()) > MAX_EVENT_PAYLOAD:
         raise CanaryError(f"manifest URL is {len(manifest.encode())} bytes; a Consul event "
-                          f"payload must stay under {MAX_EVENT_PAYLOAD}")
+                          f"payload must be at most {MAX_EVENT_PAYLOAD} bytes")
     node_filter = "^(" + "|".join(re.escape(n) for n in nodes) + ")$"
     try:
         answer = client.fire_event(DEPLOY_EVENT, manifest, node_filter)

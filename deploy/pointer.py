@@ -113,7 +113,7 @@ class PointerStore:
         """Fire the `deploy` event carrying the manifest URL; returns the event's ID."""
         if len(manifest.encode()) > MAX_EVENT_PAYLOAD:
             raise PointerError(f"manifest URL is {len(manifest.encode())} bytes; a Consul event "
-                               f"payload must stay under {MAX_EVENT_PAYLOAD}")
+                               f"payload must be at most {MAX_EVENT_PAYLOAD} bytes")
         try:
             answer = self._client.fire_event(EVENT_NAME, manifest)
         except ConsulError as e:

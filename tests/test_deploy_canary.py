@@ -269,7 +269,7 @@ def test_following_healthy_nodes_when_none_is_healthy_times_out_saying_so() -> N
     result = wait_for_release("r2", fleet=script([node("a", "r2", "critical")]),
                               clock=clock.clock(), timeout=2, poll=1, healthy_only=True)
     assert result == WaitResult(False, "timed out after 2s waiting for r2 (no node is "
-                                "registered)", [])
+                                "healthy)", [])
     assert clock.t == 2
 
 

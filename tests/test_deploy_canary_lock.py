@@ -144,8 +144,8 @@ def test_fire_to_refuses_a_manifest_url_over_the_event_payload_limit() -> None:
     assert fire_to(consul, "s3://" + "x" * 475, ["a"]) == "ev-1"
     with pytest.raises(CanaryError) as caught:
         fire_to(consul, "s3://" + "x" * 476, ["a"])
-    assert str(caught.value) == ("manifest URL is 481 bytes; a Consul event payload must stay "
-                                 "under 480")
+    assert str(caught.value) == ("manifest URL is 481 bytes; a Consul event payload must be "
+                                 "at most 480 bytes")
     assert len(consul.events) == 1
 
 
