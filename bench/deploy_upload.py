@@ -32,6 +32,7 @@ import boto3  # noqa: E402
 
 from deploy.artifacts import build_archive  # noqa: E402
 from deploy.pointer import PointerStore, connect  # noqa: E402
+from deploy.publish import push as publish  # noqa: E402
 from deploy.target import Target, s3_client  # noqa: E402
 from tests.consul_double import ConsulDouble  # noqa: E402
 from tests.moto_server import running_moto  # noqa: E402
@@ -64,9 +65,9 @@ def main() -> int:
         s3.put_bucket_versioning(Bucket=bucket,
                                  VersioningConfiguration={"Status": "Enabled"})
         target = Target(stack="staging", app="webapp", bucket=bucket,
-                               kv_prefix="webapp/staging", keep=5, region="us-east-1",
-                               s3_endpoint=endpoint, consul_addr=consul.address,
-                               consul_token=None, consul_ca=None)
+                        kv_prefix="webapp/staging", keep=5, region="us-east-1",
+                        s3_endpoint=endpoint, consul_addr=consul.address,
+                        consul_token=None, consul_ca=None)
         pointers = PointerStore(connect(consul.address, None), target.kv_prefix, "webapp")
         # The push uses the client the command builds; the baseline a default one.
         deploy_s3 = s3_client(target)
@@ -74,7 +75,7 @@ def main() -> int:
         archive = Path(tmp, "same-bytes.tar.gz")
         with archive.open("wb") as f:
             size = build_archive(release, part_size=8 * 1024 * 1024,
-                                        on_part=lambda _part, data: f.write(data)).size
+                                 on_part=lambda _part, data: f.write(data)).size
 
         def empty_bucket() -> None:
             # moto keeps every object in memory; a growing store slows later runs.
@@ -86,7 +87,7 @@ def main() -> int:
 
         def push() -> float:
             start = time.perf_counter()
-            push(target, release, s3=deploy_s3, pointers=pointers, err=io.StringIO())
+            publish(target, release, s3=deploy_s3, pointers=pointers, err=io.StringIO())
             elapsed = time.perf_counter() - start
             empty_bucket()
             return elapsed
