@@ -36,20 +36,18 @@ def _durations() -> dict[str, float]:
     return dict(json.loads(stats.read_text())["duration_by_test"])
 
 
+def _deselect(config: pytest.Config, items: list[pytest.Item], drop: list[pytest.Item]) -> None:
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [item for item in items if item not in drop]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    elsewhere = [item for item in items if item.nodeid.startswith(_NOT_RUN_HERE)]
-    if elsewhere:
-        config.hook.pytest_deselected(items=elsewhere)
-        items[:] = [item for item in items if item not in elsewhere]
+    _deselect(config, items, [item for item in items if item.nodeid.startswith(_NOT_RUN_HERE)])
     mutant = os.environ.get("MUTANT_UNDER_TEST", "")
     if mutant in _NOT_A_MUTANT:
         return
     for prefix, marker in _OWN_TESTS.items():
         if mutant.startswith(prefix):
-            others = [item for item in items if marker not in item.path.name]
-            config.hook.pytest_deselected(items=others)
-            items[:] = [item for item in items if marker in item.path.name]
-    slow = [item for item in items if _durations().get(item.nodeid, 0.0) > SLOW]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if item not in slow]
+            _deselect(config, items, [item for item in items if marker not in item.path.name])
+    _deselect(config, items, [item for item in items if _durations().get(item.nodeid, 0.0) > SLOW])

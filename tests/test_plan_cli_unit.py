@@ -64,14 +64,20 @@ def test_git_message_that_is_not_utf8_still_reads(repo: tuple[Path, str]) -> Non
     assert str(caught.value) == "git cat-file -t \udcff: fatal: Not a valid object name \ufffd"
 
 
-def test_git_advice_over_several_lines_is_one_line_of_error(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """A `git` first on PATH that runs ``script``."""
     fake = tmp_path / "bin" / "git"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nprintf 'fatal: ambiguous argument\\n\\nUse -- to separate\\n' >&2\n"
-                    "exit 128\n")
+    fake.write_text(script)
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake.parent))
+
+
+def test_git_advice_over_several_lines_is_one_line_of_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_git(tmp_path, monkeypatch,
+             "#!/bin/sh\nprintf 'fatal: ambiguous argument\\n\\nUse -- to separate\\n' >&2\n"
+             "exit 128\n")
     with pytest.raises(cli.PlanError) as caught:
         cli._git(tmp_path, "archive", "x")
     assert str(caught.value) == "git archive x: fatal: ambiguous argument; Use -- to separate"
@@ -79,11 +85,7 @@ def test_git_advice_over_several_lines_is_one_line_of_error(
 
 def test_git_failing_silently_names_its_exit_code(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = tmp_path / "bin" / "git"
-    fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nexit 3\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake.parent))
+    fake_git(tmp_path, monkeypatch, "#!/bin/sh\nexit 3\n")
     with pytest.raises(cli.PlanError) as caught:
         cli._git(tmp_path, "archive", "x")
     assert str(caught.value) == "git archive x: exit 3"
@@ -91,11 +93,7 @@ def test_git_failing_silently_names_its_exit_code(
 
 def test_git_that_hangs_is_a_plan_error_naming_the_wait(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = tmp_path / "bin" / "git"
-    fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 2\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake.parent))
+    fake_git(tmp_path, monkeypatch, f"#!/bin/sh\nexec {shutil.which('sleep')} 2\n")
     monkeypatch.setattr(cli, "GIT_TIMEOUT", 0.03)
     with pytest.raises(cli.PlanError) as caught:
         cli._git(tmp_path, "archive", "--format=tar", "abc")
