@@ -12,21 +12,21 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.consul_kv import ConsulConnection, ConsulKv, ConsulKvArgs
-from components.fleet import Fleet, FleetArgs
-from components.golden_image import GoldenImage, GoldenImageArgs
-from components.health_alarms import HealthAlarms, HealthAlarmsArgs
-from components.instance_role import InstanceRole, InstanceRoleArgs
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.node_secrets import NodeSecrets, NodeSecretsArgs
-from components.notifications import Notifications, NotificationsArgs
-from components.prepared_query import PreparedQueries, PreparedQueriesArgs
-from components.release_bucket import ReleaseBucket, ReleaseBucketArgs
-from components.rollout_gate import RolloutGate, RolloutGateArgs
-from components.scaling import Scaling, ScalingArgs
+from components.access.instance_role import InstanceRole, InstanceRoleArgs
+from components.access.node_secrets import NodeSecrets, NodeSecretsArgs
+from components.access.release_bucket import ReleaseBucket, ReleaseBucketArgs
+from components.consul.kv import ConsulConnection, ConsulKv, ConsulKvArgs
+from components.consul.prepared_query import PreparedQueries, PreparedQueriesArgs
+from components.consul.template_keys import template_coverage_errors
+from components.fleet.fleet import Fleet, FleetArgs
+from components.fleet.health_alarms import HealthAlarms, HealthAlarmsArgs
+from components.fleet.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.fleet.notifications import Notifications, NotificationsArgs
+from components.fleet.rollout_gate import RolloutGate, RolloutGateArgs
+from components.fleet.scaling import Scaling, ScalingArgs
+from components.fleet.user_data import AppService, BootSettings, LifecycleBoot, render
+from components.image.golden_image import GoldenImage, GoldenImageArgs
 from components.settings import StackSettings, load_settings
-from components.template_keys import template_coverage_errors
-from components.user_data import AppService, BootSettings, LifecycleBoot, render
 from contracts.consul_agent import node_name_prefix
 from contracts.lifecycle import group_name_prefix
 from contracts.release_layout import default_release_bucket, release_prefix

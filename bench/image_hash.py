@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.image_inputs import (  # noqa: E402 (needs the repo root on sys.path)
+from components.image.inputs import (  # noqa: E402 (needs the repo root on sys.path)
     LayerTarget,
     content_hash,
     hash_paths,

@@ -23,8 +23,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.kv_payload import TXN_MAX_OPS, chunk_ops
-from components.kv_provider import ConsulKvProvider
+from components.consul.kv_payload import TXN_MAX_OPS, chunk_ops
+from components.consul.kv_provider import ConsulKvProvider
 from tests.consul_double import ConsulDouble
 
 TOKEN = "bench-token"

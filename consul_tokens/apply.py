@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.consul_client import ConsulClient, ConsulError, ConsulHttpError
+from components.consul.client import ConsulClient, ConsulError, ConsulHttpError
 from consul_tokens.rules import TokenSpec
 
 

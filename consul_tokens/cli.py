@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from components.consul_client import (
+from components.consul.client import (
     ConsulClient,
     ConsulConnection,
     ConsulError,

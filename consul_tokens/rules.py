@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.prepared_query_payload import query_name
+from components.consul.prepared_query_payload import query_name
 from contracts.consul_agent import node_name_prefix
 from contracts.names import PROJECT
 from contracts.release_layout import DEPLOY_EVENT, deploy_keys

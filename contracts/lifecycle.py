@@ -1,6 +1,6 @@
 """Lifecycle hook names and the file that tells an instance about them.
 
-The group defines the hooks (components/fleet.py); the instance's `lifecycle-hook` script
+The group defines the hooks (components/fleet/fleet.py); the instance's `lifecycle-hook` script
 completes them. Both read these names; user data writes them into LIFECYCLE_ENV.
 """
 

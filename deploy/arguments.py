@@ -2,7 +2,8 @@
 
 # Every `help=` line carries `# pragma: no mutate`: help texts are documentation only (no parse
 # result or error depends on them), so mutating them would only count untestable wording.
-# Flags, defaults, types, prog and metavars stay mutated; tests/test_deploy_arguments.py pins them.
+# Flags, defaults, types, prog and metavars stay mutated;
+# tests/deploy/test_deploy_arguments.py pins them.
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from components.consul_client import ConsulClient, ConsulError, ConsulHttpError
+from components.consul.client import ConsulClient, ConsulError, ConsulHttpError
 from contracts.release_layout import DEPLOY_EVENT, deploy_keys
 from deploy.canary import CanaryError, CanaryRecord
 from deploy.pointer import MAX_EVENT_PAYLOAD

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from components.consul_client import ConsulClient, ConsulError, ConsulHttpError
+from components.consul.client import ConsulClient, ConsulError, ConsulHttpError
 from contracts.release_layout import deploy_keys, service_name
 
 UNREGISTERED = "unregistered"

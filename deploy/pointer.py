@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, TypeGuard
 
-from components.consul_client import (
+from components.consul.client import (
     HTTP_TIMEOUT,
     ConsulClient,
     ConsulError,

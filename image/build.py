@@ -43,7 +43,7 @@ ROOT = IMAGE_DIR.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from components.image_inputs import (  # noqa: E402 (needs the repo root on sys.path)
+from components.image.inputs import (  # noqa: E402 (needs the repo root on sys.path)
     BuildOptions,
     ImageInputsError,
     LayerTarget,

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from components.load_balancer import HEALTH_CHECK_INTERVAL, HEALTHY_THRESHOLD
+from components.fleet.load_balancer import HEALTH_CHECK_INTERVAL, HEALTHY_THRESHOLD
 from components.settings import MixedInstances, ScalingSettings, StackSettings, WarmPool
 from components.settings.capacity import CapacitySettings
 

@@ -41,6 +41,7 @@ from mock_engine import (
 )
 from plan import model as plan_model
 from plan import render as plan_render
+from plan.errors import PlanError
 
 EXIT_NOT_BOOTSTRAPPED = 3
 PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
@@ -48,10 +49,6 @@ PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
 _OWN_PACKAGES = frozenset({"plan", "mock_engine", "tests", "bench", "venv"})
 # A git that hangs (a slow or broken clone) fails the plan with one line, not a traceback.
 GIT_TIMEOUT: float = 120
-
-
-class PlanError(Exception):
-    """A problem the user can fix: bad arguments, an unknown revision, an invalid stack config."""
 
 
 def _program_packages(root: Path) -> set[str]:

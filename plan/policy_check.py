@@ -26,7 +26,7 @@ from pulumi_policy import (
 from contracts.stack_file import MAX_BYTES
 from mock_engine import ROOT, SECRET, Registration, stack_config
 from mock_engine import UNKNOWN as MOCK_UNKNOWN
-from plan.cli import PlanError
+from plan.errors import PlanError
 from policy.offline import (
     UNKNOWN,
     policy_config,

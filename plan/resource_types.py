@@ -1,7 +1,7 @@
 """What the plan knows per resource type: its token, the inputs that replace it, what it shows.
 
-Data only, audited against the provider (tests/test_plan_honest.py fails on a registered type with
-no entry); plan/model.py decides what a change does from it.
+Data only, audited against the provider (tests/plan/test_plan_honest.py fails on a registered type
+with no entry); plan/model.py decides what a change does from it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ KV_ENTRIES = "pulumi-python:dynamic/consul:KvEntries"
 # Inputs whose change makes the provider replace the resource: ForceNew / RequiresReplace in the
 # Terraform AWS provider that pulumi-aws bridges (its internal/service/<service>/*.go schemas),
 # `replaces` in our dynamic provider's diff. ALL: immutable, every input change replaces it.
-# Every custom type the program registers must be here (tests/test_plan_honest.py); an empty set
-# says "audited: updates in place" rather than "not looked at".
+# Every custom type the program registers must be here (tests/plan/test_plan_honest.py); an empty
+# set says "audited: updates in place" rather than "not looked at".
 REPLACED_ON: Mapping[str, frozenset[str]] = {
     LAUNCH_CONFIGURATION: frozenset({ALL}),
     LAUNCH_TEMPLATE: frozenset({"name", "namePrefix"}),
@@ -58,12 +58,12 @@ REPLACED_ON: Mapping[str, frozenset[str]] = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": frozenset({"bucket"}),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": frozenset({"bucket"}),
     "aws:s3/bucketPolicy:BucketPolicy": frozenset({"bucket"}),
-    # components/consul_kv.py KvProvider.diff: another prefix, cluster or datacenter is a new
+    # components/consul/kv.py KvProvider.diff: another prefix, cluster or datacenter is a new
     # set of keys.
     KV_ENTRIES: frozenset({"prefix", "address", "datacenter"}),
-    # components/prepared_query.py diff (REPLACE_ON): another cluster or datacenter.
+    # components/consul/prepared_query.py diff (REPLACE_ON): another cluster or datacenter.
     "pulumi-python:dynamic/consul:PreparedQuery": frozenset({"address", "datacenter"}),
-    # components/rollout_gate.py diff: never replaces; a change waits for the new refresh.
+    # components/fleet/rollout_gate.py diff: never replaces; a change waits for the new refresh.
     "pulumi-python:dynamic/webtier:RolloutGate": frozenset(),
     "aws:autoscaling/notification:Notification": frozenset({"topicArn"}),
     "aws:autoscaling/schedule:Schedule": frozenset({"scheduledActionName",

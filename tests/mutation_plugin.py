@@ -22,7 +22,7 @@ _NOT_A_MUTANT = {"", "stats", "fail", "mutant_generation"}
 # and the mutation script's own test reads scripts/mutation:
 # mutants/ has neither, and they judge the toolchain, not code under mutation. (Kept here, not in
 # pyproject's pytest args: mutmut drops every cached verdict when those change.)
-_NOT_RUN_HERE = ("tests/test_engine_cli_required.py", "tests/test_mutation_script.py")
+_NOT_RUN_HERE = ("tests/engine/test_engine_cli_required.py", "tests/test_mutation_script.py")
 # Nearly every unit test builds settings, so a settings mutant would rerun ~480 tests (minutes each
 # on 2 cores): the settings tests judge it alone. This can only miss a kill, never invent one.
 _OWN_TESTS = {"components.settings.": "settings"}

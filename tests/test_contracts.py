@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.fleet.user_data import BootSettings, render
 from components.settings import STACKS, SettingsError, parse_settings, stack_file_kv_keys
-from components.user_data import BootSettings, render
 from contracts import consul_ports, release_layout
 from contracts.consul_agent import node_name_prefix
 from contracts.names import APP_NAME
+from tests.instance.test_instance_scripts import handler, pull
 from tests.mocks import stack_config
-from tests.test_instance_scripts import handler, pull
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "image/ansible/roles/stretcher"

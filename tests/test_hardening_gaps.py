@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from components.image_inputs import LayerTarget, content_hash
+from components.image.inputs import LayerTarget, content_hash
+from tests.image.test_golden_image import PROMOTE, BuildMocks, ami_lookups
+from tests.image.test_golden_image import deploy as deploy_image
 from tests.mocks import Registration, run_program
-from tests.test_golden_image import PROMOTE, BuildMocks, ami_lookups
-from tests.test_golden_image import deploy as deploy_image
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = "aws:autoscaling/group:Group"

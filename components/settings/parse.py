@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from components.consul.template_keys import kv_parity_errors
 from components.settings.capacity import parse_capacity
 from components.settings.consul import parse_consul
 from components.settings.fleet import parse_fleet
@@ -23,7 +24,6 @@ from components.settings.secrets import (
     parse_kv_secrets,
     parse_secret,
 )
-from components.template_keys import kv_parity_errors
 from contracts.aws_ids import REGION, TAG_KEY
 from contracts.names import APP_NAME, APP_NAME_ALLOWED, PROJECT
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pulumi
 from pulumi import automation as auto
 
-from components.consul_kv import ConsulConnection, ConsulKv, ConsulKvArgs
+from components.consul.kv import ConsulConnection, ConsulKv, ConsulKvArgs
 from tests.consul_double import ConsulDouble, RecordedRequest
 from tests.engine.workspace import Captured, inline_stack
 

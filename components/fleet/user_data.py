@@ -1,0 +1,216 @@
+"""The boot script every instance runs: join Consul, fetch secrets from SSM, pull the release.
+
+Pure: settings in, script text out. Secrets are fetched at boot by parameter *name*; no secret
+value can reach this text because the builder never receives one.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from contracts import consul_agent, lifecycle, release_layout
+from contracts.node_secrets import (
+    AGENT_TOKEN_PARAMETER,
+    CA_CERT_PARAMETER,
+    GOSSIP_KEY_PARAMETER,
+    TEMPLATE_TOKEN_PARAMETER,
+)
+
+
+@dataclass(frozen=True)
+class BootSettings:
+    """What an instance must know at boot; every field is safe to appear in user data."""
+
+    environment: str
+    app: str
+    region: str
+    datacenter: str
+    kv_prefix: str
+    release_bucket: str
+    deploy_pointer_key: str
+    ssm_prefix: str
+    join_tag_key: str
+    join_tag_value: str
+    node_name_prefix: str
+    tls: bool = False
+    """Turn on the baked TLS block and write the CA certificate from SSM."""
+    advertise_addr_wan: str = "none"
+    """"public-ipv4": advertise the instance's public address to other datacenters."""
+    hooks: LifecycleBoot | None = None
+    """The group's lifecycle hooks; None: the instance completes none (no hooks defined)."""
+    service: AppService | None = None
+    """The app's Consul service and HTTP check; None: the app is not registered in Consul."""
+
+
+@dataclass(frozen=True)
+class AppService:
+    """The Consul service the app registers as, so each node's health is visible in Consul."""
+
+    port: int
+    health_path: str
+    interval: int
+    timeout: int
+
+
+def service_hcl(app: str, service: AppService) -> str:
+    """/etc/consul.d/app-service.hcl: the app as a Consul service with an HTTP check."""
+    name = _hcl_string(release_layout.service_name(app))
+    url = _hcl_string(f"http://127.0.0.1:{service.port}{service.health_path}")
+    return (f"service {{\n  name = {name}\n  port = {service.port}\n  check {{\n"
+            f"    id       = \"app-health\"\n    http     = {url}\n"
+            f"    interval = \"{service.interval}s\"\n    timeout  = \"{service.timeout}s\"\n"
+            "  }\n}\n")
+
+
+@dataclass(frozen=True)
+class LifecycleBoot:
+    """What lifecycle-hook needs: where the app answers and how long it may take."""
+
+    health_url: str
+    target_group_arn: str
+    drain_seconds: int
+    launch_deadline: int
+
+
+def _lifecycle_env(boot: BootSettings) -> str:
+    h = boot.hooks
+    assert h is not None
+    return "\n".join(f"{k}={shlex.quote(str(v))}" for k, v in (
+        ("AWS_REGION", boot.region),
+        ("LAUNCH_HOOK", lifecycle.LAUNCH_HOOK),
+        ("TERMINATE_HOOK", lifecycle.TERMINATE_HOOK),
+        ("HEALTH_URL", h.health_url),
+        ("TARGET_GROUP_ARN", h.target_group_arn),
+        ("DRAIN_SECONDS", h.drain_seconds),
+        ("LAUNCH_DEADLINE", h.launch_deadline),
+    ))
+
+
+IMDS = "http://169.254.169.254/latest"
+
+
+def render(boot: BootSettings) -> str:
+    q = shlex.quote
+    node_env = "\n".join(f"{k}={q(v)}" for k, v in (
+        ("WEBTIER_ENV", boot.environment),
+        ("APP_NAME", boot.app),
+        ("AWS_REGION", boot.region),
+        ("CONSUL_DATACENTER", boot.datacenter),
+        ("KV_PREFIX", boot.kv_prefix),
+        ("RELEASE_BUCKET", boot.release_bucket),
+        ("DEPLOY_POINTER_KEY", boot.deploy_pointer_key),
+        # Each node reports the release it runs under NODES_PREFIX<node> (release-pull).
+        ("NODES_PREFIX", release_layout.deploy_keys(boot.kv_prefix, boot.app).nodes),
+        ("SSM_PREFIX", boot.ssm_prefix),
+        ("CONSUL_NODE_NAME_PREFIX", boot.node_name_prefix),
+    ))
+    hooks_env = hooks_end = ""
+    if boot.hooks is not None:
+        env_file = lifecycle.LIFECYCLE_ENV
+        hooks_env = (f"\ncat > {env_file} <<'LIFECYCLE_ENV'\n{_lifecycle_env(boot)}\n"
+                     f"LIFECYCLE_ENV\nchmod 0644 {env_file}\n")
+        hooks_end = ("# Terminating: drain and leave Consul first. Launching: the group waits in\n"
+                     "# Pending:Wait until this instance says it is healthy (or abandons it).\n"
+                     "systemctl enable --now lifecycle-watch.service\n"
+                     "/usr/local/bin/lifecycle-hook launch\n")
+    service = ""
+    if boot.service is not None:
+        service = (f"\ncat > /etc/consul.d/app-service.hcl <<'APP_SERVICE'\n"
+                   f"{service_hcl(boot.app, boot.service)}APP_SERVICE\n"
+                   "chmod 0644 /etc/consul.d/app-service.hcl\n")
+    retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
+    return f"""#!/bin/bash
+# webtier boot: the image holds everything but the environment, the secrets and the release.
+set -euo pipefail
+umask 077
+install -d -m 0755 /etc/webtier
+
+cat > /etc/webtier/node.env <<'NODE_ENV'
+{node_env}
+NODE_ENV
+chmod 0644 /etc/webtier/node.env
+. /etc/webtier/node.env
+{hooks_env}
+# Secrets come from SSM SecureString parameters at boot, never through this script.
+param() {{
+  aws ssm get-parameter --region "$AWS_REGION" --with-decryption \\
+    --name "$SSM_PREFIX/$1" --query Parameter.Value --output text
+}}
+
+# IMDSv2 only (the launch template requires a session token).
+imds_session="$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \\
+  {IMDS}/api/token)"
+imds() {{
+  curl -fsS -H "X-aws-ec2-metadata-token: $imds_session" "{IMDS}/meta-data/$1"
+}}
+instance_id="$(imds instance-id)"
+
+# The node name carries the stack, so the agent token's node_prefix rule covers this stack only.
+cat > {consul_agent.CONFIG_DIR}/node.hcl <<NODE_HCL
+datacenter = "$CONSUL_DATACENTER"
+node_name  = "$CONSUL_NODE_NAME_PREFIX$instance_id"
+node_meta {{
+  environment = "$WEBTIER_ENV"
+  app         = "$APP_NAME"
+}}
+retry_join = [{_hcl_string(retry_join)}]
+NODE_HCL
+{service}
+gossip_key="$(param {GOSSIP_KEY_PARAMETER})"
+agent_token="$(param {AGENT_TOKEN_PARAMETER})"
+printf 'encrypt = "%s"\\nacl {{\\n  tokens {{\\n    agent = "%s"\\n  }}\\n}}\\n' \\
+  "$gossip_key" "$agent_token" > /etc/consul.d/secrets.hcl
+unset gossip_key agent_token
+chown root:consul /etc/consul.d/secrets.hcl
+chmod 0640 /etc/consul.d/secrets.hcl
+
+printf 'CONSUL_HTTP_TOKEN=%s\\n' "$(param {TEMPLATE_TOKEN_PARAMETER})" \\
+  > /etc/webtier/consul-template.env
+chmod 0600 /etc/webtier/consul-template.env
+{_tls(boot)}{_wan(boot)}
+systemctl enable --now consul.service
+# The release must be in place before consul-template restarts the app and the LB sees it healthy.
+/usr/local/bin/release-pull
+systemctl enable --now consul-template.service
+systemctl enable --now app.service
+{hooks_end}"""
+
+
+def _tls(boot: BootSettings) -> str:
+    if not boot.tls:
+        return ""
+    ca, block = consul_agent.CA_FILE, consul_agent.TLS_TEMPLATE
+    return f"""
+# TLS: the CA certificate (public) comes from SSM; the agent gets its own certificate from the
+# servers (auto_encrypt), so no key is ever written here.
+param {CA_CERT_PARAMETER} > {ca}
+grep -q 'BEGIN CERTIFICATE' {ca} || {{
+  echo "webtier boot: SSM $SSM_PREFIX/{CA_CERT_PARAMETER} holds no PEM certificate" >&2
+  exit 1
+}}
+chown root:consul {ca}
+chmod 0644 {ca}
+install -m 0640 -o root -g consul {block} {consul_agent.TLS_CONFIG}
+"""
+
+
+def _wan(boot: BootSettings) -> str:
+    if boot.advertise_addr_wan != "public-ipv4":
+        return ""
+    return f"""
+# Other datacenters' servers (translate_wan_addrs) hand out this address for this node.
+public_ip="$(imds public-ipv4)" || {{
+  echo "webtier boot: webtier:consul.wan.advertiseAddrWan is public-ipv4 but this instance" \\
+    "has no public IPv4 address" >&2
+  exit 1
+}}
+printf 'advertise_addr_wan = "%s"\\n' "$public_ip" > {consul_agent.WAN_CONFIG}
+chown root:consul {consul_agent.WAN_CONFIG}
+chmod 0640 {consul_agent.WAN_CONFIG}
+"""
+
+
+def _hcl_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,229 @@
+"""Canary, health-gated deploys end to end: the real `python -m deploy` CLI as a subprocess, a
+real moto S3 server, the Consul double running real HTTP checks, and simulated nodes running the
+real instance scripts (what is real and what stands in: tests/deploy/canary_fleet.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from contracts.release_layout import deploy_keys
+from deploy.target import stack_defaults
+from tests.consul_double import ConsulDouble
+from tests.deploy.canary_fleet import SimNode, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULTS = stack_defaults("staging")
+APP, KV_PREFIX = str(DEFAULTS["app"]), str(DEFAULTS["kv_prefix"])
+KEYS = deploy_keys(KV_PREFIX, APP)
+NAMES = ("node-a", "node-b", "node-c")
+
+
+@dataclass
+class Fleet:
+    consul: ConsulDouble
+    bucket: str
+    s3_endpoint: str
+    tmp: Path
+    nodes: dict[str, SimNode]
+
+    def add(self, name: str) -> SimNode:
+        node = SimNode(name, self.tmp, self.consul, APP, KV_PREFIX, self.bucket,
+                       self.s3_endpoint)
+        self.nodes[name] = node
+        return node
+
+    def release(self, name: str, health: str) -> Path:
+        path = self.tmp / f"src-{name}"
+        path.mkdir()
+        (path / "health.txt").write_text(health)
+        return path
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "deploy", *args, "--stack", "staging", "--bucket",
+                self.bucket, "--s3-endpoint", self.s3_endpoint, "--region", "us-east-1"]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "CONSUL_HTTP_ADDR": self.consul.address,
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.argv(*args), cwd=ROOT, env=self.env(), capture_output=True,
+                              text=True, timeout=180)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.argv(*args), cwd=ROOT, env=self.env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def push(self, release: str, health: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.cli("push", "--release-id", release, "--timeout", "30", *extra,
+                        str(self.release(release, health)))
+
+    def pointer_release(self) -> str | None:
+        value = self.consul.value(KEYS.current)
+        return value.rsplit("/", 2)[-2] if value else None
+
+    def on(self, release: str) -> list[str]:
+        return sorted(n for n, node in self.nodes.items() if node.reported() == release)
+
+
+@pytest.fixture
+def fleet(moto_server: str, tmp_path: Path) -> Iterator[Fleet]:
+    bucket = f"rel-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(
+        Bucket=bucket)
+    with ConsulDouble() as consul:
+        f = Fleet(consul, bucket, moto_server, tmp_path, {})
+        try:
+            for name in NAMES:
+                f.add(name).boot()
+            first = f.push("r1", "ok")
+            assert first.returncode == 0, first.stderr
+            assert f.on("r1") == list(NAMES)
+            yield f
+        finally:
+            for node in f.nodes.values():
+                node.close()
+
+
+@pytest.mark.integration
+def test_canary_real_cli_moto_consul_double_good_release_reaches_every_node(
+        fleet: Fleet) -> None:
+    result = fleet.push("r2", "ok", "--canary", "1", "--bake", "1")
+    assert result.returncode == 0, result.stderr
+    assert fleet.pointer_release() == "r2"
+    assert fleet.on("r2") == list(NAMES)
+    # The candidate went first to exactly one node: the canary event's filter named only it.
+    canary_events = [e for e in fleet.consul.events if e.node_filter]
+    assert [sum(fleet.consul.catalog.delivers(e.node_filter, "", n) for n in NAMES)
+            for e in canary_events] == [1]
+    status = fleet.cli("status")
+    assert status.returncode == 0, status.stderr
+    for name in NAMES:
+        assert any(line.split()[:3] == [name, "r2", "passing"]
+                   for line in status.stdout.splitlines()), status.stdout
+    print(result.stdout + result.stderr + status.stdout)
+
+
+@pytest.mark.integration
+def test_canary_real_cli_broken_release_stays_on_one_node_and_is_sent_back(
+        fleet: Fleet) -> None:
+    result = fleet.push("r2", "broken", "--canary", "1", "--bake", "1")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "node-a" in result.stderr
+    assert "500" in result.stderr
+    assert "broken (r2)" in result.stderr
+    assert fleet.pointer_release() == "r1"
+    assert [n for n in NAMES if fleet.nodes[n].ever_had("r2")] == ["node-a"]
+    assert fleet.on("r1") == list(NAMES)
+    assert fleet.nodes["node-a"].current() == "r1"
+    assert fleet.consul.value(KEYS.canary) is None
+    print(result.stderr)
+
+
+@pytest.mark.integration
+def test_canary_real_cli_times_out_when_the_canary_never_reports(fleet: Fleet) -> None:
+    fleet.nodes["node-a"].stop_watch()
+    result = fleet.push("r2", "ok", "--canary", "1", "--bake", "1", "--timeout", "3")
+    assert result.returncode == 4, result.stderr
+    assert "timed out" in result.stderr
+    assert "node-a" in result.stderr
+    assert fleet.pointer_release() == "r1"
+    assert fleet.on("r1") == list(NAMES)
+    assert fleet.consul.value(KEYS.canary) is None
+
+
+@pytest.mark.integration
+def test_canary_real_cli_node_booting_mid_canary_follows_the_pointer(fleet: Fleet) -> None:
+    proc = fleet.start("push", "--release-id", "r2", "--canary", "1", "--bake", "3",
+                       str(fleet.release("r2", "ok")))
+    wait_until("the canary node runs r2", lambda: fleet.on("r2") == ["node-a"])
+    late = fleet.add("node-d")
+    late.boot()
+    assert late.current() == "r1"
+    assert late.reported() == "r1"
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    wait_until("every node runs r2", lambda: fleet.on("r2") == [*NAMES, "node-d"])
+
+
+@pytest.mark.integration
+def test_canary_real_cli_a_second_push_during_a_canary_is_refused(fleet: Fleet) -> None:
+    proc = fleet.start("push", "--release-id", "r2", "--canary", "1", "--bake", "3",
+                       str(fleet.release("r2", "ok")))
+    wait_until("the canary record", lambda: fleet.consul.value(KEYS.canary) is not None)
+    second = fleet.push("r3", "ok", "--canary", "1", "--bake", "1")
+    plain = fleet.push("r4", "ok")
+    assert (second.returncode, plain.returncode) == (1, 1), second.stderr + plain.stderr
+    assert "a canary is already in flight (r2" in second.stderr
+    assert "in flight" in plain.stderr
+    assert fleet.pointer_release() in ("r1", "r2")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert fleet.pointer_release() == "r2"
+    assert not any(fleet.nodes[n].ever_had("r3") or fleet.nodes[n].ever_had("r4")
+                   for n in NAMES)
+
+
+@pytest.mark.integration
+def test_canary_real_cli_sigint_leaves_a_state_status_explains_and_resume_finishes(
+        fleet: Fleet) -> None:
+    proc = fleet.start("push", "--release-id", "r2", "--canary", "1", "--bake", "2",
+                       str(fleet.release("r2", "ok")))
+    wait_until("the canary node runs r2", lambda: fleet.on("r2") == ["node-a"])
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    record = json.loads(fleet.consul.value(KEYS.canary) or "{}")
+    assert (record["release"], record["nodes"]) == ("r2", ["node-a"])
+    assert fleet.pointer_release() == "r1"
+    status = fleet.cli("status")
+    assert "canary in flight: r2 on node-a" in status.stdout, status.stdout
+    assert "--resume" in status.stdout
+    assert "--abort" in status.stdout
+    resumed = fleet.cli("push", "--resume", "--timeout", "30")
+    assert resumed.returncode == 0, resumed.stderr
+    assert fleet.pointer_release() == "r2"
+    assert fleet.on("r2") == list(NAMES)
+    assert fleet.consul.value(KEYS.canary) is None
+    print(status.stdout)
+
+
+@pytest.mark.integration
+def test_rollback_real_cli_waits_until_every_node_runs_the_previous_release(
+        fleet: Fleet) -> None:
+    assert fleet.push("r2", "ok").returncode == 0
+    back = fleet.cli("rollback", "--timeout", "30")
+    assert back.returncode == 0, back.stderr
+    assert "every node runs r1, healthy" in back.stdout
+    assert fleet.on("r1") == list(NAMES)
+    waited = fleet.cli("status", "--wait", "r1", "--timeout", "10")
+    assert waited.returncode == 0
+    assert "every healthy node runs r1" in waited.stdout
+    print(back.stdout + back.stderr + waited.stdout + waited.stderr)
+
+
+@pytest.mark.integration
+def test_canary_real_cli_abort_after_sigint_sends_the_canary_node_back(fleet: Fleet) -> None:
+    proc = fleet.start("push", "--release-id", "r2", "--canary", "1", "--bake", "30",
+                       str(fleet.release("r2", "ok")))
+    wait_until("the canary node runs r2", lambda: fleet.on("r2") == ["node-a"])
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    aborted = fleet.cli("push", "--abort", "--timeout", "30")
+    assert aborted.returncode == 0, aborted.stderr
+    assert "node-a went back to r1" in aborted.stdout
+    assert fleet.on("r1") == list(NAMES)
+    assert fleet.pointer_release() == "r1"
+    assert fleet.consul.value(KEYS.canary) is None

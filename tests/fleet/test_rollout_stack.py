@@ -1,0 +1,197 @@
+"""Rollout settings, validated, and what they set under mocks: refresh preferences, the
+maintenance policy, health alarms, lifecycle hooks, IAM, and the order the resources come in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.access.iam_policies import instance_policy
+from components.fleet.health_alarm_specs import health_alarms
+from components.settings import SettingsError
+from tests.mocks import Registration, run_program
+from tests.settings.test_settings import parse as settings_of
+
+GROUP = "aws:autoscaling/group:Group"
+GATE = "pulumi-python:dynamic/webtier:RolloutGate"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def regs(stack: str = "production", **overrides: Any) -> list[Registration]:
+    return run_program(stack, config_overrides=overrides).registrations
+
+
+def one(found: list[Registration], token: str) -> Registration:
+    hits = [r for r in found if r.type == token]
+    assert len(hits) == 1, [r.name for r in hits]
+    return hits[0]
+
+
+def prefs(found: list[Registration]) -> dict[str, Any]:
+    return dict(one(found, GROUP).inputs["instanceRefresh"]["preferences"])
+
+
+@pytest.mark.parametrize(("override", "key", "allowed"), [
+    ({"webtier:rollout.maxHealthyPercentage": 250}, "maxHealthyPercentage", "between 100"),
+    ({"webtier:rollout.minHealthyPercentage": 50, "webtier:rollout.maxHealthyPercentage": 200},
+     "maxHealthyPercentage", "at most 100"),
+    ({"webtier:rollout.minHealthyPercentage": 100, "webtier:rollout.maxHealthyPercentage": 100},
+     "maxHealthyPercentage", "must be above"),
+    ({"webtier:rollout.checkpoints": [50, 90]}, "checkpoints", "end at 100"),
+    ({"webtier:rollout.checkpoints": [60, 30, 100]}, "checkpoints", "rise strictly"),
+    ({"webtier:rollout.checkpoints": [0, 100]}, "checkpoints", "between 1 and 100"),
+    ({"webtier:rollout.launchHeartbeatTimeout": 10}, "launchHeartbeatTimeout", "between 30"),
+    ({"webtier:rollout.gateTimeout": 5}, "gateTimeout", "between 60"),
+    ({"webtier:rollout.alarmRollback": "yes"}, "alarmRollback", "true or false"),
+    ({"webtier:fleet.minHealthyPercentage": 90}, "", "not a known setting"),
+])
+def test_bad_rollout_settings_are_refused_naming_the_key(override: dict[str, Any], key: str,
+                                                         allowed: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        settings_of("production", override)
+    assert any(key in p and allowed in p for p in err.value.problems), err.value.problems
+
+
+def test_production_launches_before_it_terminates() -> None:
+    r = settings_of("production", {}).rollout
+    assert (r.min_healthy_percentage, r.max_healthy_percentage) == (100, 200)
+
+
+def test_group_maintenance_policy_and_refresh_keep_full_capacity_in_production() -> None:
+    found = regs()
+    policy = one(found, GROUP).inputs["instanceMaintenancePolicy"]
+    assert policy == {"minHealthyPercentage": 100, "maxHealthyPercentage": 200}
+    p = prefs(found)
+    assert (p["minHealthyPercentage"], p["maxHealthyPercentage"]) == (100, 200)
+
+
+def test_refresh_pauses_at_the_configured_checkpoints() -> None:
+    p = prefs(regs(**{"webtier:rollout.checkpoints": [25, 100],
+                      "webtier:rollout.checkpointDelay": 120}))
+    assert p["checkpointPercentages"] == [25, 100]
+    assert p["checkpointDelay"] == "120"
+
+
+def test_refresh_without_checkpoints_sets_no_delay() -> None:
+    p = prefs(regs("staging"))
+    assert "checkpointPercentages" not in p
+    assert "checkpointDelay" not in p
+
+
+def test_refresh_skip_matching_follows_the_setting() -> None:
+    assert prefs(regs(**{"webtier:rollout.skipMatching": False}))["skipMatching"] is False
+
+
+def test_refresh_alarm_specification_names_the_health_alarms() -> None:
+    found = regs()
+    names = sorted(r.inputs["name"] for r in found
+                   if r.type == ALARM and "-health-" in r.name)
+    assert len(names) == 2
+    assert sorted(prefs(found)["alarmSpecification"]["alarms"]) == names
+
+
+def test_refresh_without_alarm_rollback_has_no_alarm_specification() -> None:
+    assert "alarmSpecification" not in prefs(regs(**{"webtier:rollout.alarmRollback": False}))
+
+
+def test_launch_configuration_mode_rolls_with_a_refresh_without_auto_rollback() -> None:
+    found = regs(**{"webtier:fleet.launchKind": "configuration"})
+    refresh = one(found, GROUP).inputs["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    assert refresh["preferences"]["autoRollback"] is False
+    gate = one(found, GATE)
+    assert "templateId" not in gate.inputs or gate.inputs["templateId"] in (None, "")
+
+
+def test_lifecycle_hooks_are_created_with_the_group_before_any_instance() -> None:
+    found = regs(**{"webtier:rollout.launchHeartbeatTimeout": 900,
+                    "webtier:rollout.terminateHeartbeatTimeout": 240})
+    # Hooks in the group's own create request exist before its first instance launches;
+    # a separate LifecycleHook resource would come after the group (and its instances).
+    assert not [r for r in found if r.type == "aws:autoscaling/lifecycleHook:LifecycleHook"]
+    hooks = {h["name"]: h for h in one(found, GROUP).inputs["initialLifecycleHooks"]}
+    assert hooks["webtier-launch"] == {
+        "name": "webtier-launch", "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+        "defaultResult": "ABANDON", "heartbeatTimeout": 900}
+    assert hooks["webtier-terminate"] == {
+        "name": "webtier-terminate",
+        "lifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+        "defaultResult": "CONTINUE", "heartbeatTimeout": 240}
+
+
+def test_gate_comes_after_the_group_and_depends_on_it() -> None:
+    found = regs()
+    group, gate = one(found, GROUP), one(found, GATE)
+    assert group.urn in gate.options["dependsOn"], gate.urn
+    assert found.index(gate) > found.index(group)
+    assert gate.inputs["groupName"] == group.outputs["name"]
+    assert gate.inputs["timeout"] == 3600
+    assert gate.inputs["rollBack"] is True
+
+
+def test_gate_waits_on_the_template_version_the_group_launches() -> None:
+    found = regs()
+    group, gate = one(found, GROUP), one(found, GATE)
+    assert gate.inputs["launchVersion"] == str(group.inputs["launchTemplate"]["version"])
+    assert gate.inputs["templateId"] == group.inputs["launchTemplate"]["id"]
+
+
+def test_no_gate_when_the_stack_does_not_wait() -> None:
+    assert not [r for r in regs(**{"webtier:rollout.wait": False}) if r.type == GATE]
+
+
+def test_health_alarms_are_exported_for_a_notification_topic() -> None:
+    run = run_program("production")
+    alarms = [r for r in run.registrations if r.type == ALARM and "-health-" in r.name]
+    assert sorted(run.outputs["healthAlarmArns"]) == sorted(a.outputs["arn"] for a in alarms)
+    assert sorted(run.outputs["healthAlarmNames"]) == sorted(a.outputs["name"] for a in alarms)
+
+
+def test_health_alarms_watch_unhealthy_targets_and_the_5xx_rate() -> None:
+    r = settings_of("production", {"webtier:rollout.errorRatePercent": 2.5}).rollout
+    unhealthy, errors = health_alarms(r)
+    assert unhealthy.terms[0].metric_name == "UnHealthyHostCount"
+    assert unhealthy.terms[0].dimensions == ("TargetGroup", "LoadBalancer")
+    assert unhealthy.threshold == 1
+    assert errors.threshold == 2.5
+    assert {t.metric_name for t in errors.terms} == {
+        "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"}
+    assert errors.expression is not None
+    assert "requests" in errors.expression
+
+
+def test_instance_may_complete_lifecycle_actions_of_its_own_groups_only() -> None:
+    doc = instance_policy(region="ap-northeast-1", account_id="123456789012", release_bucket="b",
+                          release_prefix="releases/webapp", ssm_prefix="/webapp/staging",
+                          group_name_prefix="webapp-staging-fleet-",
+                          target_group_arn="arn:aws:elasticloadbalancing:tg/x")
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    hooks = by_sid["CompleteOwnLifecycleActions"]
+    assert sorted(hooks["Action"]) == ["autoscaling:CompleteLifecycleAction",
+                                       "autoscaling:RecordLifecycleActionHeartbeat"]
+    assert hooks["Resource"].endswith(":autoScalingGroupName/webapp-staging-fleet-*")
+    assert by_sid["DeregisterFromOwnTargetGroup"]["Resource"] == \
+        "arn:aws:elasticloadbalancing:tg/x"
+
+
+def test_stack_instance_role_grants_hooks_on_the_stacks_group_prefix() -> None:
+    found = regs("staging")
+    policy = json.loads(one(found, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    resources = [s["Resource"] for s in policy["Statement"]
+                 if s["Sid"] == "CompleteOwnLifecycleActions"]
+    assert resources == ["arn:aws:autoscaling:ap-northeast-1:123456789012:autoScalingGroup:*:"
+                         "autoScalingGroupName/webapp-staging-fleet-*"]
+
+
+def test_user_data_writes_the_hook_settings_and_completes_the_launch_action() -> None:
+    import base64
+    found = regs("staging")
+    text = base64.b64decode(
+        one(found, "aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"]).decode()
+    assert "LAUNCH_HOOK=webtier-launch" in text
+    assert "LAUNCH_DEADLINE=600" in text
+    assert "HEALTH_URL=http://127.0.0.1:8080/health" in text
+    assert text.index("systemctl enable --now app.service") < \
+        text.index("/usr/local/bin/lifecycle-hook launch")

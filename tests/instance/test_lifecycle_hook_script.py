@@ -1,0 +1,144 @@
+"""lifecycle-hook run for real as a process in a temp root: a stand-in `aws` on PATH records the
+AWS CLI calls, a stand-in `consul` records `leave`, and one local HTTP server plays both the
+instance metadata service (IMDSv2) and the app's health check. Pass, fail (health never passes:
+ABANDON), timeout of a launch without a release, and the terminate path in order."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = (Path(__file__).resolve().parents[2]
+          / "image/ansible/roles/stretcher/files/lifecycle-hook")
+
+
+class Double(http.server.BaseHTTPRequestHandler):
+    healthy = True
+
+    def do_PUT(self) -> None:  # IMDSv2 token
+        self._answer(200, "token")
+
+    def do_GET(self) -> None:
+        if self.path == "/latest/meta-data/instance-id":
+            self._answer(200, "i-0abc")
+        elif self.path == "/latest/meta-data/autoscaling/target-lifecycle-state":
+            self._answer(200, "Terminated")
+        elif self.path == "/health":
+            self._answer(200 if Double.healthy else 503, "ok")
+        else:
+            self._answer(404, "")
+
+    def _answer(self, code: int, body: str) -> None:
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@dataclass
+class Root:
+    path: Path
+    env: dict[str, str]
+
+    def run(self, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(SCRIPT), command], env=self.env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    def calls(self) -> list[str]:
+        log = self.path / "calls"
+        return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Root]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Double)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    calls = tmp_path / "calls"
+    (stubs / "aws").write_text(
+        f'#!/bin/sh\necho "aws $*" >> {calls}\n'
+        'case "$*" in *describe-instances*) echo webapp-staging-fleet-x ;; esac\n')
+    (stubs / "consul").write_text(f'#!/bin/sh\necho "consul $*" >> {calls}\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "lifecycle.env").write_text(
+        "AWS_REGION=ap-northeast-1\nLAUNCH_HOOK=webtier-launch\n"
+        "TERMINATE_HOOK=webtier-terminate\n"
+        f"HEALTH_URL={base}/health\nTARGET_GROUP_ARN='arn:aws:tg/x'\nDRAIN_SECONDS=1\n"
+        "LAUNCH_DEADLINE=2\n")
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}",
+           "WEBTIER_LIFECYCLE_ENV": str(tmp_path / "lifecycle.env"),
+           "WEBTIER_ROOT": str(tmp_path / "app"), "WEBTIER_IMDS": base,
+           "WEBTIER_POLL": "0.2", "WEBTIER_HEARTBEAT": "0.5"}
+    Double.healthy = True
+    yield Root(tmp_path, env)
+    server.shutdown()
+
+
+def completions(r: Root) -> list[str]:
+    return [c for c in r.calls() if "complete-lifecycle-action" in c]
+
+
+LAUNCH = ("--auto-scaling-group-name webapp-staging-fleet-x --lifecycle-hook-name webtier-launch "
+          "--instance-id i-0abc")
+
+
+def test_hook_script_real_launch_with_release_and_health_continues(root: Root) -> None:
+    (root.path / "app/current").mkdir()
+    done = root.run("launch")
+    assert done.returncode == 0, done.stderr
+    assert completions(root) == [
+        f"aws --region ap-northeast-1 autoscaling complete-lifecycle-action {LAUNCH} "
+        "--lifecycle-action-result CONTINUE"]
+
+
+def test_hook_script_real_launch_never_healthy_abandons_at_the_deadline(root: Root) -> None:
+    (root.path / "app/current").mkdir()
+    Double.healthy = False
+    done = root.run("launch")
+    assert done.returncode == 3, done.stderr
+    assert "never answered 2xx" in done.stderr
+    assert [c.split()[-1] for c in completions(root)] == ["ABANDON"]
+    assert any("record-lifecycle-action-heartbeat" in c for c in root.calls())
+
+
+def test_hook_script_real_launch_without_a_release_times_out_and_abandons(root: Root) -> None:
+    done = root.run("launch")
+    assert done.returncode == 3
+    assert "no release in place" in done.stderr
+    assert [c.split()[-1] for c in completions(root)] == ["ABANDON"]
+
+
+def test_hook_script_real_terminate_deregisters_drains_leaves_consul_then_continues(
+        root: Root) -> None:
+    done = root.run("watch")
+    assert done.returncode == 0, done.stderr
+    calls = [c for c in root.calls() if "describe-instances" not in c]
+    steps = [next(i for i, c in enumerate(calls) if key in c)
+             for key in ("deregister-targets", "consul leave", "complete-lifecycle-action")]
+    assert steps == sorted(steps), calls
+    assert "--target-group-arn arn:aws:tg/x --targets Id=i-0abc" in calls[steps[0]]
+    assert calls[steps[2]].endswith("--lifecycle-hook-name webtier-terminate --instance-id i-0abc "
+                                    "--lifecycle-action-result CONTINUE")
+
+
+def test_hook_script_real_without_its_env_file_exits_2_naming_it(root: Root) -> None:
+    (root.path / "lifecycle.env").unlink()
+    done = root.run("launch")
+    assert done.returncode == 2
+    assert "lifecycle.env is missing" in done.stderr
+    assert root.calls() == []
