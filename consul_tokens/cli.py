@@ -36,7 +36,7 @@ from components.settings import SettingsError, StackSettings, parse_settings
 from components.settings.secrets import SECRET_KEYS
 from consul_tokens.apply import Ensured, ensure
 from consul_tokens.rules import TokenSpec, stack_tokens
-from contracts.names import STACKS
+from contracts.argument_parser import ArgumentParser
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL = 2, 3, 4, 5
@@ -113,9 +113,9 @@ def report(results: Sequence[Ensured], stack: str, *, stored: bool, out: TextIO)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m consul_tokens",
-                                description=__doc__.split("\n\n")[0])
-    p.add_argument("--stack", required=True, choices=STACKS)
+    p = ArgumentParser(prog="python -m consul_tokens", description=__doc__.split("\n\n")[0])
+    # Any stack with a Pulumi.<stack>.yaml; load_stack names the file when there is none.
+    p.add_argument("--stack", required=True)
     p.add_argument("--dry-run", action="store_true", help="print the policies; contact nothing")
     p.add_argument("--set-config", action="store_true",
                    help="store the tokens with `pulumi config set --secret` (value on stdin)")
