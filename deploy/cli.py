@@ -68,7 +68,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser().parse_args(argv)
     try:
         target = resolve_target(args, os.environ if env is None else env)
-        if not target.bucket:
+        if not target.bucket and args.command == "push":
+            # Only push must name a bucket before the pointer does: status and notify read
+            # Consul alone, and rollback takes the bucket from the manifest URL it points at.
             target = with_default_bucket(target)
         client = connect(target.consul_addr, target.consul_token, target.consul_ca)
         pointers = PointerStore(client, target.kv_prefix, target.app)
