@@ -8,12 +8,7 @@
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
-Exit codes (docs/exit-codes.md):
-  0    ok (--policy: no mandatory rule violated)
-  1    --policy: a mandatory policy is violated
-  2    bad usage, or an unusable stack file or config (one line per problem, no traceback)
-  3    --bootstrap-status: the stack is not bootstrapped yet
-  130  interrupted (Ctrl-C)
+Exit codes: EXIT_CODES below (docs/exit-codes.md is generated from it).
 """
 
 from __future__ import annotations
@@ -45,7 +40,15 @@ from plan import model as plan_model
 from plan import plain_text
 from plan import render as plan_render
 
-EXIT_NOT_BOOTSTRAPPED = 3
+# Defined once: docs/exit-codes.md is generated from it (python -m contracts.exit_code_table).
+EXIT_CODES = {
+    0: "ok",
+    1: "`--policy`: a mandatory rule is violated",
+    2: "bad usage, unusable stack file or invalid config (one line per problem)",
+    3: "`--bootstrap-status`: not bootstrapped yet",
+    130: "interrupted",
+}
+EXIT_POLICY_VIOLATED, EXIT_USAGE, EXIT_NOT_BOOTSTRAPPED = 1, 2, 3
 PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
 # Packages of ours the program never imports; they stay loaded while another tree's program runs.
 _OWN_PACKAGES = frozenset({"plan", "mock_engine", "tests", "bench", "venv"})
@@ -192,9 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Offline plan of a stack under the mock engine: no cloud account, no state "
                     "backend, no Pulumi CLI. Secrets show as [secret]; outputs known only after "
                     "an update (e.g. the AMI a Packer build makes) as [unknown].",
-        epilog="exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an "
-               "unusable stack file or config; 3 --bootstrap-status: not bootstrapped yet; "
-               "130 interrupted (docs/exit-codes.md)")
+        epilog="exit codes: " + "; ".join(f"{code} {meaning.replace('`', '')}"
+                                          for code, meaning in EXIT_CODES.items())
+               + " (docs/exit-codes.md)")
     parser.add_argument("stack", help="stack name, e.g. staging (reads Pulumi.<stack>.yaml)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--base", metavar="REF",

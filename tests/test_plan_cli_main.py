@@ -40,8 +40,9 @@ options:
   --markdown            print Markdown (a PR comment, a job summary) instead of plain text; the
                         default inside a GitHub Actions step (GITHUB_STEP_SUMMARY is set)
 
-exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an unusable stack file or
-config; 3 --bootstrap-status: not bootstrapped yet; 130 interrupted (docs/exit-codes.md)
+exit codes: 0 ok; 1 --policy: a mandatory rule is violated; 2 bad usage, unusable stack file or
+invalid config (one line per problem); 3 --bootstrap-status: not bootstrapped yet; 130 interrupted
+(docs/exit-codes.md)
 """
 USAGE = """\
 usage: python -m plan [-h] [--base REF] [--compare OTHER_STACK] [--policy] [--capacity]
