@@ -342,6 +342,9 @@ def test_the_sdk_the_requirements_and_the_go_cli_module_are_one_release() -> Non
     go_mod = (ROOT / "gotools" / "pulumi" / "go.mod").read_text()
     assert re.search(rf"^require github.com/pulumi/pulumi/pkg/v3 v{re.escape(sdk)}$", go_mod,
                      re.MULTILINE), "gotools/pulumi/go.mod builds another CLI than the SDK's"
+    # pkg/v3's own go.mod replaces sdk/v3 with ../sdk: here it is a require at the same release.
+    assert re.search(rf"^\s*github.com/pulumi/pulumi/sdk/v3 v{re.escape(sdk)}\b", go_mod,
+                     re.MULTILINE), "gotools/pulumi/go.mod requires another sdk/v3 than pkg/v3"
 
 
 def test_pulumi_actions_installs_the_cli_of_the_installed_sdk() -> None:
