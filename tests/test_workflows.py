@@ -396,6 +396,15 @@ def test_every_go_tool_has_its_own_cache_entry_keyed_on_its_go_mod_and_go_sum() 
     assert len(entries) == len(names)
 
 
+def test_the_go_tools_action_matches_githubs_action_schema() -> None:
+    vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads((vendor / "github-actions.json").read_text())
+    doc = load(COMPOSITE)
+    assert [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(doc)] == []
+    for step in doc["runs"]["steps"]:
+        assert set(step["with"]) <= ACTION_INPUTS[major(step["uses"])], step
+
+
 def test_jobs_that_need_go_tools_restore_them_before_setup() -> None:
     for name, job_id in (("checks.yml", "checks"), ("full-suite.yml", "full-suite")):
         job_steps = steps(jobs_of(name)[job_id])
