@@ -9,8 +9,7 @@ blocked, TLS only), a KMS key and alias for stack secrets, GitHub's OIDC provide
 already there, or with --dry-run would create / would update. Then the `pulumi` commands that
 create the stacks (run with --init-stacks when `pulumi` is on PATH) and set their secrets.
 
-Exit codes: 0 done; 1 unexpected failure; 2 bad arguments; 3 AWS refused or unreachable
-(the message says which call); 4 a pulumi command failed; 130 interrupted.
+Exit codes: EXIT_CODES below (docs/exit-codes.md is generated from it).
 """
 
 from __future__ import annotations
@@ -27,6 +26,15 @@ from bootstrap.account import Clients, Created, Report, Target, bootstrap
 from contracts.aws_ids import BUCKET_NAME, REGION
 from contracts.names import PROJECT
 
+# Defined once: docs/exit-codes.md is generated from it (python -m contracts.exit_code_table).
+EXIT_CODES = {
+    0: "done",
+    1: "unexpected failure",
+    2: "bad arguments",
+    3: "AWS refused or unreachable (the message names the call)",
+    4: "a `pulumi` command failed",
+    130: "interrupted",
+}
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_AWS, EXIT_PULUMI, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 REPO_ALLOWED = "must be owner/name, e.g. acme/webtier"
 

@@ -9,9 +9,7 @@ to write ACLs (the bootstrap token, or one with `acl = "write"`). Tokens never g
 file: --set-config hands each one to `pulumi config set --secret` on stdin; without it they are
 printed only when stdout is a terminal.
 
-Exit codes: 0 done, 2 bad arguments, stack settings or no Consul address, 3 Consul refused or
-unreachable, 4 `pulumi config set` failed, 5 refused to print tokens to something that is not a
-terminal.
+Exit codes: EXIT_CODES below (docs/exit-codes.md is generated from it).
 """
 
 from __future__ import annotations
@@ -36,10 +34,19 @@ from components.settings import SettingsError, StackSettings, parse_settings
 from components.settings.secrets import SECRET_KEYS
 from consul_tokens.apply import Ensured, ensure
 from consul_tokens.rules import TokenSpec, stack_tokens
-from contracts.names import STACKS
+from contracts.argument_parser import ArgumentParser
 
 ROOT = Path(__file__).resolve().parent.parent
-EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL = 2, 3, 4, 5
+# Defined once: docs/exit-codes.md is generated from it (python -m contracts.exit_code_table).
+EXIT_CODES = {
+    0: "done",
+    2: "bad arguments, stack settings or no Consul address",
+    3: "Consul refused or unreachable",
+    4: "`pulumi config set` failed",
+    5: "refused to print tokens to something that is not a terminal",
+    130: "interrupted (a token already created is kept; run it again)",
+}
+EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
 
 
 class CommandError(Exception):
@@ -113,9 +120,9 @@ def report(results: Sequence[Ensured], stack: str, *, stored: bool, out: TextIO)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m consul_tokens",
-                                description=__doc__.split("\n\n")[0])
-    p.add_argument("--stack", required=True, choices=STACKS)
+    p = ArgumentParser(prog="python -m consul_tokens", description=__doc__.split("\n\n")[0])
+    # Any stack with a Pulumi.<stack>.yaml; load_stack names the file when there is none.
+    p.add_argument("--stack", required=True)
     p.add_argument("--dry-run", action="store_true", help="print the policies; contact nothing")
     p.add_argument("--set-config", action="store_true",
                    help="store the tokens with `pulumi config set --secret` (value on stdin)")
@@ -170,5 +177,10 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
 
 
 def main(argv: Sequence[str]) -> int:
-    return run(argv, environ=os.environ, out=sys.stdout, err=sys.stderr,
-               is_terminal=sys.stdout.isatty())
+    try:
+        return run(argv, environ=os.environ, out=sys.stdout, err=sys.stderr,
+                   is_terminal=sys.stdout.isatty())
+    except KeyboardInterrupt:
+        # ensure() is idempotent: a second run adopts what the first one created.
+        print("consul_tokens: interrupted; run it again to finish", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from contracts.argument_parser import ArgumentParser
+
 
 def build(description: str) -> argparse.ArgumentParser:
     """Every command and flag of `python -m deploy`; ``description`` is the CLI's docstring."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = ArgumentParser(add_help=False)
     common.add_argument(
         "--stack", required=True,
         help="stack to deploy to (staging, production)",  # pragma: no mutate
@@ -57,13 +59,15 @@ def build(description: str) -> argparse.ArgumentParser:
         help="CA bundle for an https Consul address (default: $CONSUL_CACERT)",  # pragma: no mutate
     )
 
-    top = argparse.ArgumentParser(
+    # No abbreviations (`--consul-token X` is never --consul-token-file X), and a refused
+    # command line never echoes a value; the subcommands are built by the same class.
+    top = ArgumentParser(
         prog="python -m deploy",
         description=description,  # pragma: no mutate
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = top.add_subparsers(dest="command", required=True)
-    wait = argparse.ArgumentParser(add_help=False)
+    wait = ArgumentParser(add_help=False)
     wait.add_argument(
         "--timeout", type=float, default=600.0,
         help="seconds to wait for the nodes (default 600)",  # pragma: no mutate

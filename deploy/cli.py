@@ -12,15 +12,8 @@ Nothing here touches the fleet or the image: instances pull the release themselv
 (release-pull) and on the event (deploy-event-handler). Any failure before the pointer write
 leaves the pointer, and so every instance, on the release it had.
 
-Exit codes (docs/exit-codes.md):
-  0    done
-  1    refused or failed (one line saying why; the pointer is unchanged unless it says so)
-  2    bad usage (unknown command or option)
-  3    the pointer moved but the `deploy` event was not fired: run `notify`
-  4    the canary failed: the pointer is unchanged and the canary nodes were sent back
-  5    the pointer moved, but the fleet is not healthy on the release
-  130  interrupted (Ctrl-C): the pointer moves only in the last step, and a canary in flight
-       stays recorded (`status` explains it, `push --resume` finishes it, `--abort` reverts it)
+The pointer moves only in the last step, and a canary in flight stays recorded: `status`
+explains it, `push --resume` finishes it, `push --abort` reverts it.
 """
 
 from __future__ import annotations
@@ -32,6 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from contracts.exit_code_table import help_lines
 from deploy import arguments
 from deploy.artifacts import ReleaseError, check_links
 from deploy.canary import CanaryError, Clock
@@ -56,9 +50,22 @@ from deploy.rollout import (
 from deploy.s3 import UploadError
 from deploy.target import Target, resolve_target, s3_client, with_default_bucket
 
+# Defined once: docs/exit-codes.md is generated from it (python -m contracts.exit_code_table).
+EXIT_CODES = {
+    0: "done",
+    1: "refused or failed (the pointer is unchanged unless the line says so)",
+    2: "bad usage",
+    3: "pointer moved, event not fired: run `notify`",
+    4: "the canary failed: pointer unchanged, canary nodes sent back",
+    5: "the pointer moved, but the fleet is not healthy on the release",
+    130: "interrupted (`status` shows the pointer, a canary stays recorded)",
+}
+EXIT_FAILED, EXIT_EVENT, EXIT_CANARY, EXIT_UNHEALTHY, EXIT_INTERRUPTED = 1, 3, 4, 5, 130
+
 
 def parser() -> argparse.ArgumentParser:
-    return arguments.build(__doc__ or "")
+    return arguments.build(f"{__doc__ or ''}\nExit codes (docs/exit-codes.md):\n"
+                           f"{help_lines(EXIT_CODES)}\n")
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
@@ -68,7 +75,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser().parse_args(argv)
     try:
         target = resolve_target(args, os.environ if env is None else env)
-        if not target.bucket:
+        if not target.bucket and args.command == "push":
+            # Only push must name a bucket before the pointer does: status and notify read
+            # Consul alone, and rollback takes the bucket from the manifest URL it points at.
             target = with_default_bucket(target)
         client = connect(target.consul_addr, target.consul_token, target.consul_ca)
         pointers = PointerStore(client, target.kv_prefix, target.app)
@@ -103,20 +112,20 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print("deploy: interrupted; any canary in flight stays recorded: `python -m deploy "
               "status` explains it, `push --resume` finishes it, `push --abort` reverts it",
               file=err)
-        return 130
+        return EXIT_INTERRUPTED
     except CanaryFailed as e:
         print(f"deploy: error: {e}", file=err)
-        return 4
+        return EXIT_CANARY
     except RolloutUnhealthy as e:
         print(f"deploy: error: {e}", file=err)
-        return 5
+        return EXIT_UNHEALTHY
     except EventError as e:
         print(f"deploy: error: {e}", file=err)
-        return 3
+        return EXIT_EVENT
     except (DeployError, ReleaseError, UploadError, PointerError, CanaryError, FleetError) as e:
         unchanged = "" if UNCHANGED in str(e) else f"; {UNCHANGED}"
         print(f"deploy: error: {e}{unchanged}", file=err)
-        return 1
+        return EXIT_FAILED
     return 0
 
 

@@ -18,9 +18,12 @@ def rollback(target: Target, *, s3: Any, pointers: PointerStore,
     state = pointers.read()
     chosen = choose_rollback(state, to)
     bucket, key = _split_s3(chosen.manifest)
-    if target.bucket and bucket != target.bucket:
+    # Without a configured bucket, the one the current pointer names is the stack's: `push`
+    # wrote it there, so no AWS account lookup is needed to know it.
+    ours = target.bucket or (_split_s3(state.current)[0] if state.current else None)
+    if ours and bucket != ours:
         raise DeployError(f"history entry {chosen.release} names bucket {bucket!r}, but stack "
-                          f"'{target.stack}' deploys from {target.bucket!r}; {UNCHANGED}")
+                          f"'{target.stack}' deploys from {ours!r}; {UNCHANGED}")
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except Exception as e:  # botocore raises ClientError and BotoCoreError subclasses

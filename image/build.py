@@ -11,9 +11,7 @@ If an AMI tagged with this layer's content hash already exists, it is printed wi
 deregistered, except those a stack marks in use (tag `in-use-by:<stack>`). Temporary `packer_*`
 key pairs and security groups that Packer announced are deleted if Packer left them behind.
 
-Exit codes (docs/exit-codes.md): 0 the AMI id is on stdout; 1 bad input or a failed build (one
-line, or Packer's error lines, on stderr); 2 bad usage; 130 interrupted (Packer is stopped and
-its temporary resources swept).
+Exit codes: EXIT_CODES below (docs/exit-codes.md is generated from it).
 """
 
 from __future__ import annotations
@@ -60,6 +58,13 @@ TOOLS_BIN = ROOT / ".tools" / "bin"
 TOOLS_PLUGINS = ROOT / ".tools" / "packer-plugins"
 PACKER_RELEASE = (1, 9)
 CLEANUP_GRACE_SECONDS = 600.0
+# Defined once: docs/exit-codes.md is generated from it (python -m contracts.exit_code_table).
+EXIT_CODES = {
+    0: "AMI id on stdout",
+    1: "bad input, AWS error or failed build",
+    2: "bad usage",
+    130: "interrupted (Packer stopped, temporaries swept)",
+}
 CHECKIP_URL = "https://checkip.amazonaws.com"
 # Packer announces its temporary resources by name; these are what a crash could leave behind.
 _TEMP_KEYPAIR = re.compile(r"Creating temporary keypair: (packer_[0-9a-f-]+)")

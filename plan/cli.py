@@ -1,25 +1,21 @@
 """Offline plan: what a stack would manage, or change, with no cloud account, backend or Pulumi CLI.
 
     python -m plan staging                       # the resource tree
-    python -m plan staging --base origin/main    # Markdown diff for a PR comment
+    python -m plan staging --base origin/main    # the diff for a PR (--markdown for a comment)
     python -m plan staging --compare production  # setting values that differ
     python -m plan staging --capacity [--compare production]  # minutes, instances, cost
     python -m plan staging --bootstrap-status    # is the stack file ready for preview / up?
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
-Exit codes (docs/exit-codes.md):
-  0    ok (--policy: no mandatory rule violated)
-  1    --policy: a mandatory policy is violated
-  2    bad usage, or an unusable stack file or config (one line per problem, no traceback)
-  3    --bootstrap-status: the stack is not bootstrapped yet
-  130  interrupted (Ctrl-C)
+Exit codes: EXIT_CODES below (docs/exit-codes.md is generated from it).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -31,6 +27,7 @@ from typing import Any
 
 import pulumi
 
+from contracts.argument_parser import ArgumentParser
 from contracts.stack_file import StackFileError
 from mock_engine import (
     PLACEHOLDER_KV_SECRET,
@@ -40,10 +37,19 @@ from mock_engine import (
     run_stack,
 )
 from plan import model as plan_model
+from plan import plain_text
 from plan import render as plan_render
 from plan.errors import PlanError
 
-EXIT_NOT_BOOTSTRAPPED = 3
+# Defined once: docs/exit-codes.md is generated from it (python -m contracts.exit_code_table).
+EXIT_CODES = {
+    0: "ok",
+    1: "`--policy`: a mandatory rule is violated",
+    2: "bad usage, unusable stack file or invalid config (one line per problem)",
+    3: "`--bootstrap-status`: not bootstrapped yet",
+    130: "interrupted",
+}
+EXIT_POLICY_VIOLATED, EXIT_USAGE, EXIT_NOT_BOOTSTRAPPED = 1, 2, 3
 PLACEHOLDERS = (*PLACEHOLDER_SECRETS.values(), PLACEHOLDER_KV_SECRET)
 # Packages of ours the program never imports; they stay loaded while another tree's program runs.
 _OWN_PACKAGES = frozenset({"plan", "mock_engine", "tests", "bench", "venv"})
@@ -181,34 +187,38 @@ def compare_markdown(stack: str, other: str, *, root: Path = ROOT, redact: bool 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m plan",
         description="Offline plan of a stack under the mock engine: no cloud account, no state "
                     "backend, no Pulumi CLI. Secrets show as [secret]; outputs known only after "
                     "an update (e.g. the AMI a Packer build makes) as [unknown].",
-        epilog="exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an "
-               "unusable stack file or config; 3 --bootstrap-status: not bootstrapped yet; "
-               "130 interrupted (docs/exit-codes.md)")
+        epilog="exit codes: " + "; ".join(f"{code} {meaning.replace('`', '')}"
+                                          for code, meaning in EXIT_CODES.items())
+               + " (docs/exit-codes.md)")
     parser.add_argument("stack", help="stack name, e.g. staging (reads Pulumi.<stack>.yaml)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--base", metavar="REF",
-                      help="print, as Markdown, what changes from git revision REF to the "
+                      help="print what changes from git revision REF to the "
                            "working tree")
     mode.add_argument("--compare", metavar="OTHER_STACK",
-                      help="print, as Markdown, the inputs that differ between STACK and "
+                      help="print the inputs that differ between STACK and "
                            "OTHER_STACK")
     mode.add_argument("--policy", action="store_true",
                       help="run the policy pack (policy/, at policy/STACK.json) on the plan; "
                            "exit 1 if a mandatory rule is violated")
     # Not in the group: --capacity combines with --compare.
     parser.add_argument("--capacity", action="store_true",
-                        help="print, as Markdown, what the scaling settings mean: reaction "
+                        help="print what the scaling settings mean: reaction "
                              "time, capacity after 5/10/30 minutes, scale-in time, hourly cost "
                              "(with --compare: two stacks side by side)")
     mode.add_argument("--bootstrap-status", action="store_true",
-                      help="print, as Markdown, whether the stack file has its secrets provider "
+                      help="print whether the stack file has its secrets provider "
                            "and every required secret encrypted, and if not the commands to "
                            "run; exit 3 if not")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print Markdown (a PR comment, a job summary) instead of plain "
+                             "text; the default inside a GitHub Actions step "
+                             "(GITHUB_STEP_SUMMARY is set)")
     args = parser.parse_args(argv)
     if args.capacity and (args.base or args.policy or args.bootstrap_status):
         parser.error("--capacity combines only with --compare")
@@ -217,9 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlanError as e:
         print(f"plan: {_redact(str(e))}", file=sys.stderr)
         return 2
+    if args.markdown or os.environ.get("GITHUB_STEP_SUMMARY"):
+        text = f"```\n{text}```\n" if _is_tree(args) else text
+    elif not _is_tree(args):
+        text = plain_text.from_markdown(text)
     sys.stdout.buffer.write(text.encode())
     sys.stdout.flush()
     return status
+
+
+def _is_tree(args: argparse.Namespace) -> bool:
+    """Whether ``args`` ask for the resource tree, the one report written as plain text."""
+    return not (args.capacity or args.bootstrap_status or args.base or args.compare
+                or args.policy)
 
 
 def _run(args: argparse.Namespace) -> tuple[str, int]:

@@ -78,7 +78,7 @@ def _range(obj: ConfigObject, name: str, hi: int) -> SizeRange:
     r = obj.child(name)
     lo = r.integer("min", 1, 1, hi)
     top = r.integer("max", hi, 1, hi) if "max" in r.raw else None
-    if top is not None and top < lo:
+    if top is not None and r.valid("min", "max") and top < lo:
         r.problems.add(f"{r.key}.max", top, f"must be at least min ({lo})")
     r.done()
     return SizeRange(lo, top)

@@ -110,10 +110,12 @@ def parse_schedules(obj: ConfigObject, name: str) -> tuple[ScheduledAction, ...]
         if lo is None and hi is None and desired is None:
             entry.problems.note(f"{entry.key} sets none of minSize, maxSize, desiredCapacity: "
                                 "a scheduled action must change at least one")
-        if lo is not None and hi is not None and lo > hi:
+        # A refused size is named already: compare only the sizes that were set and valid.
+        comparable = entry.valid(*SIZE_FIELDS)
+        if comparable and lo is not None and hi is not None and lo > hi:
             entry.problems.add(f"{entry.key}.minSize", lo, f"must not exceed maxSize ({hi})")
-        if desired is not None and ((lo is not None and desired < lo)
-                                    or (hi is not None and desired > hi)):
+        if comparable and desired is not None and ((lo is not None and desired < lo)
+                                                   or (hi is not None and desired > hi)):
             entry.problems.add(f"{entry.key}.desiredCapacity", desired,
                                "must be within this entry's [minSize, maxSize]")
         entry.done()

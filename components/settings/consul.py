@@ -180,7 +180,7 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
     check = obj.child("serviceCheck")
     interval = check.integer("interval", 10, 1, 300)
     timeout = check.integer("timeout", 5, 1, 300)
-    if timeout > interval:
+    if check.valid("interval", "timeout") and timeout > interval:
         obj.problems.add(f"{check.key}.timeout", timeout,
                          f"must not exceed serviceCheck.interval ({interval}): a check would "
                          "still run when the next one starts")

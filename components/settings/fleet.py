@@ -32,9 +32,12 @@ def parse_fleet(obj: ConfigObject) -> FleetSettings:
     lo = obj.integer("minSize", 2, 0, 1000)
     hi = obj.integer("maxSize", 20, 1, 1000)
     desired = obj.integer("desiredCapacity", lo, 0, 1000)
-    if lo > hi:
+    # A refused size is named already; its default is no value to compare the others with.
+    if not obj.valid("minSize", "maxSize"):
+        pass
+    elif lo > hi:
         obj.problems.add(f"{obj.key}.minSize", lo, f"must not exceed maxSize ({hi})")
-    elif not lo <= desired <= hi:
+    elif obj.valid("desiredCapacity") and not lo <= desired <= hi:
         obj.problems.add(f"{obj.key}.desiredCapacity", desired,
                          f"must be within [minSize, maxSize] = [{lo}, {hi}]")
     app_port = obj.integer("appPort", 8080, 1024, 65535)

@@ -78,6 +78,17 @@ class ConfigObject:
             raw = {}
         self.raw: dict[str, Any] = raw
         self.used: set[str] = set()
+        self.refused: set[str] = set()
+        """Fields whose value was refused: their default stands in, and no later check may
+        report that default as if the user had set it."""
+
+    def valid(self, *names: str) -> bool:
+        """Whether none of ``names`` was refused, so a check across them compares what was set."""
+        return not self.refused.intersection(names)
+
+    def _refuse(self, name: str, value: object, allowed: str) -> None:
+        self.refused.add(name)
+        self.problems.add(f"{self.key}.{name}", value, allowed)
 
     def _get(self, name: str, default: T, kinds: tuple[type, ...], kind_name: str) -> T:
         self.used.add(name)
@@ -87,7 +98,7 @@ class ConfigObject:
         # bool is an int in Python; a YAML `true` is never a valid number.
         if isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds):
             return cast(T, value)
-        self.problems.add(f"{self.key}.{name}", value, f"must be {kind_name}")
+        self._refuse(name, value, f"must be {kind_name}")
         return default
 
     def required(self, name: str) -> bool:
@@ -105,8 +116,7 @@ class ConfigObject:
             pattern = pattern.pattern
         if pattern is not None and name in self.raw and isinstance(value, str) \
                 and not pattern.match(value):
-            self.problems.add(f"{self.key}.{name}", value,
-                              allowed or f"must match {pattern.pattern}")
+            self._refuse(name, value, allowed or f"must match {pattern.pattern}")
             return default
         return value
 
@@ -123,21 +133,21 @@ class ConfigObject:
         allowed = choices(literal)
         value = self.text(name, default)
         if value not in allowed:
-            self.problems.add(f"{self.key}.{name}", value, f"must be one of {', '.join(allowed)}")
+            self._refuse(name, value, f"must be one of {', '.join(allowed)}")
             return default
         return cast(S, value)
 
     def integer(self, name: str, default: int, lo: int, hi: int) -> int:
         value: int = self._get(name, default, (int,), "a whole number")
         if not lo <= value <= hi:
-            self.problems.add(f"{self.key}.{name}", value, f"must be between {lo} and {hi}")
+            self._refuse(name, value, f"must be between {lo} and {hi}")
             return default
         return value
 
     def number(self, name: str, default: float, lo: float, hi: float) -> float:
         value: float = self._get(name, default, (int, float), "a number")
         if not (math.isfinite(value) and lo <= value <= hi):
-            self.problems.add(f"{self.key}.{name}", value, f"must be between {lo:g} and {hi:g}")
+            self._refuse(name, value, f"must be between {lo:g} and {hi:g}")
             return default
         return float(value)
 

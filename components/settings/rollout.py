@@ -49,7 +49,9 @@ def parse_rollout(obj: ConfigObject) -> RolloutSettings:
     key = obj.key
     lo = obj.integer("minHealthyPercentage", 100, 0, 100)
     hi = obj.integer("maxHealthyPercentage", 200, 100, 200)
-    if hi - lo > 100:
+    if not obj.valid("minHealthyPercentage", "maxHealthyPercentage"):
+        pass  # the refused value is already named; its default is no value to compare
+    elif hi - lo > 100:
         obj.problems.add(f"{key}.maxHealthyPercentage", hi,
                          f"may exceed minHealthyPercentage ({lo}) by at most 100 (AWS's rule)")
     elif hi == lo:

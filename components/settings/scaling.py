@@ -42,12 +42,12 @@ def parse_scaling(obj: ConfigObject) -> ScalingSettings:
     if period not in (10, 30) and period % 60:
         obj.problems.add(f"{obj.key}.period", period, f"CloudWatch accepts {CLOUDWATCH_PERIODS}")
     evaluations = obj.integer("evaluationPeriods", 1, 1, 100)
-    if period * evaluations > ONE_DAY:
+    if obj.valid("period", "evaluationPeriods") and period * evaluations > ONE_DAY:
         obj.problems.add(f"{obj.key}.evaluationPeriods", evaluations,
                          f"period x evaluationPeriods must not exceed one day (period is {period})")
     high = obj.number("scaleOutThreshold", 50, 0, 100)
     low = obj.number("scaleInThreshold", 20, 0, 100)
-    if low >= high:
+    if obj.valid("scaleOutThreshold", "scaleInThreshold") and low >= high:
         obj.problems.add(f"{obj.key}.scaleInThreshold", low,
                          f"must be below scaleOutThreshold ({high:g}) or the alarms fight")
     settings = ScalingSettings(

@@ -15,7 +15,7 @@ from plan.readiness import Readiness
 
 HELP = """\
 usage: python -m plan [-h] [--base REF] [--compare OTHER_STACK] [--policy] [--capacity]
-                      [--bootstrap-status]
+                      [--bootstrap-status] [--markdown]
                       stack
 
 Offline plan of a stack under the mock engine: no cloud account, no state backend, no Pulumi CLI.
@@ -27,24 +27,26 @@ positional arguments:
 
 options:
   -h, --help            show this help message and exit
-  --base REF            print, as Markdown, what changes from git revision REF to the working tree
+  --base REF            print what changes from git revision REF to the working tree
   --compare OTHER_STACK
-                        print, as Markdown, the inputs that differ between STACK and OTHER_STACK
+                        print the inputs that differ between STACK and OTHER_STACK
   --policy              run the policy pack (policy/, at policy/STACK.json) on the plan; exit 1 if
                         a mandatory rule is violated
-  --capacity            print, as Markdown, what the scaling settings mean: reaction time,
-                        capacity after 5/10/30 minutes, scale-in time, hourly cost (with
-                        --compare: two stacks side by side)
-  --bootstrap-status    print, as Markdown, whether the stack file has its secrets provider and
-                        every required secret encrypted, and if not the commands to run; exit 3 if
-                        not
+  --capacity            print what the scaling settings mean: reaction time, capacity after
+                        5/10/30 minutes, scale-in time, hourly cost (with --compare: two stacks
+                        side by side)
+  --bootstrap-status    print whether the stack file has its secrets provider and every required
+                        secret encrypted, and if not the commands to run; exit 3 if not
+  --markdown            print Markdown (a PR comment, a job summary) instead of plain text; the
+                        default inside a GitHub Actions step (GITHUB_STEP_SUMMARY is set)
 
-exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an unusable stack file or
-config; 3 --bootstrap-status: not bootstrapped yet; 130 interrupted (docs/exit-codes.md)
+exit codes: 0 ok; 1 --policy: a mandatory rule is violated; 2 bad usage, unusable stack file or
+invalid config (one line per problem); 3 --bootstrap-status: not bootstrapped yet; 130 interrupted
+(docs/exit-codes.md)
 """
 USAGE = """\
 usage: python -m plan [-h] [--base REF] [--compare OTHER_STACK] [--policy] [--capacity]
-                      [--bootstrap-status]
+                      [--bootstrap-status] [--markdown]
                       stack
 """
 
@@ -120,7 +122,7 @@ def test_bootstrap_status_exits_3_until_the_stack_is_ready(
         asked.append((stack, root))
         return found
     monkeypatch.setattr(readiness, "readiness", fake)
-    assert cli.main(["staging", "--bootstrap-status"]) == status
+    assert cli.main(["staging", "--bootstrap-status", "--markdown"]) == status
     assert asked == [("staging", ROOT)]
     assert capsys.readouterr().out == readiness.markdown(found)
 
