@@ -152,3 +152,13 @@ def test_the_first_day_guide_runs_bootstrap_with_arguments_it_accepts() -> None:
     for call in calls:
         args = cli.parse_args(shlex.split(call.replace("\\\n", " "), comments=True))
         assert args.github_repo == "acme/webtier"
+
+
+def test_the_problems_exit_code_is_documented_where_the_others_are() -> None:
+    row = next(line for line in (ROOT / "docs" / "exit-codes.md").read_text().splitlines()
+               if line.startswith("| `python -m bootstrap`"))
+    assert f"{cli.EXIT_PROBLEMS}: done, but problems found" in row
+    assert f"{cli.EXIT_PROBLEMS} done, but problems were found" in " ".join(
+        str(cli.__doc__).split())
+    guide = (ROOT / "docs" / "first-day.md").read_text()
+    assert f"{cli.EXIT_PROBLEMS} done but problems found" in " ".join(guide.split())
