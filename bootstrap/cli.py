@@ -103,6 +103,9 @@ def check_github(repo: str, report: Report,
     except (OSError, ValueError) as err:  # unreachable, refused (401/403), or not JSON
         report.unchecked(item, f"GitHub API did not answer: {str(err).splitlines()[0]}")
         return
+    except (AttributeError, TypeError):  # JSON, but not the shape GitHub documents
+        report.unchecked(item, "GitHub API answered something that is not an environment")
+        return
     for problem in problems:
         report.problem(item, problem, "see docs/first-day.md, step 4")
     if not problems:

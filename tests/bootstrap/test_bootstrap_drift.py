@@ -115,3 +115,14 @@ def test_a_key_left_without_its_alias_by_an_interrupted_run_is_reused(moto_url: 
     assert kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"] == orphan
     assert len(kms.list_keys()["Keys"]) == 2  # the orphan, reused, and production's
     assert f"reused key {orphan}" in done.stdout
+
+
+def test_the_older_single_preview_role_is_a_problem_with_the_commands_that_delete_it(
+        moto_url: str) -> None:
+    iam = client(moto_url, "iam")
+    iam.create_role(RoleName="webtier-github-preview", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": []}))
+    done = run_bootstrap(moto_url)
+    assert done.returncode == 5, done.stdout
+    (line,) = problem_lines(done.stdout)
+    assert line.endswith("aws iam delete-role --role-name webtier-github-preview")

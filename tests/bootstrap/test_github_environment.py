@@ -95,10 +95,12 @@ def test_bootstrap_reports_each_gap_as_a_problem_and_without_a_token_as_not_chec
     assert "set GITHUB_TOKEN" in lines[-1]
 
 
-def test_an_api_that_does_not_answer_is_not_checked_not_passed() -> None:
-    def refused(_path: str) -> Any:
-        raise OSError("HTTP Error 401: Bad credentials")
+def refused(_path: str) -> Any:
+    raise OSError("HTTP Error 401: Bad credentials")
 
+
+@pytest.mark.parametrize("get", [refused, recorded({BASE: ["not", "an", "environment"]})])
+def test_an_api_that_does_not_answer_is_not_checked_not_passed(get: Any) -> None:
     report = Report(dry_run=False, printer=lambda _line: None)
-    cli.check_github(REPO, report, refused)
+    cli.check_github(REPO, report, get)
     assert [o.status for o in report.outcomes] == ["not checked"]
