@@ -139,6 +139,15 @@ def test_real_bootstrap_prints_stack_init_with_the_kms_provider_and_secret_comma
         assert (f"pulumi stack init {stack} --secrets-provider "
                 f"'awskms://{NAMES.key_alias(stack)}?region={REGION}'") in out
         assert f"pulumi config set --secret consulGossipKey --stack {stack}" in out
+    # Every role variable the workflows read is one bootstrap tells the operator to set.
+    workflows = " ".join(p.read_text() for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    wanted = set(re.findall(r"vars\.(AWS_\w+_ROLE_ARN)", workflows))
+    assert wanted == {"AWS_PREVIEW_ROLE_ARN", "AWS_PRODUCTION_PREVIEW_ROLE_ARN",
+                      "AWS_DEPLOY_ROLE_ARN"}
+    printed = set(re.findall(r"gh variable set (AWS_\w+_ROLE_ARN)", out))
+    assert printed == wanted
+    assert f"AWS_PRODUCTION_PREVIEW_ROLE_ARN --body 'arn:aws:iam::123456789012:role/" \
+        f"{NAMES.preview_role('production')}'" in out
 
 
 def test_real_bootstrap_without_moto_credentials_says_so_in_one_line(moto_url: str) -> None:
