@@ -139,6 +139,7 @@ def test_init_stacks_without_a_pulumi_cli_says_so_and_exits_4(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(cli.shutil, "which", lambda _name: None)
     monkeypatch.setattr(cli, "run_aws", lambda *_a: None)
+    monkeypatch.setattr(cli, "check_github", lambda *_a: None)  # nothing leaves this machine
     argv = ["--region", "us-east-1", "--state-bucket", "b-ok", "--github-repo", "a/b",
             "--init-stacks"]
     assert cli.main(argv, out=lambda _line: None) == cli.EXIT_PULUMI
