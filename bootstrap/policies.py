@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.names import PROJECT, STACKS
+from contracts.names import PROJECT, STACKS, permissions_boundary_policy
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
@@ -46,7 +46,7 @@ class Names:
 
     def boundary_policy(self, stack: str) -> str:
         """The permissions boundary every role a stack's deploy role creates must carry."""
-        return f"{PROJECT}-boundary-{stack}"
+        return permissions_boundary_policy(stack)
 
 
 NAMES = Names()
