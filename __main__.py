@@ -29,6 +29,7 @@ from components.image.golden_image import GoldenImage, GoldenImageArgs
 from components.settings import StackSettings, load_settings
 from contracts.consul_agent import node_name_prefix
 from contracts.lifecycle import group_name_prefix
+from contracts.names import permissions_boundary_policy
 from contracts.release_layout import default_release_bucket, release_prefix
 
 ROOT = Path(__file__).resolve().parent
@@ -85,6 +86,8 @@ role = InstanceRole(f"{name}-instance", InstanceRoleArgs(
     group_name_prefix=group_name_prefix(f"{name}-fleet"),
     target_group_arn=load_balancer.target_group_arn,
     tags=tags,
+    permissions_boundary=(f"arn:aws:iam::{account_id}:policy/"
+                          f"{permissions_boundary_policy(settings.stack)}"),
 ))
 
 release_bucket = ReleaseBucket(f"{name}-releases", ReleaseBucketArgs(

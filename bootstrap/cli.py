@@ -4,10 +4,14 @@
         --github-repo acme/webtier [--dry-run] [--init-stacks]
 
 Creates, or checks and corrects, each of: the state bucket (versioned, encrypted, public access
-blocked, TLS only), a KMS key and alias for stack secrets, GitHub's OIDC provider, a preview role
-(pull requests) and a deploy role per environment. Every item prints one line: created, updated,
-already there, or with --dry-run would create / would update. Then the `pulumi` commands that
-create the stacks (run with --init-stacks when `pulumi` is on PATH) and set their secrets.
+blocked, TLS only; its policy merged by statement), a KMS key and alias per stack for its secrets,
+GitHub's OIDC provider, and per stack a permissions boundary, a preview role and a deploy role.
+Every item prints one line: created, updated, already there, or with --dry-run would create /
+would update; drift it leaves to you (a policy someone added to its roles, a disabled key or one
+pending deletion, an unprotected production environment) prints `problem` with the command that
+fixes it. With GITHUB_TOKEN (or GH_TOKEN) set, it checks the production environment's required
+reviewers and branch rule. Then the `pulumi` commands that create the stacks (run with
+--init-stacks when `pulumi` is on PATH) and set their secrets.
 
 Exit codes: EXIT_CODES below (docs/exit-codes.md is generated from it).
 """
@@ -21,7 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from bootstrap import policies, stacks
+from bootstrap import github_environment, policies, stacks
 from bootstrap.account import Clients, Created, Report, Target, bootstrap
 from contracts.aws_ids import BUCKET_NAME, REGION
 from contracts.names import PROJECT
@@ -33,10 +37,15 @@ EXIT_CODES = {
     2: "bad arguments",
     3: "AWS refused or unreachable (the message names the call)",
     4: "a `pulumi` command failed",
+    5: "done, but problems were found (each `problem` line names its fix)",
     130: "interrupted",
 }
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_AWS, EXIT_PULUMI, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_PROBLEMS = 5
 REPO_ALLOWED = "must be owner/name, e.g. acme/webtier"
+# Pull requests preview staging; production is previewed only from main (deploy.yml).
+PREVIEW_VARIABLES = {"staging": "AWS_PREVIEW_ROLE_ARN",
+                     policies.PRODUCTION: "AWS_PRODUCTION_PREVIEW_ROLE_ARN"}
 
 
 class BootstrapError(Exception):
@@ -86,10 +95,36 @@ def aws_clients(region: str) -> Clients:
     return Clients(*(session.client(name) for name in ("s3", "kms", "iam", "sts")))
 
 
-def run_aws(args: argparse.Namespace, out: Callable[[str], None]) -> Created:
+def check_github(repo: str, report: Report,
+                 get: github_environment.Get | None = None) -> None:
+    """Production's environment protection, where a token lets bootstrap ask GitHub."""
+    item = f"github environment {policies.PRODUCTION} of {repo}"
+    if get is None:
+        token, api = github_environment.token_from_env()
+        if token is None:
+            report.unchecked(item, "set GITHUB_TOKEN (read access to the repository) to check "
+                                   "its required reviewers and branch rule")
+            return
+        get = github_environment.api_get(token, api)
+    try:
+        problems = github_environment.environment_problems(repo, get)
+    except (OSError, ValueError) as err:  # unreachable, refused (401/403), or not JSON
+        report.unchecked(item, f"GitHub API did not answer: {str(err).splitlines()[0]}")
+        return
+    except (AttributeError, TypeError):  # JSON, but not the shape GitHub documents
+        report.unchecked(item, "GitHub API answered something that is not an environment")
+        return
+    for problem in problems:
+        report.problem(item, problem, "see docs/first-day.md, step 4")
+    if not problems:
+        report.record(item, True, True, lambda: None)
+
+
+def run_aws(args: argparse.Namespace, out: Callable[[str], None],
+            report: Report | None = None) -> Created:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    report = Report(dry_run=args.dry_run, printer=out)
+    report = report or Report(dry_run=args.dry_run, printer=out)
     try:
         return bootstrap(aws_clients(args.region),
                          Target(args.region, args.state_bucket, args.github_repo), report)
@@ -164,11 +199,12 @@ def next_steps(args: argparse.Namespace, created: Created, out: Callable[[str], 
     out(f"\nGitHub settings of {args.github_repo} (repository variables; not secret):")
     out(f"  gh variable set PULUMI_BACKEND_URL --body "
         f"'{policies.backend_url(args.state_bucket, args.region)}'")
-    out(f"  gh variable set AWS_PREVIEW_ROLE_ARN --body '{created.preview_role_arn}'")
+    for stack, arn in created.preview_role_arns.items():
+        out(f"  gh variable set {PREVIEW_VARIABLES[stack]} --body '{arn}'")
     for env, arn in created.deploy_role_arns.items():
         out(f"  gh variable set AWS_DEPLOY_ROLE_ARN --env {env} --body '{arn}'")
     out("  (create the environments staging and production first; give production required "
-        "reviewers)")
+        f"reviewers and limit its deployment branches to {policies.PROTECTED_BRANCH})")
 
 
 def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) -> int:
@@ -177,10 +213,16 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
         mode = " (dry run: nothing is changed)" if args.dry_run else ""
         out(f"bootstrap {PROJECT}: region {args.region}, state bucket {args.state_bucket}, "
             f"repository {args.github_repo}{mode}")
-        created = run_aws(args, out)
+        report = Report(dry_run=args.dry_run, printer=out)
+        created = run_aws(args, out, report)
+        check_github(args.github_repo, report)
         if args.init_stacks:
             init_stacks(args, out)
         next_steps(args, created, out)
+        if report.problems:
+            raise BootstrapError(f"{len(report.problems)} problem(s) above, each with the "
+                                 "command that fixes it; then run bootstrap again",
+                                 EXIT_PROBLEMS)
     except BootstrapError as err:
         print(f"bootstrap: {err}", file=sys.stderr)
         return err.code

@@ -1,7 +1,8 @@
-"""What the bootstrap creates, as data: names and IAM / bucket policy documents. No I/O.
+"""What the bootstrap creates, as data: names, ARNs, trust and bucket policy documents. No I/O.
 
 The workflows assume these roles with GitHub's OIDC tokens; `pulumi` keeps state in the bucket
-and encrypts stack secrets with the key.
+and encrypts each stack's secrets with that stack's own key. The roles' permission documents
+are in bootstrap/role_policies.py.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.names import PROJECT, STACKS
+from contracts.names import PROJECT, STACKS, permissions_boundary_policy
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
@@ -17,8 +18,12 @@ STS_AUDIENCE = "sts.amazonaws.com"
 # Where the S3 backend writes a stack's lock; `pulumi preview` takes it, as `up` does.
 LOCK_PREFIX = ".pulumi/locks/"
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
-# Everything but IAM; the deploy role gets the IAM it needs inline (roles and profiles).
+# An older bootstrap attached this to the deploy roles; it is detached (it allows
+# lambda:UpdateFunctionCode, ssm:SendCommand, ... on every resource of the account).
 POWER_USER_POLICY = "arn:aws:iam::aws:policy/PowerUserAccess"
+PRODUCTION = "production"
+# Production's previews run only from this branch (a protected ref), never from a pull request.
+PROTECTED_BRANCH = "main"
 Document = dict[str, Any]
 
 
@@ -26,17 +31,30 @@ Document = dict[str, Any]
 class Names:
     """Names of what the bootstrap creates, for one project."""
 
-    key_alias: str = f"alias/{PROJECT}-stack-secrets"
-    preview_role: str = f"{PROJECT}-github-preview"
     inline_policy: str = f"{PROJECT}-state"
+    role_prefix: str = f"{PROJECT}-github-"
+
+    def key_alias(self, stack: str) -> str:
+        """One key per stack: a role that may decrypt staging's secrets cannot read production's."""
+        return f"alias/{PROJECT}-{stack}-stack-secrets"
+
+    def preview_role(self, stack: str) -> str:
+        return f"{self.role_prefix}preview-{stack}"
 
     def deploy_role(self, environment: str) -> str:
-        return f"{PROJECT}-github-deploy-{environment}"
+        return f"{self.role_prefix}deploy-{environment}"
+
+    def boundary_policy(self, stack: str) -> str:
+        """The permissions boundary every role a stack's deploy role creates must carry."""
+        return permissions_boundary_policy(stack)
 
 
 NAMES = Names()
 ENVIRONMENTS = STACKS
-"""One GitHub environment, and one deploy role, per stack."""
+"""One GitHub environment, one deploy role and one preview role per stack."""
+KEY_TAG = f"{PROJECT}:secrets-alias"
+"""Tag on each secrets key naming its alias: a key left without one by a run that stopped between
+create-key and create-alias is found by this tag and reused, not orphaned."""
 
 
 def backend_url(bucket: str, region: str) -> str:
@@ -55,8 +73,15 @@ def role_arn(account: str, name: str) -> str:
     return f"arn:aws:iam::{account}:role/{name}"
 
 
+def policy_arn(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:policy/{name}"
+
+
 def bucket_arns(bucket: str) -> list[str]:
     return [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+
+
+TLS_SID = "DenyInsecureTransport"
 
 
 def tls_only_bucket_policy(bucket: str) -> Document:
@@ -64,7 +89,7 @@ def tls_only_bucket_policy(bucket: str) -> Document:
     return {
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "DenyInsecureTransport",
+            "Sid": TLS_SID,
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:*",
@@ -72,6 +97,31 @@ def tls_only_bucket_policy(bucket: str) -> Document:
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }],
     }
+
+
+def merged_bucket_policy(current: Document | None, ours: Document) -> tuple[Document, list[str]]:
+    """``current`` with each of our statements added or replaced by Sid, every other statement
+    kept in place; and what changed, as short phrases (empty when nothing did)."""
+    kept = list(current.get("Statement", [])) if isinstance(current, dict) else []
+    if isinstance(kept, dict):  # a policy may hold a single statement object
+        kept = [kept]
+    merged = [dict(s) if isinstance(s, dict) else s for s in kept]
+    changes: list[str] = []
+    for statement in ours["Statement"]:
+        at = [i for i, s in enumerate(merged)
+              if isinstance(s, dict) and s.get("Sid") == statement["Sid"]]
+        if not at:
+            merged.append(statement)
+            changes.append(f"added {statement['Sid']}")
+        elif merged[at[0]] != statement:
+            merged[at[0]] = statement
+            changes.append(f"replaced {statement['Sid']}")
+    others = len(merged) - len(ours["Statement"])
+    if changes and others:
+        changes.append(f"kept {others} other statement{'s' if others != 1 else ''}")
+    version = current.get("Version", ours["Version"]) if isinstance(current, dict) else \
+        ours["Version"]
+    return {"Version": version, "Statement": merged}, changes
 
 
 def github_trust(account: str, repo: str, subject: str) -> Document:
@@ -90,57 +140,18 @@ def github_trust(account: str, repo: str, subject: str) -> Document:
     }
 
 
-def preview_trust(account: str, repo: str) -> Document:
-    """Pull requests of ``repo`` (not forks: their runs get no OIDC token)."""
-    return github_trust(account, repo, "pull_request")
+def preview_subject(stack: str) -> str:
+    """Who may preview a stack: staging from any pull request of the repository (not forks: their
+    runs get no OIDC token); production only from the protected branch, since a pull request runs
+    its own copy of the workflow and could print what it decrypts."""
+    return f"ref:refs/heads/{PROTECTED_BRANCH}" if stack == PRODUCTION else "pull_request"
+
+
+def preview_trust(account: str, repo: str, stack: str) -> Document:
+    return github_trust(account, repo, preview_subject(stack))
 
 
 def deploy_trust(account: str, repo: str, environment: str) -> Document:
-    """Jobs of ``repo`` that run in the GitHub environment ``environment`` (its reviewers gate
-    production)."""
+    """Jobs of ``repo`` that run in the GitHub environment ``environment`` (its reviewers and
+    branch rule gate production)."""
     return github_trust(account, repo, f"environment:{environment}")
-
-
-def preview_policy(bucket: str, key_arn: str) -> Document:
-    """On top of ReadOnlyAccess: the stack lock (preview takes it) and the secrets key."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ReadState", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
-             "Resource": bucket_arns(bucket)},
-            {"Sid": "TakeStackLock", "Effect": "Allow",
-             "Action": ["s3:PutObject", "s3:DeleteObject"],
-             "Resource": f"arn:aws:s3:::{bucket}/{LOCK_PREFIX}*"},
-            {"Sid": "DecryptStackSecrets", "Effect": "Allow", "Action": "kms:Decrypt",
-             "Resource": key_arn},
-        ],
-    }
-
-
-def deploy_policy(account: str, bucket: str, key_arn: str) -> Document:
-    """On top of PowerUserAccess: state writes, the secrets key, and the IAM the program manages
-    (instance roles and profiles; no users, no account settings)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ReadWriteState", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject",
-                        "s3:DeleteObject"],
-             "Resource": bucket_arns(bucket)},
-            {"Sid": "StackSecrets", "Effect": "Allow",
-             "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-             "Resource": key_arn},
-            {"Sid": "ProgramRoles", "Effect": "Allow",
-             "Action": ["iam:*Role", "iam:*RolePolicy", "iam:*RolePolicies", "iam:TagRole",
-                        "iam:UntagRole", "iam:ListRoleTags", "iam:PassRole",
-                        "iam:*InstanceProfile", "iam:*InstanceProfiles",
-                        "iam:ListInstanceProfileTags", "iam:TagInstanceProfile",
-                        "iam:UntagInstanceProfile"],
-             "Resource": [f"arn:aws:iam::{account}:role/*",
-                          f"arn:aws:iam::{account}:instance-profile/*"]},
-            # The roles the workflows assume stay as the bootstrap made them.
-            {"Sid": "NotTheBootstrapRoles", "Effect": "Deny", "Action": "iam:*",
-             "Resource": f"arn:aws:iam::{account}:role/{PROJECT}-github-*"},
-        ],
-    }

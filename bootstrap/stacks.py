@@ -10,7 +10,8 @@ from pathlib import Path
 from bootstrap import policies
 from bootstrap.policies import NAMES
 from components.settings.secrets import OPTIONAL_SECRETS, SECRET_KEYS
-from contracts.names import PROJECT, STACKS
+from contracts.names import APP_NAME, PROJECT, STACKS
+from contracts.release_layout import default_release_bucket
 from contracts.stack_file import load_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +22,23 @@ def login_command(bucket: str, region: str) -> list[str]:
 
 
 def init_command(stack: str, region: str) -> list[str]:
-    # Keeps the committed Pulumi.<stack>.yaml settings and adds the provider and its data key.
+    # Keeps the committed Pulumi.<stack>.yaml settings and adds the provider and its data key:
+    # each stack its own key, so whoever may decrypt one stack's secrets cannot read the other's.
     return ["pulumi", "stack", "init", stack, "--secrets-provider",
-            policies.secrets_provider(NAMES.key_alias, region)]
+            policies.secrets_provider(NAMES.key_alias(stack), region)]
+
+
+def stack_names(stack: str, account: str, root: Path = ROOT) -> tuple[str, str]:
+    """The stack's app name and release bucket, as the program derives them from the stack
+    file (components/settings): the deploy role's grants are scoped to these names."""
+    path = root / f"Pulumi.{stack}.yaml"
+    config = load_stack_config(path) if path.is_file() else {}
+    app = config.get(f"{PROJECT}:app")
+    app = app if isinstance(app, str) and APP_NAME.match(app) else PROJECT
+    release = config.get(f"{PROJECT}:release") or {}
+    bucket = release.get("bucketName") if isinstance(release, Mapping) else None
+    return app, bucket if isinstance(bucket, str) and bucket else \
+        default_release_bucket(app, stack, account)
 
 
 def select_command(stack: str) -> list[str]:

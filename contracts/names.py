@@ -18,6 +18,12 @@ def resource_prefix(app: str, stack: str) -> str:
     return f"{app}-{stack}"
 
 
+def permissions_boundary_policy(stack: str) -> str:
+    """The managed policy `python -m bootstrap` makes per stack: every IAM role the stack creates
+    carries it as its permissions boundary, since the deploy role may create no other."""
+    return f"{PROJECT}-boundary-{stack}"
+
+
 def ssm_prefix(app: str, stack: str) -> str:
     """SSM parameter path the stack writes node secrets under and instances read at boot."""
     return f"/{app}/{stack}"

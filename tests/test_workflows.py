@@ -78,7 +78,7 @@ COMPOSITE = ROOT / ".github" / "actions" / "go-tools" / "action.yml"
 SHA_PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 # The variables the workflows read; python -m bootstrap prints the commands that set them.
 VARIABLES = frozenset({"PULUMI_BACKEND_URL", "AWS_PREVIEW_ROLE_ARN", "AWS_DEPLOY_ROLE_ARN",
-                       "PULUMI_UP_RUNNER"})
+                       "AWS_PRODUCTION_PREVIEW_ROLE_ARN", "PULUMI_UP_RUNNER"})
 
 
 def major(uses: str) -> str:
@@ -199,14 +199,24 @@ def test_up_job_holds_its_stacks_concurrency_group_and_never_cancels_a_running_u
     assert job["concurrency"] == {"group": f"pulumi-{stack}", "cancel-in-progress": False}
 
 
+def preview_stacks() -> Iterator[tuple[str, str, dict[str, Any], str]]:
+    """(workflow, job id, job, stack) for every stack a preview step runs on."""
+    for wf, job_id, job, step in pulumi_steps():
+        if step["with"]["command"] == "preview":
+            matrix = job.get("strategy", {}).get("matrix", {}).get("stack")
+            for stack in matrix or [step["with"]["stack-name"]]:
+                yield wf, job_id, job, stack
+
+
 def test_previews_share_each_stacks_concurrency_group_with_its_up() -> None:
     # preview takes the stack's lock in the S3 backend, as up does: never both at once.
-    (job,) = [job for wf, _j, job, step in pulumi_steps() if step["with"]["command"] == "preview"]
-    assert job["concurrency"] == {"group": "pulumi-${{ matrix.stack }}",
-                                  "cancel-in-progress": False}
-    for stack in STACKS:
+    previewed = set()
+    for _wf, _id, job, stack in preview_stacks():
+        assert job["concurrency"]["cancel-in-progress"] is False
         assert job["concurrency"]["group"].replace("${{ matrix.stack }}", stack) == \
             up_jobs()[stack][1]["concurrency"]["group"]
+        previewed.add(stack)
+    assert previewed == set(STACKS)
 
 
 def test_a_running_preview_is_never_cancelled_by_a_newer_push() -> None:
@@ -224,24 +234,41 @@ def test_every_pulumi_job_checks_the_stack_is_bootstrapped_before_it_runs_pulumi
 
 
 def test_previews_are_skipped_not_failed_for_a_stack_not_bootstrapped_yet() -> None:
-    (job,) = [job for wf, _j, job, step in pulumi_steps() if step["with"]["command"] == "preview"]
+    (job,) = [job for wf, _j, job, step in pulumi_steps()
+              if wf == "pull-request.yml" and step["with"]["command"] == "preview"]
     check = next(s for s in steps(job) if "--bootstrap-status" in str(s.get("run", "")))
     assert "3) echo \"ready=false\"" in check["run"]
     later = steps(job)[steps(job).index(check) + 1:]
     assert all(s.get("if") == f"steps.{check['id']}.outputs.ready == 'true'" for s in later)
 
 
-def test_pull_requests_preview_both_stacks_with_a_diff_in_one_edited_comment_each() -> None:
+def test_pull_requests_preview_staging_only_with_a_diff_in_one_edited_comment() -> None:
+    # A pull request runs its own workflow file: whatever role it can assume, its code can use.
+    # So it previews staging (whose preview role decrypts staging's key only), never production.
     previews = [(job, step) for wf, _j, job, step in pulumi_steps()
                 if wf == "pull-request.yml" and step["with"]["command"] == "preview"]
     assert len(previews) == 1, "one matrix job previews every stack"
     job, step = previews[0]
-    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(STACKS)
-    assert job["strategy"]["fail-fast"] is False, "a failing staging preview must not hide prod's"
+    assert job["strategy"]["matrix"]["stack"] == ["staging"]
+    assert job["strategy"]["fail-fast"] is False
     assert step["with"]["stack-name"] == "${{ matrix.stack }}"
+    (role,) = [s["with"]["role-to-assume"] for s in steps(job) if "role-to-assume" in
+               s.get("with", {})]
+    assert role == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
     assert (step["with"]["diff"], step["with"]["comment-on-pr"],
             step["with"]["edit-pr-comment"]) == (True, True, True)
     assert job["permissions"].get("pull-requests") == "write"
+
+
+def test_production_is_previewed_from_main_before_its_up_with_its_own_preview_role() -> None:
+    jobs = load(WORKFLOWS / "deploy.yml")["jobs"]
+    (job_id,) = [j for _wf, j, _job, stack in preview_stacks() if stack == "production"]
+    job = jobs[job_id]
+    assert "environment" not in job, "its token's subject must be ref:refs/heads/main"
+    (role,) = [s["with"]["role-to-assume"] for s in steps(job) if "role-to-assume" in
+               s.get("with", {})]
+    assert role == "${{ vars.AWS_PRODUCTION_PREVIEW_ROLE_ARN }}"
+    assert job_id in jobs[up_jobs()["production"][0]]["needs"]
 
 
 def test_deploys_run_only_on_pushes_to_main_or_by_hand() -> None:
@@ -274,7 +301,8 @@ def test_no_workflow_needs_a_passphrase_the_kms_secrets_provider_replaces_it() -
 def test_workflows_read_only_the_variables_bootstrap_sets() -> None:
     used = {m for p in workflow_files() for m in re.findall(r"vars\.(\w+)", p.read_text())}
     assert used <= VARIABLES, used - VARIABLES
-    assert {"PULUMI_BACKEND_URL", "AWS_PREVIEW_ROLE_ARN", "AWS_DEPLOY_ROLE_ARN"} <= used
+    assert {"PULUMI_BACKEND_URL", "AWS_PREVIEW_ROLE_ARN", "AWS_DEPLOY_ROLE_ARN",
+            "AWS_PRODUCTION_PREVIEW_ROLE_ARN"} <= used
 
 
 def test_previews_and_ups_wait_for_lint_and_unit_tests() -> None:

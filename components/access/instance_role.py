@@ -23,6 +23,9 @@ class InstanceRoleArgs:
     """Lifecycle actions are allowed on groups named with this prefix only."""
     target_group_arn: pulumi.Input[str]
     tags: Mapping[str, str]
+    permissions_boundary: str
+    """ARN of the stack's boundary policy (bootstrap makes it): the deploy role may create and
+    change only roles that carry it."""
 
 
 class InstanceRole(pulumi.ComponentResource):
@@ -41,6 +44,7 @@ class InstanceRole(pulumi.ComponentResource):
             f"{name}-role",
             assume_role_policy=json.dumps(EC2_ASSUME_ROLE),
             description="webtier instances: Consul auto-join, releases, stack parameters",
+            permissions_boundary=args.permissions_boundary,
             tags=dict(args.tags),
             opts=child,
         )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap import cli, policies, stacks
+from bootstrap import cli, policies, role_policies, stacks
+from bootstrap.account import account_scope
 from bootstrap.policies import LOCK_PREFIX, NAMES
 from components.settings.secrets import OPTIONAL_SECRETS, SECRET_KEYS
 
@@ -16,6 +17,8 @@ ACCOUNT = "123456789012"
 BUCKET = "acme-webtier-state"
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "arn:aws:kms:ap-northeast-1:123456789012:key/1234"
+PROD_KEY = "arn:aws:kms:ap-northeast-1:123456789012:key/5678"
+SCOPE = account_scope(ACCOUNT, BUCKET, {"staging": KEY, "production": PROD_KEY})
 
 
 def statements(doc: policies.Document) -> dict[str, dict[str, object]]:
@@ -29,13 +32,16 @@ def test_bucket_policy_denies_every_request_without_tls_on_bucket_and_objects() 
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_preview_role_trusts_pull_requests_of_the_repository_only() -> None:
-    (stmt,) = policies.preview_trust(ACCOUNT, "acme/webtier")["Statement"]
+@pytest.mark.parametrize(("stack", "subject"), [("staging", "pull_request"),
+                                                 ("production", "ref:refs/heads/main")])
+def test_preview_role_trusts_pull_requests_only_for_staging_and_main_for_production(
+        stack: str, subject: str) -> None:
+    (stmt,) = policies.preview_trust(ACCOUNT, "acme/webtier", stack)["Statement"]
     assert stmt["Principal"] == {
         "Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"}
     assert stmt["Condition"] == {"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": "repo:acme/webtier:pull_request"}}
+        "token.actions.githubusercontent.com:sub": f"repo:acme/webtier:{subject}"}}
 
 
 @pytest.mark.parametrize("env", policies.ENVIRONMENTS)
@@ -47,23 +53,42 @@ def test_deploy_role_trusts_only_jobs_in_its_own_github_environment(env: str) ->
 
 def test_preview_role_may_write_only_the_lock_prefix_of_the_state_bucket() -> None:
     # `pulumi preview` on an S3 backend takes the stack lock: without this it fails.
-    writes = [s for s in policies.preview_policy(BUCKET, KEY)["Statement"]
-              if set(s["Action"]) & {"s3:PutObject", "s3:DeleteObject"}]
+    writes = [s for s in role_policies.preview_policy(SCOPE, "staging")["Statement"]
+              if s["Effect"] == "Allow" and set(s["Action"]) & {"s3:PutObject", "s3:DeleteObject"}]
     assert [s["Resource"] for s in writes] == [f"arn:aws:s3:::{BUCKET}/{LOCK_PREFIX}*"]
     assert LOCK_PREFIX == ".pulumi/locks/"
 
 
-def test_preview_role_may_decrypt_but_not_encrypt_with_the_secrets_key() -> None:
-    kms = [s for s in policies.preview_policy(BUCKET, KEY)["Statement"]
+def test_preview_role_may_decrypt_but_not_encrypt_with_its_own_stacks_key_only() -> None:
+    kms = [s for s in role_policies.preview_policy(SCOPE, "staging")["Statement"]
            if str(s["Action"]).startswith("kms:")]
-    assert [(s["Action"], s["Resource"]) for s in kms] == [("kms:Decrypt", KEY)]
+    assert [(s["Effect"], s["Action"], s.get("Resource", s.get("NotResource"))) for s in kms] \
+        == [("Allow", "kms:Decrypt", KEY), ("Deny", "kms:Decrypt", KEY)]
+    assert "NotResource" in kms[1]
 
 
 def test_deploy_role_cannot_change_the_roles_the_workflows_assume() -> None:
-    deny = statements(policies.deploy_policy(ACCOUNT, BUCKET, KEY))["NotTheBootstrapRoles"]
+    deny = statements(role_policies.deploy_policy(SCOPE, "staging"))["NotTheBootstrapRoles"]
     assert deny["Effect"] == "Deny"
-    for name in (NAMES.preview_role, *(NAMES.deploy_role(e) for e in policies.ENVIRONMENTS)):
-        assert name.startswith(str(deny["Resource"]).rsplit("/", 1)[1].rstrip("*"))
+    prefix = deny["Resource"][0].rsplit("/", 1)[1].rstrip("*")
+    for stack in policies.ENVIRONMENTS:
+        assert NAMES.preview_role(stack).startswith(prefix)
+        assert NAMES.deploy_role(stack).startswith(prefix)
+
+
+def test_bucket_policy_merge_keeps_other_statements_and_replaces_ours_by_sid() -> None:
+    ours = policies.tls_only_bucket_policy(BUCKET)
+    other = {"Sid": "AuditRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"},
+             "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"}
+    stale = {**ours["Statement"][0], "Action": "s3:GetObject"}
+    merged, changes = policies.merged_bucket_policy(
+        {"Version": "2012-10-17", "Statement": [other, stale]}, ours)
+    assert merged["Statement"] == [other, ours["Statement"][0]]
+    assert changes == ["replaced DenyInsecureTransport", "kept 1 other statement"]
+    again, none = policies.merged_bucket_policy(merged, ours)
+    assert (again, none) == (merged, [])
+    fresh, added = policies.merged_bucket_policy(None, ours)
+    assert (fresh, added) == (ours, ["added DenyInsecureTransport"])
 
 
 def test_secret_commands_cover_every_required_secret_key_without_a_value() -> None:
@@ -75,10 +100,11 @@ def test_secret_commands_cover_every_required_secret_key_without_a_value() -> No
             'kvSecrets["database/master-password"]', "--stack", "staging"] in cmds
 
 
-def test_stack_init_uses_the_kms_alias_as_secrets_provider() -> None:
+def test_stack_init_uses_the_stacks_own_kms_alias_as_secrets_provider() -> None:
     assert stacks.init_command("production", "eu-west-1") == [
         "pulumi", "stack", "init", "production", "--secrets-provider",
-        f"awskms://{NAMES.key_alias}?region=eu-west-1"]
+        "awskms://alias/webtier-production-stack-secrets?region=eu-west-1"]
+    assert NAMES.key_alias("staging") != NAMES.key_alias("production")
 
 
 @pytest.mark.parametrize(("argv", "names"), [
@@ -113,6 +139,7 @@ def test_init_stacks_without_a_pulumi_cli_says_so_and_exits_4(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(cli.shutil, "which", lambda _name: None)
     monkeypatch.setattr(cli, "run_aws", lambda *_a: None)
+    monkeypatch.setattr(cli, "check_github", lambda *_a: None)  # nothing leaves this machine
     argv = ["--region", "us-east-1", "--state-bucket", "b-ok", "--github-repo", "a/b",
             "--init-stacks"]
     assert cli.main(argv, out=lambda _line: None) == cli.EXIT_PULUMI
@@ -126,3 +153,13 @@ def test_the_first_day_guide_runs_bootstrap_with_arguments_it_accepts() -> None:
     for call in calls:
         args = cli.parse_args(shlex.split(call.replace("\\\n", " "), comments=True))
         assert args.github_repo == "acme/webtier"
+
+
+def test_the_problems_exit_code_is_documented_where_the_others_are() -> None:
+    row = next(line for line in (ROOT / "docs" / "exit-codes.md").read_text().splitlines()
+               if line.startswith("| `python -m bootstrap`"))
+    assert f"{cli.EXIT_PROBLEMS}: done, but problems found" in row
+    assert f"{cli.EXIT_PROBLEMS} done, but problems were found" in " ".join(
+        str(cli.__doc__).split())
+    guide = (ROOT / "docs" / "first-day.md").read_text()
+    assert f"{cli.EXIT_PROBLEMS} done but problems found" in " ".join(guide.split())

@@ -23,7 +23,8 @@ REGION = "ap-northeast-1"
 BUCKET = "acme-webtier-state"
 REPO = "acme/webtier"
 ARGS = ["--region", REGION, "--state-bucket", BUCKET, "--github-repo", REPO]
-ITEM = re.compile(r"^ *(created|updated|already there|would create|would update)  (.+)$")
+ITEM = re.compile(r"^ *(created|updated|already there|would create|would update)  (.+?)"
+                  r"(?: -- .*)?$")
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,8 @@ def moto_url() -> Iterator[str]:
 
 
 def env_for(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k not in ("GITHUB_TOKEN", "GH_TOKEN")}
     return {**env, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": url}
 
 
@@ -78,7 +80,8 @@ def test_real_dry_run_against_moto_changes_nothing_and_says_what_it_would_do(
     assert s3.list_buckets()["Buckets"] == []  # type: ignore[attr-defined]
     assert iam.list_roles()["Roles"] == []  # type: ignore[attr-defined]
     aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]  # type: ignore[attr-defined]
-    assert NAMES.key_alias not in aliases
+    assert not {NAMES.key_alias(s) for s in policies.ENVIRONMENTS} & set(aliases)
+    assert kms.list_keys()["Keys"] == []  # type: ignore[attr-defined]
 
 
 def test_real_dry_run_after_a_bootstrap_finds_everything_there(moto_url: str) -> None:
@@ -115,12 +118,14 @@ def test_real_bootstrap_roles_trust_only_the_repositorys_tokens(moto_url: str) -
     assert bootstrap(moto_url).returncode == 0
     iam = client(moto_url, "iam")
     subjects = {}
-    for name in (NAMES.preview_role, *(NAMES.deploy_role(e) for e in policies.ENVIRONMENTS)):
+    for name in (*(NAMES.preview_role(e) for e in policies.ENVIRONMENTS),
+                 *(NAMES.deploy_role(e) for e in policies.ENVIRONMENTS)):
         trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]  # type: ignore
         cond = trust["Statement"][0]["Condition"]["StringEquals"]
         subjects[name] = cond["token.actions.githubusercontent.com:sub"]
     assert subjects == {
-        "webtier-github-preview": "repo:acme/webtier:pull_request",
+        "webtier-github-preview-staging": "repo:acme/webtier:pull_request",
+        "webtier-github-preview-production": "repo:acme/webtier:ref:refs/heads/main",
         "webtier-github-deploy-staging": "repo:acme/webtier:environment:staging",
         "webtier-github-deploy-production": "repo:acme/webtier:environment:production",
     }
@@ -132,8 +137,17 @@ def test_real_bootstrap_prints_stack_init_with_the_kms_provider_and_secret_comma
     assert f"pulumi login 's3://{BUCKET}?region={REGION}'" in out
     for stack in ("staging", "production"):
         assert (f"pulumi stack init {stack} --secrets-provider "
-                f"'awskms://{NAMES.key_alias}?region={REGION}'") in out
+                f"'awskms://{NAMES.key_alias(stack)}?region={REGION}'") in out
         assert f"pulumi config set --secret consulGossipKey --stack {stack}" in out
+    # Every role variable the workflows read is one bootstrap tells the operator to set.
+    workflows = " ".join(p.read_text() for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    wanted = set(re.findall(r"vars\.(AWS_\w+_ROLE_ARN)", workflows))
+    assert wanted == {"AWS_PREVIEW_ROLE_ARN", "AWS_PRODUCTION_PREVIEW_ROLE_ARN",
+                      "AWS_DEPLOY_ROLE_ARN"}
+    printed = set(re.findall(r"gh variable set (AWS_\w+_ROLE_ARN)", out))
+    assert printed == wanted
+    assert f"AWS_PRODUCTION_PREVIEW_ROLE_ARN --body 'arn:aws:iam::123456789012:role/" \
+        f"{NAMES.preview_role('production')}'" in out
 
 
 def test_real_bootstrap_without_moto_credentials_says_so_in_one_line(moto_url: str) -> None:
@@ -180,6 +194,6 @@ def test_real_bootstrap_init_stacks_runs_login_and_inits_each_stack_once(
     assert items(second.stdout)["pulumi stack production"] == "already there"
     inits = [line for line in log.read_text().splitlines() if line.startswith("stack init")]
     assert inits == [f"stack init {s} --secrets-provider "
-                     f"awskms://{NAMES.key_alias}?region={REGION}"
+                     f"awskms://{NAMES.key_alias(s)}?region={REGION}"
                      for s in ("staging", "production")]
     assert log.read_text().splitlines()[0] == f"login s3://{BUCKET}?region={REGION}"

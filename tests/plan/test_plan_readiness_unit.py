@@ -83,7 +83,7 @@ Run once, with administrator credentials for the account (see docs/first-day.md)
 ```sh
 python -m bootstrap --region <region> --state-bucket <bucket> --github-repo <owner/name>
 pulumi login 's3://<bucket>?region=<region>'
-pulumi stack init fresh --secrets-provider 'awskms://alias/webtier-stack-secrets?region=<region>'
+pulumi stack init fresh --secrets-provider 'awskms://alias/webtier-fresh-stack-secrets?region=<region>'
 pulumi config set --secret consulGossipKey --stack fresh
 pulumi config set --secret consulAgentToken --stack fresh
 pulumi config set --secret consulTemplateToken --stack fresh

@@ -1,0 +1,106 @@
+"""Production's environment protection check, against recorded answers of GitHub's REST API.
+
+GitHub cannot be reached from here, so `get` is a double that returns recorded answers. Their
+shapes follow GitHub's REST reference (docs.github.com/en/rest/deployments/environments, "Get an
+environment": `protection_rules` entries with `type` required_reviewers / wait_timer /
+branch_policy, `deployment_branch_policy` null or {protected_branches, custom_branch_policies};
+.../branch-policies, "List deployment branch policies": {total_count, branch_policies: [{name}]};
+404 for an environment that does not exist, which the double answers as None like api_get).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bootstrap import cli
+from bootstrap.github_environment import environment_problems
+from bootstrap.report import Report
+
+REPO = "acme/webtier"
+BASE = f"/repos/{REPO}/environments/production"
+REVIEWERS = {"id": 3755, "node_id": "MDQ6R2F0ZTM3NTU=", "prevent_self_review": False,
+             "type": "required_reviewers",
+             "reviewers": [{"type": "Team", "reviewer": {"id": 1, "slug": "platform"}}]}
+WAIT = {"id": 3736, "node_id": "MDQ6R2F0ZTM3MzY=", "type": "wait_timer", "wait_timer": 30}
+BRANCH_RULE = {"id": 3756, "node_id": "MDQ6R2F0ZTM3NTY=", "type": "branch_policy"}
+
+
+def environment(rules: list[dict[str, Any]], branch: dict[str, bool] | None) -> dict[str, Any]:
+    return {"id": 161088068, "node_id": "MDExOkVudmlyb25tZW50MTYxMDg4MDY4", "name": "production",
+            "url": f"https://api.github.com{BASE}", "created_at": "2020-11-23T22:00:40Z",
+            "updated_at": "2020-11-23T22:00:40Z", "protection_rules": rules,
+            "deployment_branch_policy": branch}
+
+
+def recorded(answers: dict[str, Any]) -> Any:
+    def get(path: str) -> Any:
+        return answers.get(path)
+    return get
+
+
+def policies_answer(*names: str) -> dict[str, Any]:
+    return {"total_count": len(names), "branch_policies": [
+        {"id": 361471 + i, "node_id": "MDE2OkdhdGVCcmFuY2hQb2xpY3kzNjE0NzE=", "name": n,
+         "type": "branch"} for i, n in enumerate(names)]}
+
+
+CUSTOM = {"protected_branches": False, "custom_branch_policies": True}
+
+
+def test_reviewers_and_main_only_is_protected() -> None:
+    answers = {BASE: environment([WAIT, REVIEWERS, BRANCH_RULE], CUSTOM),
+               f"{BASE}/deployment-branch-policies": policies_answer("main")}
+    assert environment_problems(REPO, recorded(answers)) == []
+
+
+def test_reviewers_and_protected_branches_is_protected() -> None:
+    answers = {BASE: environment([REVIEWERS], {"protected_branches": True,
+                                               "custom_branch_policies": False})}
+    assert environment_problems(REPO, recorded(answers)) == []
+
+
+@pytest.mark.parametrize(("answers", "phrase"), [
+    ({}, "does not exist"),
+    ({BASE: environment([WAIT], {"protected_branches": True, "custom_branch_policies": False})},
+     "no required reviewers"),
+    ({BASE: environment([{**REVIEWERS, "reviewers": []}], {"protected_branches": True,
+                                                          "custom_branch_policies": False})},
+     "no required reviewers"),
+    ({BASE: environment([REVIEWERS], None)}, "every branch may deploy"),
+    ({BASE: environment([REVIEWERS], CUSTOM),
+      f"{BASE}/deployment-branch-policies": policies_answer("main", "release/*")},
+     "admit more than `main`"),
+    ({BASE: environment([REVIEWERS], CUSTOM),
+      f"{BASE}/deployment-branch-policies": policies_answer()}, "admit more than `main`"),
+])
+def test_an_unprotected_production_environment_is_named(answers: dict[str, Any],
+                                                        phrase: str) -> None:
+    (problem,) = environment_problems(REPO, recorded(answers))
+    assert phrase in problem
+
+
+def test_bootstrap_reports_each_gap_as_a_problem_and_without_a_token_as_not_checked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[str] = []
+    report = Report(dry_run=False, printer=lines.append)
+    cli.check_github(REPO, report, recorded({BASE: environment([], None)}))
+    assert [o.status for o in report.outcomes] == ["problem", "problem"]
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    unchecked = Report(dry_run=False, printer=lines.append)
+    cli.check_github(REPO, unchecked)
+    assert [o.status for o in unchecked.outcomes] == ["not checked"]
+    assert "set GITHUB_TOKEN" in lines[-1]
+
+
+def refused(_path: str) -> Any:
+    raise OSError("HTTP Error 401: Bad credentials")
+
+
+@pytest.mark.parametrize("get", [refused, recorded({BASE: ["not", "an", "environment"]})])
+def test_an_api_that_does_not_answer_is_not_checked_not_passed(get: Any) -> None:
+    report = Report(dry_run=False, printer=lambda _line: None)
+    cli.check_github(REPO, report, get)
+    assert [o.status for o in report.outcomes] == ["not checked"]
