@@ -159,7 +159,7 @@ def test_missing_price_is_reported_not_guessed() -> None:
 
 
 def test_capacity_flag_prints_the_report(capsys: Any) -> None:
-    assert main(["production", "--capacity"]) == 0
+    assert main(["production", "--capacity", "--markdown"]) == 0
     out = capsys.readouterr().out
     assert "| CPU simple: >= 50% for 1 x 300s, +3, cooldown 300s | 14 min 30 s / 9 min 30 s |" \
         in out
@@ -167,7 +167,7 @@ def test_capacity_flag_prints_the_report(capsys: Any) -> None:
 
 
 def test_capacity_compare_puts_both_stacks_side_by_side(capsys: Any) -> None:
-    assert main(["staging", "--capacity", "--compare", "production"]) == 0
+    assert main(["staging", "--capacity", "--compare", "production", "--markdown"]) == 0
     out = capsys.readouterr().out
     assert "| first new capacity (worst) | 6 min 30 s | 14 min 30 s |" in out
 
