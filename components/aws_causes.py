@@ -11,7 +11,7 @@ DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperat
 
 def cause(err: Exception, group: str, doing: str) -> str:
     """`doing` says what the gate was at, e.g. "starting an instance refresh"."""
-    from botocore.exceptions import BotoCoreError, ClientError  # only where AWS is called
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
     if isinstance(err, ClientError):
         error = err.response.get("Error", {})
@@ -31,6 +31,9 @@ def cause(err: Exception, group: str, doing: str) -> str:
                     f"{message.splitlines()[0] if message else 'no detail'}")
         first = message.splitlines()[0] if message else "no message"
         return f"AWS refused {doing} on {group} ({code}): {first}"
+    if isinstance(err, ParamValidationError):
+        detail = " ".join(str(err).split())
+        return f"the gate built a request AWS's API refuses while {doing} on {group}: {detail}"
     if isinstance(err, BotoCoreError):
         return f"cannot reach AWS while {doing} on {group}: {str(err).splitlines()[0]}"
     raise err

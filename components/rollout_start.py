@@ -36,6 +36,18 @@ def log(message: str) -> None:
     pulumi.log.info(f"rollout gate: {message}")
 
 
+def wire_ints(value: Any) -> Any:
+    """Pulumi's wire format has only doubles: 100 arrives as 100.0, which botocore refuses for
+    an integer parameter. Every number the refresh request carries is whole."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: wire_ints(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [wire_ints(v) for v in value]
+    return value
+
+
 def live_launch(group: Mapping[str, Any]) -> str:
     """What a DescribeAutoScalingGroups entry launches, in the form of the `launch` input."""
     if group.get("LaunchConfigurationName"):
@@ -70,9 +82,9 @@ def start(props: Mapping[str, Any], olds: Mapping[str, Any], aws: Any = None) ->
         kept = olds.get("refreshId", "") if olds.get("groupName") == group else ""
         return {**props, "refreshId": kept, "target": props["launch"]}
     request: dict[str, Any] = {"AutoScalingGroupName": group, "Strategy": "Rolling",
-                               "Preferences": dict(props["preferences"])}
+                               "Preferences": wire_ints(props["preferences"])}
     if props.get("desired"):
-        request["DesiredConfiguration"] = props["desired"]
+        request["DesiredConfiguration"] = wire_ints(props["desired"])
     try:
         started = aws.start_instance_refresh(**request)
     except Exception as err:  # cause() re-raises what is not AWS's

@@ -81,3 +81,20 @@ def test_an_unreachable_endpoint_and_a_bug_are_told_apart() -> None:
         f"cannot reach AWS while watching on {GROUP}: Could not connect")
     with pytest.raises(KeyError):
         cause(KeyError("a bug is not an AWS error"), GROUP, "watching")
+
+
+def test_a_request_botocore_refuses_is_named_as_the_gates_own_bug() -> None:
+    from botocore.exceptions import ParamValidationError
+    err = ParamValidationError(report="Invalid type for parameter X,\n value: 1.0")
+    assert cause(err, GROUP, "starting") == (
+        f"the gate built a request AWS's API refuses while starting on {GROUP}: Parameter "
+        "validation failed: Invalid type for parameter X, value: 1.0")
+
+
+def test_whole_numbers_from_pulumis_wire_go_to_aws_as_integers() -> None:
+    from components.rollout_start import wire_ints
+    sent = wire_ints({"MinHealthyPercentage": 100.0, "CheckpointPercentages": [50.0, 100.0],
+                      "AlarmSpecification": {"Alarms": ["a"]}, "Ratio": 0.5, "On": True})
+    assert sent == {"MinHealthyPercentage": 100, "CheckpointPercentages": [50, 100],
+                    "AlarmSpecification": {"Alarms": ["a"]}, "Ratio": 0.5, "On": True}
+    assert type(sent["MinHealthyPercentage"]) is int
