@@ -97,7 +97,9 @@ def rollout_stack(tmp: Path, stack_name: str) -> Iterator[RolloutStack]:
                 refresh_id=start.refreshId), opts=pulumi.ResourceOptions(depends_on=[start]))
 
         stack = inline_stack(tmp, PROJECT, stack_name, program)
-        stack.workspace.env_vars.update({
+        env = stack.workspace.env_vars
+        assert isinstance(env, dict)
+        env.update({
             "AWS_ENDPOINT_URL_AUTO_SCALING": url, "AWS_ACCESS_KEY_ID": "engine",
             "AWS_SECRET_ACCESS_KEY": "engine", "AWS_MAX_ATTEMPTS": "1",
             "AWS_EC2_METADATA_DISABLED": "true"})
