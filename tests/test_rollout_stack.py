@@ -175,7 +175,7 @@ def test_gate_comes_after_the_group_and_depends_on_it() -> None:
     assert group.urn in gate.options["dependsOn"], gate.urn
     assert found.index(gate) > found.index(group)
     assert gate.inputs["groupName"] == group.outputs["name"]
-    assert gate.inputs["timeout"] == 3600
+    assert gate.inputs["timeout"] == 2700
 
 
 def test_gate_waits_on_the_refresh_the_rollout_start_recorded() -> None:
