@@ -49,6 +49,7 @@ def prefs(found: list[Registration]) -> dict[str, Any]:
     ({"webtier:rollout.checkpoints": [0, 100]}, "checkpoints", "between 1 and 100"),
     ({"webtier:rollout.launchHeartbeatTimeout": 10}, "launchHeartbeatTimeout", "between 30"),
     ({"webtier:rollout.gateTimeout": 5}, "gateTimeout", "between 60"),
+    ({"webtier:rollout.bakeTime": 172801}, "bakeTime", "between 0"),
     ({"webtier:rollout.alarmRollback": "yes"}, "alarmRollback", "true or false"),
     ({"webtier:fleet.minHealthyPercentage": 90}, "", "not a known setting"),
 ])
