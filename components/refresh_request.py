@@ -15,6 +15,10 @@ from typing import Any
 from components.settings import CapacitySettings, RolloutSettings
 
 
+def _range(low: int, high: int | None) -> dict[str, int]:
+    return {"Min": low} if high is None else {"Min": low, "Max": high}
+
+
 def launch_template(template_id: Any, version: Any) -> dict[str, Any]:
     return {"LaunchTemplate": {"LaunchTemplateId": template_id, "Version": version}}
 
@@ -26,8 +30,8 @@ def mixed_instances(capacity: CapacitySettings, template_id: Any,
     assert m is not None
     if m.vcpu is not None and m.memory_mib is not None:
         overrides: list[dict[str, Any]] = [{"InstanceRequirements": {
-            "VCpuCount": {"Min": m.vcpu.min, "Max": m.vcpu.max},
-            "MemoryMiB": {"Min": m.memory_mib.min, "Max": m.memory_mib.max}}}]
+            "VCpuCount": _range(m.vcpu.min, m.vcpu.max),
+            "MemoryMiB": _range(m.memory_mib.min, m.memory_mib.max)}}]
     else:
         overrides = [{"InstanceType": t} for t in m.instance_types]
     return {"MixedInstancesPolicy": {

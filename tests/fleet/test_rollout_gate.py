@@ -198,3 +198,44 @@ def test_a_deleted_group_fails_the_gate_with_one_line(aws: AutoScalingDouble) ->
     assert str(err.value) == (
         f"Auto Scaling group {GROUP} no longer exists (deleted outside Pulumi?) while watching "
         f"instance refresh {outs['refreshId']}: run `pulumi refresh`, then `pulumi up`")
+
+
+@pytest.mark.parametrize("mixed", [
+    {"instanceTypes": ["t3.micro", "t3a.micro"], "onDemandBaseCapacity": 1},
+    {"instanceRequirements": {"vcpu": {"min": 2}, "memoryMiB": {"min": 4096, "max": 8192}}},
+], ids=["instance-types", "instance-requirements"])
+def test_the_requests_built_from_the_settings_are_ones_aws_accepts(mixed: dict[str, Any]) -> None:
+    # botocore's validator holds the request to the API's shapes (what a real call would check
+    # before sending), for the whole mixed policy and the preferences.
+    from botocore.validate import ParamValidator
+
+    from components import refresh_request
+    from tests.test_settings import parse as settings_of
+
+    s = settings_of("production", {"webtier:capacity.mixedInstances": mixed,
+                                   "webtier:capacity.protectFromScaleIn": True,
+                                   "webtier:rollout.checkpoints": [50, 100]})
+    request = {
+        "AutoScalingGroupName": GROUP, "Strategy": "Rolling",
+        "DesiredConfiguration": refresh_request.mixed_instances(s.capacity, "lt-1", "8"),
+        "Preferences": refresh_request.preferences(
+            s.rollout, warmup=300, alarms=["a", "b"], protect_from_scale_in=True,
+            template=True)}
+    shape = boto3.client("autoscaling", region_name="ap-northeast-1").meta.service_model \
+        .operation_model("StartInstanceRefresh").input_shape
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_check_and_diff_make_no_aws_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_client(_region: str) -> Any:
+        raise AssertionError("a preview must not build an AWS client")
+
+    monkeypatch.setattr(rollout_start, "client", no_client)
+    olds, news = start_props(V7, "lt-1:7"), start_props(V8, "lt-1:8")
+    RolloutStartProvider().check(olds, news)
+    assert RolloutStartProvider().diff("id", olds, news).changes is True
+    assert RolloutStartProvider().diff("id", olds, olds).changes is False
+    RolloutGateProvider().check(gate_props("a"), gate_props("b"))
+    assert RolloutGateProvider().diff("id", gate_props("a"), gate_props("b")).changes is True
+    assert RolloutGateProvider().diff("id", gate_props("a"), gate_props("a")).changes is False
