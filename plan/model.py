@@ -347,8 +347,13 @@ def diff(before: Sequence[Resource], after: Sequence[Resource]) -> list[Change]:
     for res in before:
         if res.key not in new:
             changes[res.key] = Change(res.key, res.type, res.name, "delete")
+    # A group rolled by the rollout gate rolls when the gate's desired configuration changes,
+    # even where the group ignores the change (a mixed policy's spot split, say).
+    started = {d for r in after if r.type == ROLLOUT_START and r.key in changes
+               for d in r.depends_on
+               if any(top_key(c.path) in ("desired", "launch") for c in changes[r.key].inputs)}
     for res in after:
-        _rolls(res, changes)
+        _rolls(res, changes, res.key in started)
     gone = [r for r in before if r.key not in new]
     order = {r.key: i for i, r in enumerate(tree_order([*after, *gone]))}
     return sorted((c for c in changes.values() if c.action != "same" or c.options),
@@ -420,7 +425,7 @@ def roll_estimate(res: Resource) -> str | None:
     return found.text(int(desired))
 
 
-def _rolls(res: Resource, changes: dict[str, Change]) -> None:
+def _rolls(res: Resource, changes: dict[str, Change], started: bool = False) -> None:
     """Whether the group's running instances get replaced, and how."""
     if res.type != GROUP or res.key not in changes:
         return
@@ -434,7 +439,8 @@ def _rolls(res: Resource, changes: dict[str, Change]) -> None:
     launch_sources = [changes[d] for d in res.depends_on
                       if d in changes and changes[d].type in (LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION)
                       and changes[d].action in ("update", "replace")]
-    launch_changed = any(top_key(c.path) in launch_paths for c in change.inputs) or launch_sources
+    launch_changed = (any(top_key(c.path) in launch_paths for c in change.inputs)
+                      or launch_sources or started)
     if not launch_changed:
         return
     flat = res.refresh_flat()
