@@ -247,11 +247,8 @@ class AutoScalingDouble:
     def cancel_instance_refresh(self, req: dict[str, Any]) -> dict[str, Any]:
         self._fault("CancelInstanceRefresh")
         refresh = self._active(req["AutoScalingGroupName"])
-        # [API-Cancel] "stops replacing new instances" (Cancelling, then Cancelled); what was
-        # already replaced stays. It cancels a rollback too? No: only an instance refresh.
-        if refresh.status == "RollbackInProgress":
-            raise AwsError("ActiveInstanceRefreshNotFound", "No in progress or pending Instance "
-                           "Refresh found for this Auto Scaling group.")
+        # [API-Cancel] "Cancels an instance refresh or rollback that is in progress" (Cancelling,
+        # then Cancelled); "this does not roll back any changes that it made".
         refresh.status = "Cancelling"
         return {"InstanceRefreshId": refresh.refresh_id}
 
