@@ -189,16 +189,17 @@ fleet = Fleet(f"{name}-fleet", FleetArgs(
                          health.alarm_names.apply(lambda names: names[1])],
     capacity=settings.capacity,
     notification_topic_arn=notifications.topic_arn if notifications else None,
+    region=settings.region,
+    sized_by_schedules=bool(settings.scaling.schedules),
 ))
 
-# `up` waits for the instance refresh the group's update started, and fails with it.
+# `up` waits for the instance refresh the fleet's rollout started, and fails with it.
 if settings.rollout.wait:
     RolloutGate(f"{name}-rollout-gate", RolloutGateArgs(
         settings=settings.rollout,
         region=settings.region,
         group_name=fleet.group_name,
-        launch_version=fleet.launch_version,
-        template_id=fleet.launch_id if settings.fleet.launch_kind == "template" else None,
+        refresh_id=fleet.refresh_id,
     ), opts=pulumi.ResourceOptions(parent=fleet, depends_on=[fleet.group]))
 
 

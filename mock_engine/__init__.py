@@ -174,6 +174,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "protect": bool(request.protect) if request.HasField("protect") else False,
                 "dependsOn": sorted(request.dependencies),
                 "additionalSecretOutputs": sorted(request.additionalSecretOutputs),
+                # Only when set: how long the engine lets the provider wait (create, update).
+                **({"customTimeouts": {"create": request.customTimeouts.create,
+                                       "update": request.customTimeouts.update,
+                                       "delete": request.customTimeouts.delete}}
+                   if request.HasField("customTimeouts") else {}),
             },
             outputs=outputs,
         ))

@@ -11,7 +11,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from mock_engine import PROMOTED_AMI, SECRET, UNKNOWN
@@ -23,6 +23,8 @@ from plan.resource_types import (
     LAUNCH_TEMPLATE,
     OUTPUTS_CHANGE_ON_UPDATE,
     REPLACED_ON,
+    REPLACEMENT_CONSEQUENCE,
+    ROLLOUT_START,
     STACK,
 )
 from plan.rollout_estimate import estimate
@@ -93,10 +95,20 @@ class Resource:
     inputs: Mapping[str, Any]
     options: Mapping[str, Any]
     depends_on: tuple[str, ...]
+    refresh: Mapping[str, Any] | None = None
+    """A group's instance refresh as the rollout gate starts it (components/fleet/rollout_start.py),
+    in the provider's instanceRefresh shape; None: the group's own instanceRefresh, if any."""
 
     @property
     def label(self) -> str:
         return f"{self.type} {self.name}"
+
+    def refresh_flat(self) -> dict[str, Any]:
+        """Inputs with the refresh that rolls this group under `instanceRefresh.`."""
+        flat = self.flat()
+        if self.refresh is not None:
+            flat.update(flatten({"instanceRefresh": self.refresh}))
+        return flat
 
     def flat(self) -> dict[str, Any]:
         return flatten(self.inputs)
@@ -118,7 +130,20 @@ def resources(registrations: Iterable[RegistrationLike]) -> list[Resource]:
             options={k: _normalise(v) for k, v in sorted(options.items())},
             depends_on=depends,
         ))
-    return out
+    return _gate_refreshes(out)
+
+
+def _gate_refreshes(items: list[Resource]) -> list[Resource]:
+    """Each group rolled by the rollout gate, with the refresh the gate starts for it."""
+    refreshes: dict[str, dict[str, Any]] = {}
+    for r in items:
+        if r.type == ROLLOUT_START:
+            prefs = r.inputs.get("preferences") or {}
+            for key in r.depends_on:
+                refreshes[key] = {"strategy": "Rolling", "preferences": {
+                    k[:1].lower() + k[1:]: v for k, v in prefs.items()}}
+    return [replace(r, refresh=refreshes[r.key]) if r.type == GROUP and r.key in refreshes
+            else r for r in items]
 
 
 def tree_order(items: Iterable[Resource]) -> list[Resource]:
@@ -322,8 +347,13 @@ def diff(before: Sequence[Resource], after: Sequence[Resource]) -> list[Change]:
     for res in before:
         if res.key not in new:
             changes[res.key] = Change(res.key, res.type, res.name, "delete")
+    # A group rolled by the rollout gate rolls when the gate's desired configuration changes,
+    # even where the group ignores the change (a mixed policy's spot split, say).
+    started = {d for r in after if r.type == ROLLOUT_START and r.key in changes
+               for d in r.depends_on
+               if any(top_key(c.path) in ("desired", "launch") for c in changes[r.key].inputs)}
     for res in after:
-        _rolls(res, changes)
+        _rolls(res, changes, res.key in started)
     gone = [r for r in before if r.key not in new]
     order = {r.key: i for i, r in enumerate(tree_order([*after, *gone]))}
     return sorted((c for c in changes.values() if c.action != "same" or c.options),
@@ -338,7 +368,9 @@ def _ignored(path: str, ignored: set[str]) -> bool:
 def _replace_reason(res: Resource, forcing: Sequence[str]) -> str:
     if ALL in REPLACED_ON.get(res.type, ()):
         return "immutable: every change replaces it"
-    return f"{', '.join(forcing)} can only change by replacement"
+    consequence = REPLACEMENT_CONSEQUENCE.get(res.type)
+    return (f"{', '.join(forcing)} can only change by replacement"
+            + (f"; {consequence}" if consequence else ""))
 
 
 def _outputs_change(change: Change) -> bool:
@@ -373,15 +405,15 @@ def _why_outputs_change(source: Change) -> str:
 
 def roll_estimate(res: Resource) -> str | None:
     """How an instance refresh of this group would go (plan/rollout_estimate.py), if it has one."""
-    flat = res.flat()
+    flat = res.refresh_flat()
     if res.type != GROUP or not flat.get("instanceRefresh.strategy"):
         return None
     prefs = "instanceRefresh.preferences."
     desired = flat.get("desiredCapacity")
     if not isinstance(desired, int | float):
         return None
-    checkpoints = res.inputs.get("instanceRefresh", {}).get("preferences", {}).get(
-        "checkpointPercentages") or ()
+    checkpoints = (res.refresh or res.inputs.get("instanceRefresh", {})).get(
+        "preferences", {}).get("checkpointPercentages") or ()
     found = estimate(
         desired=int(desired),
         min_pct=int(flat.get(f"{prefs}minHealthyPercentage", 90)),
@@ -393,7 +425,7 @@ def roll_estimate(res: Resource) -> str | None:
     return found.text(int(desired))
 
 
-def _rolls(res: Resource, changes: dict[str, Change]) -> None:
+def _rolls(res: Resource, changes: dict[str, Change], started: bool = False) -> None:
     """Whether the group's running instances get replaced, and how."""
     if res.type != GROUP or res.key not in changes:
         return
@@ -407,81 +439,27 @@ def _rolls(res: Resource, changes: dict[str, Change]) -> None:
     launch_sources = [changes[d] for d in res.depends_on
                       if d in changes and changes[d].type in (LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION)
                       and changes[d].action in ("update", "replace")]
-    launch_changed = any(top_key(c.path) in launch_paths for c in change.inputs) or launch_sources
+    launch_changed = (any(top_key(c.path) in launch_paths for c in change.inputs)
+                      or launch_sources or started)
     if not launch_changed:
         return
-    flat = res.flat()
+    flat = res.refresh_flat()
     if flat.get("instanceRefresh.strategy"):
         pct = flat.get("instanceRefresh.preferences.minHealthyPercentage")
         keep = f", keeping {pct}% healthy" if pct is not None else ""
-        change.rolls = (f"instance refresh ({flat['instanceRefresh.strategy']}{keep}): every "
-                        f"running instance is replaced from the new launch settings; "
-                        f"{roll_estimate(res)}")
+        by_gate = ""
+        if res.refresh is not None:
+            by_gate = (" started by the rollout gate, rolled back by AWS if it fails"
+                       if flat.get("instanceRefresh.preferences.autoRollback") else
+                       " started by the rollout gate")
+        change.rolls = (f"instance refresh ({flat['instanceRefresh.strategy']}{keep})"
+                        f"{by_gate}: every running instance is replaced from the new launch "
+                        f"settings; {roll_estimate(res)}")
     else:
         change.launch_note = ("no instance refresh: running instances keep the old launch "
                               "settings; only instances launched from now on use the new ones")
     if change.action == "same":
         change.action = "update"
-
-
-# --- stack against stack ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SettingDifference:
-    label: str
-    path: str
-    left: Any
-    right: Any
-    only_stack_name: bool
-
-
-@dataclass(frozen=True)
-class Comparison:
-    only_left: list[Resource]
-    only_right: list[Resource]
-    differences: list[SettingDifference]
-
-
-def compare(left: Sequence[Resource], right: Sequence[Resource], left_stack: str,
-            right_stack: str) -> Comparison:
-    """Input values that differ between two stacks of the same program, and any resource that
-    exists in one stack only (the stacks should differ in setting values, not in structure).
-
-    Resources are matched by type and by name with the stack's name taken out, since names
-    usually carry it (webapp-staging-fleet and webapp-production-fleet are the same resource).
-    """
-    lmap = {_stackless(r.key, left_stack): r for r in left}
-    rmap = {_stackless(r.key, right_stack): r for r in right}
-    diffs: list[SettingDifference] = []
-    for res in tree_order(left):
-        other = rmap.get(_stackless(res.key, left_stack))
-        if other is None:
-            continue
-        label = f"{res.type} {res.name.replace(left_stack, '<stack>')}"
-        for path, a, b in _changed(res.flat(), other.flat()):
-            diffs.append(SettingDifference(label, path, a, b,
-                                           _only_stack_name(a, b, left_stack, right_stack)))
-    return Comparison(
-        only_left=[r for r in tree_order(left) if _stackless(r.key, left_stack) not in rmap],
-        only_right=[r for r in tree_order(right) if _stackless(r.key, right_stack) not in lmap],
-        differences=diffs,
-    )
-
-
-def _stackless(key: str, stack: str) -> str:
-    type_, sep, name = key.rpartition("::")
-    return f"{type_}{sep}{name.replace(stack, '<stack>')}"
-
-
-def _only_stack_name(a: Any, b: Any, left_stack: str, right_stack: str) -> bool:
-    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-        return any(x != y for x, y in zip(a, b, strict=True)) and all(
-            x == y or _only_stack_name(x, y, left_stack, right_stack)
-            for x, y in zip(a, b, strict=True))
-    if not (isinstance(a, str) and isinstance(b, str)):
-        return False
-    a, b = decoded_user_data(a) or a, decoded_user_data(b) or b
-    return left_stack in a and a.replace(left_stack, right_stack) == b
 
 
 def plaintext_secrets(items: Iterable[Resource], secrets: Iterable[str]) -> list[str]:
@@ -497,3 +475,10 @@ def plaintext_secrets(items: Iterable[Resource], secrets: Iterable[str]) -> list
             if any(n in t for t in texts for n in needles):
                 found.append(f"{res.label}: {path}")
     return found
+
+
+# Comparing two stacks lives in plan/comparison.py; its names stay importable from here. Imported
+# last: it reads this module's names.
+from plan.comparison import Comparison as Comparison  # noqa: E402
+from plan.comparison import SettingDifference as SettingDifference  # noqa: E402
+from plan.comparison import compare as compare  # noqa: E402

@@ -17,6 +17,7 @@ STACK = "pulumi:pulumi:Stack"
 ALL = "*"
 TAG = "aws:ec2/tag:Tag"
 KV_ENTRIES = "pulumi-python:dynamic/consul:KvEntries"
+ROLLOUT_START = "pulumi-python:dynamic/webtier:RolloutStart"
 # Inputs whose change makes the provider replace the resource: ForceNew / RequiresReplace in the
 # Terraform AWS provider that pulumi-aws bridges (its internal/service/<service>/*.go schemas),
 # `replaces` in our dynamic provider's diff. ALL: immutable, every input change replaces it.
@@ -25,7 +26,11 @@ KV_ENTRIES = "pulumi-python:dynamic/consul:KvEntries"
 REPLACED_ON: Mapping[str, frozenset[str]] = {
     LAUNCH_CONFIGURATION: frozenset({ALL}),
     LAUNCH_TEMPLATE: frozenset({"name", "namePrefix"}),
-    GROUP: frozenset({"name", "namePrefix"}),
+    # initial_lifecycle_hook (every field of it) is ForceNew in group.go: the fleet ignores it
+    # after creation and keeps the hooks with LifecycleHook resources instead.
+    GROUP: frozenset({"name", "namePrefix", "initialLifecycleHooks"}),
+    # lifecycle_hook.go: only the name is ForceNew (PutLifecycleHook updates the rest in place).
+    "aws:autoscaling/lifecycleHook:LifecycleHook": frozenset({"name"}),
     # A Command re-runs `create` on any other change; `triggers` exist to force a new resource.
     COMMAND: frozenset({"triggers"}),
     # resource_id and key are ForceNew; a new value is written in place (CreateTags).
@@ -65,6 +70,8 @@ REPLACED_ON: Mapping[str, frozenset[str]] = {
     "pulumi-python:dynamic/consul:PreparedQuery": frozenset({"address", "datacenter"}),
     # components/fleet/rollout_gate.py diff: never replaces; a change waits for the new refresh.
     "pulumi-python:dynamic/webtier:RolloutGate": frozenset(),
+    # components/fleet/rollout_start.py diff: never replaces; a new launch setting starts a refresh.
+    ROLLOUT_START: frozenset(),
     "aws:autoscaling/notification:Notification": frozenset({"topicArn"}),
     "aws:autoscaling/schedule:Schedule": frozenset({"scheduledActionName",
                                                     "autoscalingGroupName"}),
@@ -73,6 +80,16 @@ REPLACED_ON: Mapping[str, frozenset[str]] = {
     "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
     "aws:sns/topicSubscription:TopicSubscription": frozenset({"topicArn", "protocol",
                                                               "endpoint"}),
+}
+
+# What replacing one of these does beyond "a new one": the plan says it beside the reason.
+REPLACEMENT_CONSEQUENCE: Mapping[str, str] = {
+    GROUP: "replaces the Auto Scaling group: the new group starts at desiredCapacity, not the "
+           "live size, and launches every instance anew",
+    "aws:lb/loadBalancer:LoadBalancer": "a new load balancer has a new DNS name: records and "
+                                        "clients pointing at the old one break",
+    "aws:ec2/securityGroup:SecurityGroup": "a new security group: every rule and every "
+                                           "instance using it moves",
 }
 
 # Resources whose outputs change when they change, so everything reading them changes too:

@@ -68,9 +68,10 @@ def test_scale_in_values_follow_the_stack_settings() -> None:
 
 
 def test_group_default_instance_warmup_and_refresh_warmup_follow_the_setting() -> None:
-    group = one(plan("staging", **{"webtier:fleet.instanceWarmup": 123}), GROUP).inputs
-    assert group["defaultInstanceWarmup"] == 123
-    assert group["instanceRefresh"]["preferences"]["instanceWarmup"] == "123"
+    regs = plan("staging", **{"webtier:fleet.instanceWarmup": 123})
+    assert one(regs, GROUP).inputs["defaultInstanceWarmup"] == 123
+    start = one(regs, "pulumi-python:dynamic/webtier:RolloutStart")
+    assert start.inputs["preferences"]["InstanceWarmup"] == 123
 
 
 def test_launch_template_updates_its_default_version() -> None:

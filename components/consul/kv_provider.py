@@ -36,6 +36,7 @@ from components.consul.kv_sync import (
     read_live,
     read_prefix,
 )
+from components.provider_errors import one_line_failures
 
 ENTRIES_TYPE = "pulumi-python:dynamic/consul:KvEntries"
 # Properties whose whole value is secret, in inputs, outputs and state.
@@ -116,6 +117,9 @@ class ConsulKvProvider(dynamic.ResourceProvider):
     def __getstate__(self) -> None:
         # Pickled as the bare class: what the provider read (secret values too) stays in memory.
         return None
+
+    def configure(self, _req: dynamic.ConfigureRequest) -> None:
+        one_line_failures()  # a Consul failure reads as one line in `up`, not a traceback
 
     def _snapshots(self) -> Snapshots:
         # Created on first use: unpickling skips __init__, and state written before the reads

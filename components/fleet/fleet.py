@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.fleet import refresh_request
 from components.fleet.capacity_options import mixed_instances_policy, warm_pool
+from components.fleet.rollout_start import RolloutStart, RolloutStartArgs
 from components.settings import (
     CapacitySettings,
     FleetSettings,
@@ -51,6 +53,10 @@ class FleetArgs:
     """Where the group reports instances it failed to launch or terminate."""
     capacity: CapacitySettings = field(default_factory=CapacitySettings)
     """Mixed instances, warm pool, termination policies, lifetime, scale-in protection."""
+    region: str = ""
+    """Where the rollout's instance refresh is started (components/fleet/rollout_start.py)."""
+    sized_by_schedules: bool = False
+    """Scheduled actions set minSize/maxSize: the program must not reset them on the next `up`."""
 
 
 class Fleet(pulumi.ComponentResource):
@@ -64,6 +70,8 @@ class Fleet(pulumi.ComponentResource):
     """Template version the group launches (template mode), or the configuration's name."""
     group: aws.autoscaling.Group
     """The group itself: the rollout gate depends on it."""
+    refresh_id: pulumi.Output[str]
+    """The instance refresh the rollout last started ('' before the first): the gate's input."""
     security_group_id: pulumi.Output[str]
     """Security group of the instances."""
 
@@ -93,12 +101,9 @@ class Fleet(pulumi.ComponentResource):
 
         group_tags = {**tags, "Name": name, "environment": args.environment,
                       args.join_tag[0]: args.join_tag[1]}
-        # Autoscaling owns the running count after creation; the next `up` must not reset it.
-        group_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"],
-                                            depends_on=list(args.boot_dependencies))
         launch_template: aws.autoscaling.GroupLaunchTemplateArgs | None = None
         launch_configuration: pulumi.Output[str] | None = None
-        instance_refresh: aws.autoscaling.GroupInstanceRefreshArgs | None = None
+        desired: pulumi.Output[dict[str, object]] | None = None
 
         capacity = args.capacity
         hibernated = capacity.warm_pool is not None and capacity.warm_pool.state == "Hibernated"
@@ -142,18 +147,24 @@ class Fleet(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            # An explicit version: a new template version is a diff on the group, which starts
-            # the instance refresh below. "$Latest" would hide it.
-            launch_template = aws.autoscaling.GroupLaunchTemplateArgs(
-                id=template.id, version=template.latest_version.apply(str))
+            # An explicit version ("$Latest" would hide a change, and AWS rolls back only to a
+            # numbered one). The group takes it at creation only: afterwards the rollout's
+            # instance refresh moves it, when it succeeds (components/fleet/rollout_start.py).
+            version = template.latest_version.apply(str)
+            launch_template = aws.autoscaling.GroupLaunchTemplateArgs(id=template.id,
+                                                                      version=version)
             if capacity.mixed is not None:
                 # The group takes either a launch template or a mixed instances policy.
-                mixed_policy = mixed_instances_policy(capacity, template.id,
-                                                      template.latest_version.apply(str))
+                mixed_policy = mixed_instances_policy(capacity, template.id, version)
                 launch_template = None
-            instance_refresh = _instance_refresh(args, s.instance_warmup)
+                desired = pulumi.Output.all(template.id, version).apply(
+                    lambda iv: refresh_request.mixed_instances(capacity, iv[0], iv[1]))
+            else:
+                desired = pulumi.Output.all(template.id, version).apply(
+                    lambda iv: refresh_request.launch_template(iv[0], iv[1]))
             self.launch_id = template.id
-            self.launch_version = template.latest_version.apply(str)
+            self.launch_version = version
+            launch = pulumi.Output.concat(template.id, ":", version)
         else:
             configuration = aws.ec2.LaunchConfiguration(
                 f"{name}-configuration",
@@ -181,17 +192,21 @@ class Fleet(pulumi.ComponentResource):
                 opts=child,
             )
             launch_configuration = configuration.name
-            # Launch configurations roll too: no auto rollback (AWS needs a launch template).
-            instance_refresh = _instance_refresh(args, s.instance_warmup)
             self.launch_id = configuration.name
             self.launch_version = configuration.name
+            launch = configuration.name
+
+        group_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=list(args.boot_dependencies),
+            ignore_changes=_ignored(s.launch_kind, args.sized_by_schedules),
+            custom_timeouts=pulumi.CustomTimeouts(create=f"{_capacity_wait(args) + 300}s",
+                                                  update=f"{_capacity_wait(args) + 300}s"))
 
         group = aws.autoscaling.Group(
             f"{name}-group",
             name_prefix=f"{name}-",
             launch_template=launch_template,
             launch_configuration=launch_configuration,
-            instance_refresh=instance_refresh,
             min_size=s.min_size,
             max_size=s.max_size,
             desired_capacity=s.desired_capacity,
@@ -199,8 +214,12 @@ class Fleet(pulumi.ComponentResource):
             target_group_arns=[args.target_group_arn],
             health_check_type="ELB",
             health_check_grace_period=s.health_check_grace_period,
-            # `pulumi up` returns only when this many instances pass the LB health check.
-            wait_for_elb_capacity=s.min_size,
+            # On creation `pulumi up` returns only when this many instances pass the LB health
+            # check; updates wait for no exact count (wait_for_elb_capacity would, and fail when
+            # minSize changes while scaled out).
+            min_elb_capacity=s.min_size,
+            # A new instance may sit in the launch hook for its whole heartbeat, then boot.
+            wait_for_capacity_timeout=f"{_capacity_wait(args)}s",
             default_instance_warmup=s.instance_warmup,
             enabled_metrics=[aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
                              aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
@@ -212,7 +231,9 @@ class Fleet(pulumi.ComponentResource):
                 min_healthy_percentage=args.rollout.min_healthy_percentage,
                 max_healthy_percentage=args.rollout.max_healthy_percentage,
             ),
-            # Part of the group's creation, so they hold the very first instances too.
+            # Part of the group's creation, so they hold the very first instances too; ignored
+            # afterwards (the provider replaces the group on any change of them) while the
+            # LifecycleHook resources below keep them up to date in place.
             initial_lifecycle_hooks=_lifecycle_hooks(args.rollout),
             mixed_instances_policy=mixed_policy,
             capacity_rebalance=capacity.mixed.capacity_rebalance if capacity.mixed else None,
@@ -232,7 +253,31 @@ class Fleet(pulumi.ComponentResource):
                 opts=child,
             )
 
+        for hook in _lifecycle_hooks(args.rollout):
+            aws.autoscaling.LifecycleHook(
+                f"{name}-hook-{hook.name}",
+                name=hook.name,
+                autoscaling_group_name=group.name,
+                lifecycle_transition=hook.lifecycle_transition,
+                default_result=hook.default_result,
+                heartbeat_timeout=hook.heartbeat_timeout,
+                opts=child,
+            )
+
+        alarms = list(args.refresh_alarm_names)
+        start = RolloutStart(f"{name}-rollout-start", RolloutStartArgs(
+            region=args.region,
+            group_name=group.name,
+            desired=desired,
+            launch=launch,
+            preferences=refresh_request.preferences(
+                args.rollout, warmup=s.instance_warmup, alarms=alarms,
+                protect_from_scale_in=capacity.protect_from_scale_in,
+                template=s.launch_kind == "template"),
+        ), opts=pulumi.ResourceOptions(parent=self, depends_on=[group]))
+
         self.group = group
+        self.refresh_id = start.refreshId
         self.group_name = group.name
         self.group_arn = group.arn
         self.security_group_id = sg.id
@@ -265,27 +310,23 @@ class Fleet(pulumi.ComponentResource):
             )
 
 
-def _instance_refresh(args: FleetArgs, warmup: int) -> aws.autoscaling.GroupInstanceRefreshArgs:
-    r = args.rollout
-    alarms = list(args.refresh_alarm_names) if r.alarm_rollback else []
-    return aws.autoscaling.GroupInstanceRefreshArgs(
-        strategy="Rolling",
-        preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-            min_healthy_percentage=r.min_healthy_percentage,
-            max_healthy_percentage=r.max_healthy_percentage,
-            instance_warmup=str(warmup),
-            checkpoint_percentages=list(r.checkpoints) or None,
-            checkpoint_delay=str(r.checkpoint_delay) if r.checkpoints else None,
-            # Off on purpose: the provider moves the group to the new template version before
-            # it starts the refresh, so AWS's rollback would return to the broken version
-            # (terraform-provider-aws #34189, fix #39007 unmerged; docs/rollouts.md). The
-            # rollout gate rolls back to the previous version instead.
-            auto_rollback=False,
-            skip_matching=r.skip_matching,
-            alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
-                alarms=alarms) if alarms else None,
-        ),
-    )
+def _ignored(kind: str, sized_by_schedules: bool) -> list[str]:
+    # Autoscaling owns the running count after creation; the next `up` must not reset it.
+    ignored = ["desiredCapacity", "initialLifecycleHooks"]
+    if kind == "template":
+        # The rollout's instance refresh moves these, on success only.
+        ignored += ["launchTemplate", "mixedInstancesPolicy"]
+    if sized_by_schedules:
+        # Like CloudFormation's IgnoreUnmodifiedGroupSizeProperties: a scheduled action set
+        # them, and `pulumi up --refresh` must not put them back.
+        ignored += ["minSize", "maxSize"]
+    return ignored
+
+
+def _capacity_wait(args: FleetArgs) -> int:
+    """Seconds a new instance may take to be in service: launch hook, boot and grace period."""
+    return (args.rollout.launch_heartbeat_timeout + args.settings.health_check_grace_period
+            + 300)
 
 
 def _lifecycle_hooks(r: RolloutSettings) -> list[aws.autoscaling.GroupInitialLifecycleHookArgs]:

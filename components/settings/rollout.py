@@ -34,7 +34,10 @@ class RolloutSettings:
     """Seconds the gate waits before failing the `up` (the refresh keeps running)."""
     poll_interval: int
     roll_back: bool
-    """On a failed refresh, the gate puts the group back on the previous template version."""
+    """AWS rolls a failed refresh back (AutoRollback): the group keeps its previous template
+    version or mixed instances policy. Template mode only."""
+    bake_time: int
+    """Seconds the refresh keeps watching the alarms after its last batch (AWS's BakeTime)."""
     launch_heartbeat_timeout: int
     """Seconds a new instance may stay in Pending:Wait before it is abandoned."""
     terminate_heartbeat_timeout: int
@@ -79,6 +82,7 @@ def parse_rollout(obj: ConfigObject) -> RolloutSettings:
         gate_timeout=obj.integer("gateTimeout", 3600, 60, 86400),
         poll_interval=obj.integer("pollInterval", 15, 1, 300),
         roll_back=obj.flag("rollBack", True),
+        bake_time=obj.integer("bakeTime", 300, 0, TWO_DAYS),
         launch_heartbeat_timeout=obj.integer("launchHeartbeatTimeout", 600, *HEARTBEAT),
         terminate_heartbeat_timeout=obj.integer("terminateHeartbeatTimeout", 300, *HEARTBEAT),
         error_rate_percent=obj.number("errorRatePercent", 5, 0.1, 100),

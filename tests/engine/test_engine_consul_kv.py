@@ -92,10 +92,12 @@ def test_a_consul_fault_mid_up_fails_with_a_one_line_cause_and_a_retry_converges
             kv.up()
     finally:
         kv.consul.fail_txn_after = None
-    # The SDK's dynamic provider host reports any provider error with its Python traceback
-    # (pulumi/dynamic/__main__.py: traceback.format_exc()); the cause is its last line.
-    causes = {line.strip() for line in str(failed.value).splitlines()
-              if line.strip().startswith("components.consul.kv_sync.ConsulKvError:")}
+    # The SDK's dynamic provider host reports any provider error as traceback.format_exc()
+    # (pulumi/dynamic/__main__.py); components/provider_errors.py cuts it to the cause alone.
+    assert "Traceback" not in str(failed.value), str(failed.value)
+    marker = "error: components.consul.kv_sync.ConsulKvError:"
+    causes = {line.split(marker, 1)[1].strip() for line in str(failed.value).splitlines()
+              if marker in line}
     assert len(causes) == 1, str(failed.value)
     cause = causes.pop()
     assert f"failed at key {PREFIX}/feature/flag: Consul answered 500" in cause

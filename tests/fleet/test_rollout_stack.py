@@ -14,8 +14,12 @@ from components.settings import SettingsError
 from tests.mocks import Registration, run_program
 from tests.settings.test_settings import parse as settings_of
 
+LC = "aws:ec2/launchConfiguration:LaunchConfiguration"
+
 GROUP = "aws:autoscaling/group:Group"
 GATE = "pulumi-python:dynamic/webtier:RolloutGate"
+START = "pulumi-python:dynamic/webtier:RolloutStart"
+HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
@@ -30,7 +34,8 @@ def one(found: list[Registration], token: str) -> Registration:
 
 
 def prefs(found: list[Registration]) -> dict[str, Any]:
-    return dict(one(found, GROUP).inputs["instanceRefresh"]["preferences"])
+    """StartInstanceRefresh's Preferences, as the rollout start sends them."""
+    return dict(one(found, START).inputs["preferences"])
 
 
 @pytest.mark.parametrize(("override", "key", "allowed"), [
@@ -44,6 +49,7 @@ def prefs(found: list[Registration]) -> dict[str, Any]:
     ({"webtier:rollout.checkpoints": [0, 100]}, "checkpoints", "between 1 and 100"),
     ({"webtier:rollout.launchHeartbeatTimeout": 10}, "launchHeartbeatTimeout", "between 30"),
     ({"webtier:rollout.gateTimeout": 5}, "gateTimeout", "between 60"),
+    ({"webtier:rollout.bakeTime": 172801}, "bakeTime", "between 0"),
     ({"webtier:rollout.alarmRollback": "yes"}, "alarmRollback", "true or false"),
     ({"webtier:fleet.minHealthyPercentage": 90}, "", "not a known setting"),
 ])
@@ -64,24 +70,26 @@ def test_group_maintenance_policy_and_refresh_keep_full_capacity_in_production()
     policy = one(found, GROUP).inputs["instanceMaintenancePolicy"]
     assert policy == {"minHealthyPercentage": 100, "maxHealthyPercentage": 200}
     p = prefs(found)
-    assert (p["minHealthyPercentage"], p["maxHealthyPercentage"]) == (100, 200)
+    assert (p["MinHealthyPercentage"], p["MaxHealthyPercentage"]) == (100, 200)
+    assert (p["AutoRollback"], p["BakeTime"], p["InstanceWarmup"]) == (True, 300, 300)
+    assert "instanceRefresh" not in one(found, GROUP).inputs  # the gate starts it, not the group
 
 
 def test_refresh_pauses_at_the_configured_checkpoints() -> None:
     p = prefs(regs(**{"webtier:rollout.checkpoints": [25, 100],
                       "webtier:rollout.checkpointDelay": 120}))
-    assert p["checkpointPercentages"] == [25, 100]
-    assert p["checkpointDelay"] == "120"
+    assert p["CheckpointPercentages"] == [25, 100]
+    assert p["CheckpointDelay"] == 120
 
 
 def test_refresh_without_checkpoints_sets_no_delay() -> None:
     p = prefs(regs("staging"))
-    assert "checkpointPercentages" not in p
-    assert "checkpointDelay" not in p
+    assert "CheckpointPercentages" not in p
+    assert "CheckpointDelay" not in p
 
 
 def test_refresh_skip_matching_follows_the_setting() -> None:
-    assert prefs(regs(**{"webtier:rollout.skipMatching": False}))["skipMatching"] is False
+    assert prefs(regs(**{"webtier:rollout.skipMatching": False}))["SkipMatching"] is False
 
 
 def test_refresh_alarm_specification_names_the_health_alarms() -> None:
@@ -89,29 +97,70 @@ def test_refresh_alarm_specification_names_the_health_alarms() -> None:
     names = sorted(r.inputs["name"] for r in found
                    if r.type == ALARM and "-health-" in r.name)
     assert len(names) == 2
-    assert sorted(prefs(found)["alarmSpecification"]["alarms"]) == names
+    assert sorted(prefs(found)["AlarmSpecification"]["Alarms"]) == names
 
 
 def test_refresh_without_alarm_rollback_has_no_alarm_specification() -> None:
-    assert "alarmSpecification" not in prefs(regs(**{"webtier:rollout.alarmRollback": False}))
+    assert "AlarmSpecification" not in prefs(regs(**{"webtier:rollout.alarmRollback": False}))
 
 
-def test_launch_configuration_mode_rolls_with_a_refresh_without_auto_rollback() -> None:
+def test_launch_configuration_mode_rolls_without_auto_rollback_nor_skip_matching() -> None:
+    # AWS refuses both with a new launch configuration (no desired configuration to go to).
     found = regs(**{"webtier:fleet.launchKind": "configuration"})
-    refresh = one(found, GROUP).inputs["instanceRefresh"]
-    assert refresh["strategy"] == "Rolling"
-    assert refresh["preferences"]["autoRollback"] is False
-    gate = one(found, GATE)
-    assert "templateId" not in gate.inputs or gate.inputs["templateId"] in (None, "")
+    start = one(found, START)
+    assert not start.inputs.get("desired")
+    assert "AutoRollback" not in start.inputs["preferences"]
+    assert "SkipMatching" not in start.inputs["preferences"]
+    assert start.inputs["launch"] == one(found, LC).outputs["name"]
+    assert "launchConfiguration" not in one(found, GROUP).options.get("ignoreChanges", [])
 
 
-def test_lifecycle_hooks_are_created_with_the_group_before_any_instance() -> None:
+def test_template_mode_starts_the_refresh_towards_the_new_version_and_the_group_ignores_it(
+        ) -> None:
+    found = regs()
+    group, start = one(found, GROUP), one(found, START)
+    assert start.inputs["desired"] == {"LaunchTemplate": {
+        "LaunchTemplateId": group.inputs["launchTemplate"]["id"],
+        "Version": group.inputs["launchTemplate"]["version"]}}
+    assert {"launchTemplate", "mixedInstancesPolicy"} <= set(group.options["ignoreChanges"])
+    assert group.urn in start.options["dependsOn"]
+
+
+def test_mixed_mode_starts_the_refresh_towards_the_whole_mixed_policy() -> None:
+    found = regs(**{"webtier:capacity.mixedInstances": {
+        "instanceTypes": ["t3.micro", "t3a.micro"], "onDemandBaseCapacity": 1,
+        "onDemandPercentageAboveBase": 0}})
+    group = one(found, GROUP).inputs["mixedInstancesPolicy"]
+    desired = one(found, START).inputs["desired"]["MixedInstancesPolicy"]
+    spec = group["launchTemplate"]["launchTemplateSpecification"]
+    assert desired["LaunchTemplate"]["LaunchTemplateSpecification"] == {
+        "LaunchTemplateId": spec["launchTemplateId"], "Version": spec["version"]}
+    assert desired["InstancesDistribution"]["SpotAllocationStrategy"] == \
+        group["instancesDistribution"]["spotAllocationStrategy"]
+    assert desired["LaunchTemplate"]["Overrides"] == [{"InstanceType": "t3.micro"},
+                                                      {"InstanceType": "t3a.micro"}]
+    assert desired["InstancesDistribution"]["OnDemandBaseCapacity"] == 1
+    assert desired["InstancesDistribution"]["OnDemandPercentageAboveBaseCapacity"] == 0
+
+
+def test_protected_instances_are_refreshed_not_skipped() -> None:
+    assert prefs(regs(**{"webtier:capacity.protectFromScaleIn": True}))[
+        "ScaleInProtectedInstances"] == "Refresh"
+    assert "ScaleInProtectedInstances" not in prefs(regs())
+
+
+def test_lifecycle_hooks_are_created_with_the_group_and_kept_by_their_own_resources() -> None:
     found = regs(**{"webtier:rollout.launchHeartbeatTimeout": 900,
                     "webtier:rollout.terminateHeartbeatTimeout": 240})
-    # Hooks in the group's own create request exist before its first instance launches;
-    # a separate LifecycleHook resource would come after the group (and its instances).
-    assert not [r for r in found if r.type == "aws:autoscaling/lifecycleHook:LifecycleHook"]
-    hooks = {h["name"]: h for h in one(found, GROUP).inputs["initialLifecycleHooks"]}
+    # Hooks in the group's own create request exist before its first instance launches; the
+    # provider replaces the group on any change of them, so later changes go through
+    # LifecycleHook resources (PutLifecycleHook updates in place) and the group ignores them.
+    group = one(found, GROUP)
+    assert "initialLifecycleHooks" in group.options["ignoreChanges"]
+    kept = {r.inputs["name"]: r.inputs for r in found if r.type == HOOK}
+    for hook in group.inputs["initialLifecycleHooks"]:
+        assert kept[hook["name"]] == {**hook, "autoscalingGroupName": group.outputs["name"]}
+    hooks = {h["name"]: h for h in group.inputs["initialLifecycleHooks"]}
     assert hooks["webtier-launch"] == {
         "name": "webtier-launch", "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
         "defaultResult": "ABANDON", "heartbeatTimeout": 900}
@@ -127,19 +176,22 @@ def test_gate_comes_after_the_group_and_depends_on_it() -> None:
     assert group.urn in gate.options["dependsOn"], gate.urn
     assert found.index(gate) > found.index(group)
     assert gate.inputs["groupName"] == group.outputs["name"]
-    assert gate.inputs["timeout"] == 3600
-    assert gate.inputs["rollBack"] is True
+    assert gate.inputs["timeout"] == 2700
 
 
-def test_gate_waits_on_the_template_version_the_group_launches() -> None:
+def test_gate_waits_on_the_refresh_the_rollout_start_recorded() -> None:
     found = regs()
-    group, gate = one(found, GROUP), one(found, GATE)
-    assert gate.inputs["launchVersion"] == str(group.inputs["launchTemplate"]["version"])
-    assert gate.inputs["templateId"] == group.inputs["launchTemplate"]["id"]
+    start, gate = one(found, START), one(found, GATE)
+    # Known only once the start has run in the `up`: under mocks, as in a preview, unknown.
+    assert "refreshId" not in start.outputs
+    assert str(gate.inputs["refreshId"]) == "[unknown]"
+    assert found.index(start) < found.index(gate)
 
 
-def test_no_gate_when_the_stack_does_not_wait() -> None:
-    assert not [r for r in regs(**{"webtier:rollout.wait": False}) if r.type == GATE]
+def test_no_gate_when_the_stack_does_not_wait_but_the_rollout_still_starts() -> None:
+    found = regs(**{"webtier:rollout.wait": False})
+    assert not [r for r in found if r.type == GATE]
+    assert one(found, START)
 
 
 def test_health_alarms_are_exported_for_a_notification_topic() -> None:

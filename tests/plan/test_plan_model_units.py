@@ -217,7 +217,9 @@ def test_a_renamed_group_is_replaced_with_all_its_instances() -> None:
     assert diff([res("g", GROUP, {"name": "a"})], [res("g", GROUP, {"name": "b", "x": 1})]) == [
         Change("g", GROUP, "g", "replace",
                [InputChange("name", "a", "b", True), InputChange("x", MISSING, 1, False)], [],
-               ["name can only change by replacement"],
+               ["name can only change by replacement; replaces the Auto Scaling group: the new "
+                "group starts at desiredCapacity, not the live size, and launches every "
+                "instance anew"],
                rolls="the group is replaced: every instance is replaced with it")]
 
 
@@ -229,7 +231,8 @@ def test_several_inputs_forcing_replacement_are_named_sorted() -> None:
     sg = "aws:ec2/securityGroup:SecurityGroup"
     change = diff([res("s", sg, {"vpcId": "a", "name": "a", "x": 1})],
                   [res("s", sg, {"vpcId": "b", "name": "b", "x": 2})])[0]
-    assert change.reasons == ["name, vpcId can only change by replacement"]
+    assert change.reasons == ["name, vpcId can only change by replacement; a new security "
+                              "group: every rule and every instance using it moves"]
 
 
 def test_an_in_place_change_names_each_changed_input_once_sorted() -> None:

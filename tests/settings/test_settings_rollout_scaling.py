@@ -36,11 +36,12 @@ def test_rollout_reads_every_field() -> None:
     r, problems = rollout({
         "minHealthyPercentage": 90, "maxHealthyPercentage": 110, "checkpoints": [20, 100],
         "checkpointDelay": 60, "skipMatching": False, "alarmRollback": False, "wait": False,
-        "gateTimeout": 600, "pollInterval": 5, "rollBack": False, "launchHeartbeatTimeout": 900,
+        "gateTimeout": 600, "pollInterval": 5, "rollBack": False, "bakeTime": 0,
+        "launchHeartbeatTimeout": 900,
         "terminateHeartbeatTimeout": 120, "errorRatePercent": 2.5, "alarmPeriods": 4})
     assert problems == []
-    assert r == RolloutSettings(90, 110, (20, 100), 60, False, False, False, 600, 5, False, 900,
-                                120, 2.5, 4)
+    assert r == RolloutSettings(90, 110, (20, 100), 60, False, False, False, 600, 5, False, 0,
+                                900, 120, 2.5, 4)
 
 
 def test_rollout_healthy_window_refusals() -> None:
