@@ -70,7 +70,10 @@ def report(stack: str, settings: StackSettings, prices: dict[str, Any],
         best = min(r.reaction[1] for r in rows)
         rows.append(Row("All policies together", (both[0] if both else 0, best),
                         tuple(cap.capacity_at(both, f.min_size, m * 60) for m in CHECKPOINTS),
-                        max(r.scale_in for r in rows)))
+                        # Each policy's low alarm fires on its own; the first one takes the group
+                        # down, so the fastest scale-in is the group's (AWS resolves policies only
+                        # when they fire at the same moment: as-scale-based-on-demand.html).
+                        min(r.scale_in for r in rows)))
 
     region = prices.get("onDemandHourly", {}).get(settings.region, {})
     reference = c.mixed.instance_types[0] if c.mixed and c.mixed.instance_types \
