@@ -3,7 +3,7 @@
     python -m plan staging                       # the resource tree
     python -m plan staging --base origin/main    # Markdown diff for a PR comment
     python -m plan staging --compare production  # setting values that differ
-    python -m plan staging --capacity [--compare production]  # minutes, instances, cost
+    python -m plan staging --capacity [--compare production | --base origin/main]
     python -m plan staging --bootstrap-status    # is the stack file ready for preview / up?
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
@@ -203,18 +203,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--policy", action="store_true",
                       help="run the policy pack (policy/, at policy/STACK.json) on the plan; "
                            "exit 1 if a mandatory rule is violated")
-    # Not in the group: --capacity combines with --compare.
+    # Not in the group: --capacity combines with --compare or --base.
     parser.add_argument("--capacity", action="store_true",
-                        help="print, as Markdown, what the scaling settings mean: reaction "
-                             "time, capacity after 5/10/30 minutes, scale-in time, hourly cost "
-                             "(with --compare: two stacks side by side)")
+                        help="print what the scaling settings mean, best to worst case: "
+                             "reaction time, capacity after 5/10/30 minutes, scale-in time, "
+                             "hourly cost, every assumption and its source (with --compare: two "
+                             "stacks side by side; with --base REF: before and after). Plain "
+                             "text on a terminal, else Markdown with a chart per policy")
     mode.add_argument("--bootstrap-status", action="store_true",
                       help="print, as Markdown, whether the stack file has its secrets provider "
                            "and every required secret encrypted, and if not the commands to "
                            "run; exit 3 if not")
     args = parser.parse_args(argv)
-    if args.capacity and (args.base or args.policy or args.bootstrap_status):
-        parser.error("--capacity combines only with --compare")
+    if args.capacity and (args.policy or args.bootstrap_status):
+        parser.error("--capacity combines only with --compare or --base")
     try:
         text, status = _run(args)
     except PlanError as e:
@@ -227,7 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> tuple[str, int]:
     if args.capacity:
-        return capacity_markdown([args.stack, *([args.compare] if args.compare else [])]), 0
+        markdown = not sys.stdout.isatty()
+        if args.base:
+            return capacity_base(args.stack, args.base, markdown=markdown), 0
+        return capacity_markdown([args.stack, *([args.compare] if args.compare else [])],
+                                 markdown=markdown), 0
     if args.bootstrap_status:
         from plan import readiness
 
@@ -255,13 +261,32 @@ def policy_markdown(stack: str, *, root: Path = ROOT,
 
 
 
-def capacity_markdown(stacks: Sequence[str], *, root: Path = ROOT) -> str:
+def capacity_markdown(stacks: Sequence[str], *, root: Path = ROOT, markdown: bool = True) -> str:
     """The capacity report of one stack, or two side by side (plan/capacity_report.py)."""
     from plan import capacity_report
 
     try:
-        return capacity_report.capacity_markdown(stacks, root)
+        return capacity_report.capacity_markdown(stacks, root, markdown)
     except FileNotFoundError as e:
         raise PlanError(str(e)) from None
     except pulumi.RunError as e:  # the settings' own message for a bad config
         raise PlanError(str(e)) from None
+
+
+def capacity_base(stack: str, ref: str, *, root: Path = ROOT, markdown: bool = True) -> str:
+    """`--capacity --base REF`: the stack's capacity at revision ``ref`` and in the working tree."""
+    from plan import capacity_report
+
+    try:  # the working tree's own errors first, unprefixed
+        capacity_report.load(stack, root)
+    except (FileNotFoundError, pulumi.RunError) as e:
+        raise PlanError(str(e)) from None
+    with checkout(ref, root) as (tree, sha):
+        if not (tree / f"Pulumi.{stack}.yaml").is_file():
+            raise PlanError(f"--base {ref!r} has no Pulumi.{stack}.yaml: nothing to compare "
+                            "the capacity with")
+        name = f"`{ref}` ({sha})" if markdown else f"{ref} ({sha})"
+        try:
+            return capacity_report.capacity_before_after(stack, tree, name, root, markdown)
+        except (FileNotFoundError, pulumi.RunError) as e:
+            raise PlanError(f"at {ref}: {e}") from None

@@ -32,9 +32,11 @@ options:
                         print, as Markdown, the inputs that differ between STACK and OTHER_STACK
   --policy              run the policy pack (policy/, at policy/STACK.json) on the plan; exit 1 if
                         a mandatory rule is violated
-  --capacity            print, as Markdown, what the scaling settings mean: reaction time,
-                        capacity after 5/10/30 minutes, scale-in time, hourly cost (with
-                        --compare: two stacks side by side)
+  --capacity            print what the scaling settings mean, best to worst case: reaction time,
+                        capacity after 5/10/30 minutes, scale-in time, hourly cost, every
+                        assumption and its source (with --compare: two stacks side by side; with
+                        --base REF: before and after). Plain text on a terminal, else Markdown
+                        with a chart per policy
   --bootstrap-status    print, as Markdown, whether the stack file has its secrets provider and
                         every required secret encrypted, and if not the commands to run; exit 3 if
                         not
@@ -60,15 +62,14 @@ def test_help_lists_every_mode_and_the_exit_codes(capsys: pytest.CaptureFixture[
     assert (caught.value.code, capsys.readouterr().out) == (0, HELP)
 
 
-@pytest.mark.parametrize("argv", [["staging", "--capacity", "--base", "main"],
-                                  ["staging", "--capacity", "--policy"],
+@pytest.mark.parametrize("argv", [["staging", "--capacity", "--policy"],
                                   ["staging", "--capacity", "--bootstrap-status"]])
 def test_capacity_with_another_mode_is_a_usage_error(
         argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(argv)
     assert (caught.value.code, capsys.readouterr().err) == (
-        2, USAGE + "python -m plan: error: --capacity combines only with --compare\n")
+        2, USAGE + "python -m plan: error: --capacity combines only with --compare or --base\n")
 
 
 Calls = list[tuple[str, tuple[Any, ...]]]
@@ -85,7 +86,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
             return f"{name}\n" if status is None else (f"{name}\n", status)
         return report
 
-    for name in ("tree_text", "base_markdown", "compare_markdown", "capacity_markdown"):
+    for name in ("tree_text", "base_markdown", "compare_markdown", "capacity_markdown",
+                 "capacity_base"):
         monkeypatch.setattr(cli, name, stub(name))
     monkeypatch.setattr(cli, "policy_markdown", stub("policy_markdown", 1))
     return seen
@@ -99,6 +101,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     (["staging", "--capacity"], ("capacity_markdown", (["staging"],)), 0),
     (["staging", "--capacity", "--compare", "production"],
      ("capacity_markdown", (["staging", "production"],)), 0),
+    (["staging", "--capacity", "--base", "main"], ("capacity_base", ("staging", "main")), 0),
     (["production", "--policy"], ("policy_markdown", ("production",)), 1),
 ])
 def test_each_mode_prints_its_report_and_exits_with_its_status(
