@@ -5,13 +5,15 @@
     python -m plan staging --compare production  # setting values that differ
     python -m plan staging --capacity [--compare production | --base origin/main]
     python -m plan staging --bootstrap-status    # is the stack file ready for preview / up?
+    python -m plan staging --calibrate           # the capacity timings measured in the account
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
 Exit codes (docs/exit-codes.md):
   0    ok (--policy: no mandatory rule violated)
   1    --policy: a mandatory policy is violated
-  2    bad usage, or an unusable stack file or config (one line per problem, no traceback)
+  2    bad usage, or an unusable stack file or config (one line per problem, no traceback);
+       --calibrate: no AWS credentials, or the account cannot be read
   3    --bootstrap-status: the stack is not bootstrapped yet
   130  interrupted (Ctrl-C)
 """
@@ -189,8 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Offline plan of a stack under the mock engine: no cloud account, no state "
                     "backend, no Pulumi CLI. Secrets show as [secret]; outputs known only after "
                     "an update (e.g. the AMI a Packer build makes) as [unknown].",
-        epilog="exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an "
-               "unusable stack file or config; 3 --bootstrap-status: not bootstrapped yet; "
+        epilog="exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage, an "
+               "unusable stack file or config, or --calibrate without AWS credentials; 3 "
+               "--bootstrap-status: not bootstrapped yet; "
                "130 interrupted (docs/exit-codes.md)")
     parser.add_argument("stack", help="stack name, e.g. staging (reads Pulumi.<stack>.yaml)")
     mode = parser.add_mutually_exclusive_group()
@@ -214,8 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="print, as Markdown, whether the stack file has its secrets provider "
                            "and every required secret encrypted, and if not the commands to "
                            "run; exit 3 if not")
+    mode.add_argument("--calibrate", action="store_true",
+                      help="read the group's scaling activities and launch times from the "
+                           "account (AWS credentials needed, read-only) and print each step "
+                           "measured beside what --capacity assumes")
     args = parser.parse_args(argv)
-    if args.capacity and (args.policy or args.bootstrap_status):
+    if args.capacity and (args.policy or args.bootstrap_status or args.calibrate):
         parser.error("--capacity combines only with --compare or --base")
     try:
         text, status = _run(args)
@@ -234,6 +241,8 @@ def _run(args: argparse.Namespace) -> tuple[str, int]:
             return capacity_base(args.stack, args.base, markdown=markdown), 0
         return capacity_markdown([args.stack, *([args.compare] if args.compare else [])],
                                  markdown=markdown), 0
+    if args.calibrate:
+        return calibrate_text(args.stack, markdown=not sys.stdout.isatty()), 0
     if args.bootstrap_status:
         from plan import readiness
 
@@ -290,3 +299,27 @@ def capacity_base(stack: str, ref: str, *, root: Path = ROOT, markdown: bool = T
             return capacity_report.capacity_before_after(stack, tree, name, root, markdown)
         except (FileNotFoundError, pulumi.RunError) as e:
             raise PlanError(f"at {ref}: {e}") from None
+
+
+def calibrate_text(stack: str, *, root: Path = ROOT, markdown: bool = True,
+                   session: Any = None) -> str:
+    """`--calibrate`: the stack's group's measured timings beside the model's."""
+    import boto3
+
+    from plan import calibrate, calibrate_account, capacity_report
+
+    try:
+        settings = capacity_report.load(stack, root)
+    except (FileNotFoundError, pulumi.RunError) as e:
+        raise PlanError(str(e)) from None
+    session = session or boto3.session.Session(region_name=settings.region)
+
+    def measure() -> str:
+        group, found = calibrate_account.read(session.client("autoscaling"),
+                                              session.client("ec2"),
+                                              f"{settings.name}-fleet-")
+        return calibrate.render(stack, group, found, calibrate.steps(found), markdown)
+    try:
+        return calibrate_account.guarded(stack, settings.region, measure)
+    except calibrate_account.CalibrateError as e:
+        raise PlanError(str(e)) from None

@@ -15,7 +15,7 @@ from plan.readiness import Readiness
 
 HELP = """\
 usage: python -m plan [-h] [--base REF] [--compare OTHER_STACK] [--policy] [--capacity]
-                      [--bootstrap-status]
+                      [--bootstrap-status] [--calibrate]
                       stack
 
 Offline plan of a stack under the mock engine: no cloud account, no state backend, no Pulumi CLI.
@@ -40,13 +40,17 @@ options:
   --bootstrap-status    print, as Markdown, whether the stack file has its secrets provider and
                         every required secret encrypted, and if not the commands to run; exit 3 if
                         not
+  --calibrate           read the group's scaling activities and launch times from the account (AWS
+                        credentials needed, read-only) and print each step measured beside what
+                        --capacity assumes
 
-exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage or an unusable stack file or
-config; 3 --bootstrap-status: not bootstrapped yet; 130 interrupted (docs/exit-codes.md)
+exit codes: 0 ok; 1 --policy found a mandatory violation; 2 bad usage, an unusable stack file or
+config, or --calibrate without AWS credentials; 3 --bootstrap-status: not bootstrapped yet; 130
+interrupted (docs/exit-codes.md)
 """
 USAGE = """\
 usage: python -m plan [-h] [--base REF] [--compare OTHER_STACK] [--policy] [--capacity]
-                      [--bootstrap-status]
+                      [--bootstrap-status] [--calibrate]
                       stack
 """
 
@@ -63,7 +67,8 @@ def test_help_lists_every_mode_and_the_exit_codes(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize("argv", [["staging", "--capacity", "--policy"],
-                                  ["staging", "--capacity", "--bootstrap-status"]])
+                                  ["staging", "--capacity", "--bootstrap-status"],
+                                  ["staging", "--capacity", "--calibrate"]])
 def test_capacity_with_another_mode_is_a_usage_error(
         argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
@@ -87,7 +92,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
         return report
 
     for name in ("tree_text", "base_markdown", "compare_markdown", "capacity_markdown",
-                 "capacity_base"):
+                 "capacity_base", "calibrate_text"):
         monkeypatch.setattr(cli, name, stub(name))
     monkeypatch.setattr(cli, "policy_markdown", stub("policy_markdown", 1))
     return seen
@@ -102,6 +107,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     (["staging", "--capacity", "--compare", "production"],
      ("capacity_markdown", (["staging", "production"],)), 0),
     (["staging", "--capacity", "--base", "main"], ("capacity_base", ("staging", "main")), 0),
+    (["staging", "--calibrate"], ("calibrate_text", ("staging",)), 0),
     (["production", "--policy"], ("policy_markdown", ("production",)), 1),
 ])
 def test_each_mode_prints_its_report_and_exits_with_its_status(
