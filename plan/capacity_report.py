@@ -131,6 +131,11 @@ def _first(times: Sequence[int]) -> int:
 def _notes(settings: StackSettings, pool: int, a: cap.Assumptions) -> list[str]:
     s, c = settings.scaling, settings.capacity
     notes = []
+    if s.period < cap.MINUTE:
+        notes.append(f"Alarm period {s.period} s: a high-resolution alarm, evaluated every "
+                     f"{cap.evaluation_interval(s.period)} s. EC2's CPUUtilization has one "
+                     "datapoint a minute at best, so it needs a metric published at one-second "
+                     "resolution, or it lapses into INSUFFICIENT_DATA (PutMetricAlarm, Period).")
     if c.warm_pool:
         cold = a.case(False).launch["cold"], a.case(True).launch["cold"]
         notes.append(f"Warm pool: {pool} instance(s) {c.warm_pool.state}, launching in "

@@ -295,3 +295,16 @@ def test_capacity_markdown_of_one_stack_is_its_report_with_the_committed_prices(
 def test_capacity_markdown_of_two_stacks_is_their_comparison() -> None:
     assert report.capacity_markdown(["staging", "production"]).startswith(
         "### Capacity: `staging` and `production`\n")
+
+
+@pytest.mark.parametrize(("period", "fill"), [(10, 10), (20, 10), (30, 20)])
+def test_a_high_resolution_period_is_reported_with_what_it_needs(period: int, fill: int) -> None:
+    settings = replace(PRODUCTION, scaling=replace(PRODUCTION.scaling, period=period))
+    r = report.report("production", settings, PRICES)
+    assert r.notes == [
+        f"Alarm period {period} s: a high-resolution alarm, evaluated every 10 s. EC2's "
+        "CPUUtilization has one datapoint a minute at best, so it needs a metric published at "
+        "one-second resolution, or it lapses into INSUFFICIENT_DATA (PutMetricAlarm, Period)."]
+    # Evaluated every 10 s: best case, half the window filled, in whole evaluations.
+    assert r.rows[0].reaction[0] == fill + 60 + 30 + cap.BOOT_SECONDS + 15
+    assert report.report("production", PRODUCTION, PRICES).notes == []
