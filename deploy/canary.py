@@ -138,8 +138,10 @@ def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clo
                               failed)
         done = [n for n in names if n in good and now - good[n] >= bake]
         if progress is not None:
+            baking = [bake - (now - good[n]) for n in names if n in good and n not in done]
             progress.update(len(done), len(names), f"on {release}, healthy"
-                            f"{f' for {bake:.0f}s' if bake else ''}")
+                            f"{f' for {bake:.0f}s' if bake else ''}",
+                            bake_left=max(baking) if baking else None)
         if names and len(done) == len(names):
             return WaitResult(True)
         if not names and nodes is None and not healthy_only:

@@ -99,17 +99,24 @@ def upload(target: Target, release_dir: Path, *, s3: Any, pointers: PointerStore
     estimated = release_size(release_dir)
     progress = Progress(f"{target.app} {release_id}", estimated, err)
 
-    def preflight() -> tuple[PointerState, bool]:
-        state = pointers.read()
-        _refuse_existing(s3, bucket, target.app, release_id)
-        return state, _exists(s3, bucket, key)
-
     def on_part(part: ArchivePart, data: bytes) -> None:
         # An archive left by a push that died before its manifest is checked, not re-sent.
         if not before.result()[1]:
             upload(part, data)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-checks") as checks:
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="deploy-checks") as checks:
+        # The three reads go out together (a push waits one round trip for them, not three);
+        # their answers are taken in this order, so an unreadable pointer is still the error
+        # reported first.
+        reading = checks.submit(pointers.read)
+        refusing = checks.submit(_refuse_existing, s3, bucket, target.app, release_id)
+        existing = checks.submit(_exists, s3, bucket, key)
+
+        def preflight() -> tuple[PointerState, bool]:
+            state = reading.result()
+            refusing.result()
+            return state, existing.result()
+
         before = checks.submit(preflight)
         upload = StreamingUpload(s3, bucket, key, progress=progress,
                                  metadata={"release-id": release_id},

@@ -92,7 +92,8 @@ def finish_canary(ports: Ports, record: CanaryRecord, index: int, timeout: float
     """Fire to the canary nodes, wait, then promote (returns the fleet event id) or revert."""
     print(f"canary:   {record.release} -> {', '.join(record.nodes)} (event "
           f"{ports.fire_to(record.manifest, record.nodes)})", file=ports.err)
-    progress = RolloutProgress(f"canary {record.release}", ports.err)
+    progress = RolloutProgress(f"canary {record.release}", ports.err, now=ports.clock.now,
+                               timeout=timeout)
     result = wait_for_release(record.release, fleet=ports.fleet, clock=ports.clock,
                               timeout=timeout, bake=record.bake, nodes=record.nodes,
                               progress=progress, poll=ports.poll)
@@ -118,7 +119,8 @@ def revert(ports: Ports, record: CanaryRecord, index: int, timeout: float) -> st
         ports.lock.release(index)
         return "there is no current release to send the canary nodes back to"
     ports.fire_to(record.current, record.nodes)
-    progress = RolloutProgress(f"revert {record.current_release}", ports.err)
+    progress = RolloutProgress(f"revert {record.current_release}", ports.err,
+                               now=ports.clock.now, timeout=min(timeout, REVERT_TIMEOUT))
     result = wait_for_release(record.current_release, fleet=ports.fleet, clock=ports.clock,
                               timeout=min(timeout, REVERT_TIMEOUT), nodes=record.nodes,
                               progress=progress, poll=ports.poll)
@@ -132,7 +134,8 @@ def revert(ports: Ports, record: CanaryRecord, index: int, timeout: float) -> st
 
 def wait_fleet(ports: Ports, release: str, timeout: float, bake: float = 0.0) -> None:
     """After the pointer moved: every registered node on ``release`` and healthy, or raise."""
-    progress = RolloutProgress(f"rollout {release}", ports.err)
+    progress = RolloutProgress(f"rollout {release}", ports.err, now=ports.clock.now,
+                               timeout=timeout)
     try:
         result = wait_for_release(release, fleet=ports.fleet, clock=ports.clock,
                                   timeout=timeout, bake=bake, progress=progress, poll=ports.poll)
@@ -168,7 +171,8 @@ def fleet_lines(ports: Ports, state: PointerState, stack: str) -> list[str]:
 
 def follow(ports: Ports, release: str, timeout: float, out: TextIO) -> None:
     """`status --wait`: until every healthy node runs ``release``, with a progress bar."""
-    progress = RolloutProgress(f"rollout {release}", ports.err)
+    progress = RolloutProgress(f"rollout {release}", ports.err, now=ports.clock.now,
+                               timeout=timeout)
     result = wait_for_release(release, fleet=ports.fleet, clock=ports.clock, timeout=timeout,
                               healthy_only=True, progress=progress, poll=ports.poll)
     progress.finish()

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy.artifacts import Archive, ArchivePart
+from deploy.progress import duration
 
 
 class UploadError(Exception):
@@ -46,7 +47,8 @@ def describe(error: BaseException) -> str:
 class Progress:
     """Upload progress on stderr: one rewritten line on a terminal, a line per step in logs."""
 
-    def __init__(self, label: str, estimated_total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, estimated_total: int, stream: TextIO | None = None, *,
+                 now: Callable[[], float] = time.monotonic) -> None:
         self._label = label
         self._total = estimated_total
         self._total_known = False
@@ -54,7 +56,8 @@ class Progress:
         self._stream = stream if stream is not None else sys.stderr
         self._tty = self._stream.isatty()
         self._lock = threading.Lock()
-        self._started = time.monotonic()
+        self._now = now
+        self._started = now()
         self._last_logged_percent = -1
 
     def total_known(self, total: int) -> None:
@@ -69,10 +72,14 @@ class Progress:
             if not self._tty and percent < 100 and percent < self._last_logged_percent + 10:
                 return
             self._last_logged_percent = percent
-            elapsed = max(time.monotonic() - self._started, 1e-6)
+            elapsed = max(self._now() - self._started, 1e-6)
             about = "" if self._total_known else "~"
+            rate = self._done / elapsed
+            # Time left at the rate so far: an estimate, so it says "about".
+            left = (f", about {duration((total - self._done) / rate, up=True)} left"
+                    if self._done < total and rate > 0 else "")
             line = (f"uploading {self._label}: {_mib(self._done)} / {about}{_mib(total)} "
-                    f"({percent}%), {_mib(int(self._done / elapsed))}/s")
+                    f"({percent}%), {_mib(int(rate))}/s, {duration(elapsed)} elapsed{left}")
             self._stream.write(f"\r{line}" if self._tty else f"{line}\n")
             self._stream.flush()
 

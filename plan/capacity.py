@@ -2,7 +2,7 @@
 
 Pure functions over the stack settings; plan/capacity_report.py renders them. Each formula follows
 AWS's documented semantics (docs/capacity.md cites the pages) plus the timing assumptions in
-``Assumptions``, which are estimates, named so the report can print them.
+``Assumptions``, each with a best and a worst end, printed with every report.
 
 The scenario throughout: at t = 0 a sustained spike starts that needs the whole fleet (maxSize at
 the policy's target), with the group at minSize. "In service" means serving traffic: launched,
@@ -27,28 +27,95 @@ TARGET_TRACKING_OUT_DATAPOINTS = 3
 TARGET_TRACKING_IN_DATAPOINTS = 15
 CPU_CEILING = 100.0  # measured CPU saturates: a proportional step is at most 100 / target
 
+BOOT_SECONDS = 150
+"""A cold instance from running to its app answering: boot and user data (Consul join, SSM
+secrets, release pull). UNMEASURED: an estimate until the fleet issue's boot measurement lands
+in contracts/ (then take it from there); `python -m plan STACK --calibrate` measures yours."""
+
+CLOUDWATCH_ALARMS = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/" \
+    "AlarmThatSendsEmail.html"
+ALARM_ACTIONS = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/" \
+    "alarm-actions.html"
+EC2_DETAILED_MONITORING = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/" \
+    "using-cloudwatch-new.html"
+TARGET_GROUP_HEALTH = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/" \
+    "target-group-health-checks.html"
+COOLDOWNS = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/" \
+    "ec2-auto-scaling-scaling-cooldowns.html"
+NOT_PUBLISHED = "not published by AWS: an estimate; measure it with --calibrate"
+
 
 @dataclass(frozen=True)
 class Assumptions:
-    """Timings AWS does not publish as numbers: estimates, printed with every report."""
+    """The timings the report rests on, each with a best and a worst end: (best, worst)."""
 
-    metric_delay: int = 60
-    """Seconds from a period's end until its datapoint is in CloudWatch and the alarm sees it."""
-    alarm_repeat: int = 60
-    """An alarm re-invokes its Auto Scaling action once a minute while it stays in ALARM."""
-    launch: Mapping[str, int] = field(default_factory=lambda: {
-        "cold": 180, "Stopped": 60, "Hibernated": 45})
-    """Seconds from a scaling activity to the app answering: a new instance boots and runs the
-    user data (Consul join, SSM, release pull); a warm-pool instance already did all that."""
+    metric_delay: tuple[int, int] = (60, 180)
+    """Seconds from a datapoint's minute ending until the alarm sees it (not published)."""
+    ec2_launch: tuple[int, int] = (30, 120)
+    """Seconds from a scaling activity to its instance running (not published)."""
+    boot: int = BOOT_SECONDS
+    warm: Mapping[str, int] = field(default_factory=lambda: {"Stopped": 60, "Hibernated": 45})
+    """Seconds from a scaling activity to the app answering on a warm-pool instance, which ran
+    its user data before it stopped (not published)."""
+
+    def case(self, worst: bool) -> Case:
+        i = 1 if worst else 0
+        cold = self.ec2_launch[i] + self.boot
+        return Case(worst, self.metric_delay[i], MINUTE if worst else 0,
+                    {"cold": cold, **self.warm},
+                    (HEALTHY_THRESHOLD if worst else HEALTHY_THRESHOLD - 1)
+                    * HEALTH_CHECK_INTERVAL)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One end of the range: every timing at its best, or every one at its worst."""
+
+    worst: bool
+    metric_delay: int
+    alarm_repeat: int
+    """After a cooldown, seconds until the alarm, still in ALARM, invokes its action again (it
+    does so at each evaluation, once a minute: 0 best, 60 worst)."""
+    launch: Mapping[str, int]
+    ready: int
+    """Seconds from the app answering to the target group routing to it: the first health check
+    finds it up at once (best) or just missed it (worst), then healthyThreshold in a row."""
+
+
+def assumption_lines(a: Assumptions) -> list[tuple[str, str, str, str]]:
+    """(what, best, worst, source) for every timing the report uses, as printed."""
+    best, worst = a.case(False), a.case(True)
+    return [
+        ("alarm: a period over the threshold", "the window average crosses it part-filled "
+         "(a spike from idle to 100% CPU)", "every period of the window whole, the spike just "
+         "after an evaluation", CLOUDWATCH_ALARMS),
+        ("alarm evaluation", "every 60 s (every 10 s below a 60 s period)", "same",
+         CLOUDWATCH_ALARMS),
+        ("CPU datapoints", "60 s (detailed monitoring, on in the launch template)", "same",
+         EC2_DETAILED_MONITORING),
+        ("datapoint delay to the alarm", f"{best.metric_delay} s", f"{worst.metric_delay} s",
+         NOT_PUBLISHED),
+        ("EC2 launch: activity to instance running", f"{a.ec2_launch[0]} s",
+         f"{a.ec2_launch[1]} s", NOT_PUBLISHED),
+        ("boot: running to app answering (BOOT_SECONDS, unmeasured)", f"{a.boot} s", "same",
+         NOT_PUBLISHED),
+        ("warm-pool instance: activity to app answering", ", ".join(
+            f"{k} {v} s" for k, v in a.warm.items()), "same", NOT_PUBLISHED),
+        ("target group: healthy after", f"{best.ready} s", f"{worst.ready} s "
+         f"({HEALTHY_THRESHOLD} x {HEALTH_CHECK_INTERVAL} s checks)", TARGET_GROUP_HEALTH),
+        ("next simple/step activity after cooldown or warmup", f"+{best.alarm_repeat} s",
+         f"+{worst.alarm_repeat} s (the alarm's next evaluation)", f"{COOLDOWNS}, "
+         f"{ALARM_ACTIONS}"),
+    ]
 
 
 @dataclass(frozen=True)
 class Policy:
-    """One reactive policy, reduced to what the timeline needs."""
+    """One reactive policy at one end of the range, reduced to what the timeline needs."""
 
     label: str
-    detection: tuple[int, int]
-    """Seconds from the spike to the policy's first scaling activity: (worst, best)."""
+    detection: int
+    """Seconds from the spike to the policy's first scaling activity."""
     gap: int
     """Seconds after an activity's instances are InService before the next activity starts."""
     grow: Callable[[int], int]
@@ -57,94 +124,104 @@ class Policy:
     """Seconds from the load ending (at maxSize) until the group is back at minSize."""
 
 
-def alarm_detection(period: int, evaluation_periods: int, a: Assumptions) -> tuple[int, int]:
-    """(worst, best) seconds from a sustained breach to the alarm's first action.
+def evaluation_interval(period: int) -> int:
+    """CloudWatch evaluates an alarm every minute, every 10 s for a 10, 20 or 30 s period."""
+    return 10 if period < MINUTE else MINUTE
 
-    The alarm needs ``evaluation_periods`` whole periods over the threshold, then the last
-    datapoint's delay. Best case the spike starts as a period starts; worst case just after, so
-    the first, partial period may average under the threshold and one more period passes.
+
+def alarm_detection(period: int, evaluation_periods: int, share: float, c: Case) -> int:
+    """Seconds from a sustained breach to the alarm's first action.
+
+    The alarm looks at ``evaluation_periods`` windows of ``period``, sliding at each evaluation.
+    Best case a step load fills ``share`` of the oldest window (e.g. 100% CPU from idle against
+    a 50% threshold: half of it) and the average crosses at the next evaluation; worst case a
+    load that only just breaches must fill every window whole, starting just after an
+    evaluation. Then the last datapoint's delay.
     """
-    best = period * evaluation_periods + a.metric_delay
-    return best + period, best
-
-
-def ready_after_launch() -> int:
-    """Seconds from the app answering to the target group routing to it: healthy threshold x
-    interval of the target group's health check. (The group's health check grace period is not on
-    this path: it only delays the group's own health checks of the new instance.)"""
-    return HEALTHY_THRESHOLD * HEALTH_CHECK_INTERVAL
+    every = evaluation_interval(period)
+    if c.worst:
+        fill = period * evaluation_periods + every
+    else:
+        # At least one evaluation: a datapoint must hold some of the spike.
+        fill = period * (evaluation_periods - 1) + max(1, math.ceil(share * period / every)) \
+            * every
+    return fill + c.metric_delay
 
 
 def simple_policy(s: ScalingSettings, min_size: int, max_size: int, deregistration: int,
-                  a: Assumptions) -> Policy:
+                  c: Case) -> Policy:
     """The original: +adjustment per alarm, then the cooldown after the activity completes
-    before the alarm (still in ALARM, repeating each minute) can start the next one."""
+    before the alarm (still in ALARM, re-evaluated each minute) can start the next one."""
     steps = math.ceil((max_size - min_size) / -s.scale_in_adjustment)
-    worst_in, _ = alarm_detection(s.period, s.evaluation_periods, a)
+    low = alarm_detection(s.period, s.evaluation_periods,
+                          (CPU_CEILING - s.scale_in_threshold) / CPU_CEILING, c)
     return Policy(
         label=(f"CPU simple: >= {s.scale_out_threshold:g}% for {s.evaluation_periods} x "
                f"{s.period}s, {s.scale_out_adjustment:+d}, cooldown {s.cooldown}s"),
-        detection=alarm_detection(s.period, s.evaluation_periods, a),
-        gap=s.cooldown + a.alarm_repeat,
-        grow=lambda c: c + s.scale_out_adjustment,
-        scale_in=worst_in + steps * deregistration
-        + (steps - 1) * (s.cooldown + a.alarm_repeat),
+        detection=alarm_detection(s.period, s.evaluation_periods,
+                                  s.scale_out_threshold / CPU_CEILING, c),
+        gap=s.cooldown + c.alarm_repeat,
+        grow=lambda n: n + s.scale_out_adjustment,
+        scale_in=low + steps * deregistration + (steps - 1) * (s.cooldown + c.alarm_repeat),
     )
 
 
 def step_policy(s: ScalingSettings, min_size: int, max_size: int, warmup: int,
-                deregistration: int, a: Assumptions) -> Policy:
+                deregistration: int, c: Case) -> Policy:
     """Step scaling: no cooldown; instances still warming up count as capacity, so the same step
     adds nothing until the warmup ends. A saturating spike (CPU 100%) takes the largest step
     whose lower bound it passes (the program's steps: +n up to 20 points over, +2n beyond)."""
     over = CPU_CEILING - s.scale_out_threshold
     step = s.scale_out_adjustment * (2 if over >= 20 else 1)
     steps = math.ceil((max_size - min_size) / -s.scale_in_adjustment)
-    worst_in, _ = alarm_detection(s.period, s.evaluation_periods, a)
+    low = alarm_detection(s.period, s.evaluation_periods,
+                          (CPU_CEILING - s.scale_in_threshold) / CPU_CEILING, c)
     return Policy(
         label=(f"CPU step: >= {s.scale_out_threshold:g}% for {s.evaluation_periods} x "
                f"{s.period}s, {step:+d} when saturated, warmup {warmup}s"),
-        detection=alarm_detection(s.period, s.evaluation_periods, a),
-        gap=warmup + a.alarm_repeat,
-        grow=lambda c: c + step,
-        scale_in=worst_in + steps * deregistration + (steps - 1) * a.alarm_repeat,
+        detection=alarm_detection(s.period, s.evaluation_periods,
+                                  s.scale_out_threshold / CPU_CEILING, c),
+        gap=warmup + c.alarm_repeat,
+        grow=lambda n: n + step,
+        scale_in=low + steps * deregistration + (steps - 1) * c.alarm_repeat,
     )
 
 
 def target_tracking_policy(label: str, ratio: float | None, max_size: int, warmup: int,
-                           deregistration: int, a: Assumptions) -> Policy:
+                           deregistration: int, c: Case) -> Policy:
     """Target tracking: AWS's own alarms (3 one-minute datapoints out, 15 in), then desired =
     ceil(current x metric / target). ``ratio`` is metric / target: CPU saturates at 100%, so at
     most 100 / target per step; None (request count, unbounded) asks for the whole fleet at once.
     After each step the policy waits out the instance warmup. Once the load ends the low alarm
     asks for the minimum in one step."""
-    detect = TARGET_TRACKING_OUT_DATAPOINTS * MINUTE + a.metric_delay
+    share = 1 / ratio if ratio else 0.0
     return Policy(
         label=label,
-        detection=(detect + MINUTE, detect),
-        gap=warmup + a.alarm_repeat,
-        grow=(lambda c: max_size) if ratio is None else (lambda c: math.ceil(c * ratio)),
-        scale_in=TARGET_TRACKING_IN_DATAPOINTS * MINUTE + a.metric_delay + deregistration,
+        detection=alarm_detection(MINUTE, TARGET_TRACKING_OUT_DATAPOINTS, share, c),
+        gap=warmup + c.alarm_repeat,
+        grow=(lambda n: max_size) if ratio is None else (lambda n: math.ceil(n * ratio)),
+        scale_in=alarm_detection(MINUTE, TARGET_TRACKING_IN_DATAPOINTS, 1.0, c)
+        + deregistration,
     )
 
 
-def policies(settings: StackSettings, a: Assumptions) -> list[Policy]:
-    """The stack's reactive policies, in the order the program creates them."""
+def policies(settings: StackSettings, c: Case) -> list[Policy]:
+    """The stack's reactive policies at one end of the range, in the program's order."""
     s, f = settings.scaling, settings.fleet
     lo, hi, dereg = f.min_size, f.max_size, settings.load_balancer.deregistration_delay
     out: list[Policy] = []
     if s.mode == "simple":
-        out.append(simple_policy(s, lo, hi, dereg, a))
+        out.append(simple_policy(s, lo, hi, dereg, c))
     elif s.mode == "step":
-        out.append(step_policy(s, lo, hi, f.instance_warmup, dereg, a))
+        out.append(step_policy(s, lo, hi, f.instance_warmup, dereg, c))
     else:
         out.append(target_tracking_policy(f"CPU target tracking: {s.target_cpu:g}%",
                                           CPU_CEILING / s.target_cpu, hi, f.instance_warmup,
-                                          dereg, a))
+                                          dereg, c))
     if s.request_count_target is not None:
         out.append(target_tracking_policy(
             f"Request count target tracking: {s.request_count_target:g} per target", None, hi,
-            f.instance_warmup, dereg, a))
+            f.instance_warmup, dereg, c))
     return out
 
 
@@ -158,21 +235,21 @@ def warm_pool_size(pool: WarmPool | None, min_size: int, max_size: int) -> int:
 
 
 def launch_seconds(capacity: CapacitySettings, pool_size: int,
-                   a: Assumptions) -> Callable[[int], int]:
+                   c: Case) -> Callable[[int], int]:
     """Launch time of the i-th instance the spike adds: warm while the pool lasts, then cold
     (the pool refills in the background, too slowly to count during a spike)."""
-    warm = a.launch[capacity.warm_pool.state] if capacity.warm_pool else a.launch["cold"]
-    return lambda i: warm if i < pool_size else a.launch["cold"]
+    warm = c.launch[capacity.warm_pool.state] if capacity.warm_pool else c.launch["cold"]
+    return lambda i: warm if i < pool_size else c.launch["cold"]
 
 
 def timeline(policy: Policy, min_size: int, max_size: int, launch: Callable[[int], int],
              ready: int) -> list[int]:
-    """Second at which each added instance is in service, worst case, until maxSize.
+    """Second at which each added instance is in service, until maxSize.
 
     An activity starts at the policy's detection; it is complete when its last instance is
     InService; the next starts ``policy.gap`` later, if the policy still asks for more.
     """
-    t, current, added, times = policy.detection[0], min_size, 0, []
+    t, current, added, times = policy.detection, min_size, 0, []
     while current < max_size:
         new = min(max_size, policy.grow(current)) - current
         if new <= 0:

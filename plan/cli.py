@@ -3,8 +3,9 @@
     python -m plan staging                       # the resource tree
     python -m plan staging --base origin/main    # the diff for a PR (--markdown for a comment)
     python -m plan staging --compare production  # setting values that differ
-    python -m plan staging --capacity [--compare production]  # minutes, instances, cost
+    python -m plan staging --capacity [--compare production | --base origin/main]
     python -m plan staging --bootstrap-status    # is the stack file ready for preview / up?
+    python -m plan staging --calibrate           # the capacity timings measured in the account
 
 The program runs under the mock engine (`mock_engine`) with the stack's committed config and
 placeholder secrets; no command runs (Packer never builds), so command outputs show as [unknown].
@@ -45,7 +46,8 @@ from plan.errors import PlanError
 EXIT_CODES = {
     0: "ok",
     1: "`--policy`: a mandatory rule is violated",
-    2: "bad usage, unusable stack file or invalid config (one line per problem)",
+    2: "bad usage, unusable stack file or invalid config (one line per problem); "
+       "`--calibrate`: no AWS credentials, or the account cannot be read",
     3: "`--bootstrap-status`: not bootstrapped yet",
     130: "interrupted",
 }
@@ -206,11 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--policy", action="store_true",
                       help="run the policy pack (policy/, at policy/STACK.json) on the plan; "
                            "exit 1 if a mandatory rule is violated")
-    # Not in the group: --capacity combines with --compare.
+    # Not in the group: --capacity combines with --compare or --base.
     parser.add_argument("--capacity", action="store_true",
-                        help="print what the scaling settings mean: reaction "
-                             "time, capacity after 5/10/30 minutes, scale-in time, hourly cost "
-                             "(with --compare: two stacks side by side)")
+                        help="print what the scaling settings mean, best to worst case: "
+                             "reaction time, capacity after 5/10/30 minutes, scale-in time, "
+                             "hourly cost, every assumption and its source (with --compare: two "
+                             "stacks side by side; with --base REF: before and after); with "
+                             "--markdown or in a job summary, Markdown with a chart per policy")
     mode.add_argument("--bootstrap-status", action="store_true",
                       help="print whether the stack file has its secrets provider "
                            "and every required secret encrypted, and if not the commands to "
@@ -219,32 +223,47 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="print Markdown (a PR comment, a job summary) instead of plain "
                              "text; the default inside a GitHub Actions step "
                              "(GITHUB_STEP_SUMMARY is set)")
+    mode.add_argument("--calibrate", action="store_true",
+                      help="read the group's scaling activities and launch times from the "
+                           "account (AWS credentials needed, read-only) and print each step "
+                           "measured beside what --capacity assumes")
     args = parser.parse_args(argv)
-    if args.capacity and (args.base or args.policy or args.bootstrap_status):
-        parser.error("--capacity combines only with --compare")
+    if args.capacity and (args.policy or args.bootstrap_status or args.calibrate):
+        parser.error("--capacity combines only with --compare or --base")
     try:
         text, status = _run(args)
     except PlanError as e:
         print(f"plan: {_redact(str(e))}", file=sys.stderr)
         return 2
-    if args.markdown or os.environ.get("GITHUB_STEP_SUMMARY"):
+    if _wants_markdown(args):
         text = f"```\n{text}```\n" if _is_tree(args) else text
-    elif not _is_tree(args):
+    elif not (_is_tree(args) or args.capacity or args.calibrate):  # those two render plain text
         text = plain_text.from_markdown(text)
     sys.stdout.buffer.write(text.encode())
     sys.stdout.flush()
     return status
 
 
+def _wants_markdown(args: argparse.Namespace) -> bool:
+    """Markdown when asked, or inside a GitHub Actions step (a job summary); else plain text."""
+    return bool(args.markdown or os.environ.get("GITHUB_STEP_SUMMARY"))
+
+
 def _is_tree(args: argparse.Namespace) -> bool:
     """Whether ``args`` ask for the resource tree, the one report written as plain text."""
     return not (args.capacity or args.bootstrap_status or args.base or args.compare
-                or args.policy)
+                or args.policy or args.calibrate)
 
 
 def _run(args: argparse.Namespace) -> tuple[str, int]:
     if args.capacity:
-        return capacity_markdown([args.stack, *([args.compare] if args.compare else [])]), 0
+        markdown = _wants_markdown(args)
+        if args.base:
+            return capacity_base(args.stack, args.base, markdown=markdown), 0
+        return capacity_markdown([args.stack, *([args.compare] if args.compare else [])],
+                                 markdown=markdown), 0
+    if args.calibrate:
+        return calibrate_text(args.stack, markdown=_wants_markdown(args)), 0
     if args.bootstrap_status:
         from plan import readiness
 
@@ -272,13 +291,56 @@ def policy_markdown(stack: str, *, root: Path = ROOT,
 
 
 
-def capacity_markdown(stacks: Sequence[str], *, root: Path = ROOT) -> str:
+def capacity_markdown(stacks: Sequence[str], *, root: Path = ROOT, markdown: bool = True) -> str:
     """The capacity report of one stack, or two side by side (plan/capacity_report.py)."""
     from plan import capacity_report
 
     try:
-        return capacity_report.capacity_markdown(stacks, root)
+        return capacity_report.capacity_markdown(stacks, root, markdown)
     except FileNotFoundError as e:
         raise PlanError(str(e)) from None
     except pulumi.RunError as e:  # the settings' own message for a bad config
+        raise PlanError(str(e)) from None
+
+
+def capacity_base(stack: str, ref: str, *, root: Path = ROOT, markdown: bool = True) -> str:
+    """`--capacity --base REF`: the stack's capacity at revision ``ref`` and in the working tree."""
+    from plan import capacity_report
+
+    try:  # the working tree's own errors first, unprefixed
+        capacity_report.load(stack, root)
+    except (FileNotFoundError, pulumi.RunError) as e:
+        raise PlanError(str(e)) from None
+    with checkout(ref, root) as (tree, sha):
+        if not (tree / f"Pulumi.{stack}.yaml").is_file():
+            raise PlanError(f"--base {ref!r} has no Pulumi.{stack}.yaml: nothing to compare "
+                            "the capacity with")
+        name = f"`{ref}` ({sha})" if markdown else f"{ref} ({sha})"
+        try:
+            return capacity_report.capacity_before_after(stack, tree, name, root, markdown)
+        except (FileNotFoundError, pulumi.RunError) as e:
+            raise PlanError(f"at {ref}: {e}") from None
+
+
+def calibrate_text(stack: str, *, root: Path = ROOT, markdown: bool = True,
+                   session: Any = None) -> str:
+    """`--calibrate`: the stack's group's measured timings beside the model's."""
+    import boto3
+
+    from plan import calibrate, calibrate_account, capacity_report
+
+    try:
+        settings = capacity_report.load(stack, root)
+    except (FileNotFoundError, pulumi.RunError) as e:
+        raise PlanError(str(e)) from None
+    session = session or boto3.session.Session(region_name=settings.region)
+
+    def measure() -> str:
+        group, found = calibrate_account.read(session.client("autoscaling"),
+                                              session.client("ec2"),
+                                              f"{settings.name}-fleet-")
+        return calibrate.render(stack, group, found, calibrate.steps(found), markdown)
+    try:
+        return calibrate_account.guarded(stack, settings.region, measure)
+    except calibrate_account.CalibrateError as e:
         raise PlanError(str(e)) from None

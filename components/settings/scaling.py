@@ -14,8 +14,10 @@ from components.settings.capacity_schedule import (
 from components.settings.reader import ConfigObject
 
 ScalingMode = Literal["simple", "target-tracking", "step"]
-# CloudWatch accepts 10 s and 30 s (high resolution) or any multiple of 60 s.
-CLOUDWATCH_PERIODS = "10, 30, or a multiple of 60 seconds"
+# PutMetricAlarm's Period: "Valid values are 10, 20, 30, and any multiple of 60" (below 60 s a
+# high-resolution alarm, which needs a metric stored at one-second resolution).
+HIGH_RESOLUTION_PERIODS = (10, 20, 30)
+CLOUDWATCH_PERIODS = "10, 20, 30, or a multiple of 60 seconds"
 ONE_DAY = 86400
 
 
@@ -39,7 +41,7 @@ class ScalingSettings:
 def parse_scaling(obj: ConfigObject) -> ScalingSettings:
     mode: ScalingMode = obj.choice("mode", "simple", ScalingMode)
     period = obj.integer("period", 300, 10, ONE_DAY)
-    if period not in (10, 30) and period % 60:
+    if period not in HIGH_RESOLUTION_PERIODS and period % 60:
         obj.problems.add(f"{obj.key}.period", period, f"CloudWatch accepts {CLOUDWATCH_PERIODS}")
     evaluations = obj.integer("evaluationPeriods", 1, 1, 100)
     if obj.valid("period", "evaluationPeriods") and period * evaluations > ONE_DAY:

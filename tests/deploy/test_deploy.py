@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -497,6 +498,30 @@ def test_push_with_consul_unreachable_fails_before_uploading(env: Env) -> None:
         env.push(pointers=closed)
     assert env.stored() == []
     assert env.pending_uploads() == []
+
+
+@pytest.mark.integration
+def test_push_sends_its_three_preflight_reads_together(env: Env) -> None:
+    # The Consul read waits (up to 2 s) for the S3 HEADs: one after the other, they would only
+    # go out once it returned; together, they are already on their way.
+    from deploy.pointer import connect
+
+    headed = threading.Event()
+
+    def saw_head(request: Any, **_: Any) -> None:
+        if request.method == "HEAD":
+            headed.set()
+    env.s3.meta.events.register("before-send.s3.HeadObject", saw_head)
+
+    class SlowRead(PointerStore):
+        seen = False
+
+        def read(self) -> Any:
+            SlowRead.seen = headed.wait(2)
+            return super().read()
+
+    env.push(pointers=SlowRead(connect(env.consul.address, None), KV_PREFIX, APP))
+    assert SlowRead.seen
 
 
 @pytest.mark.integration

@@ -15,6 +15,7 @@ from deploy.canary import CanaryError, CanaryRecord, Clock
 from deploy.canary_lock import CanaryLock
 from deploy.fleet_status import FleetError, NodeStatus
 from deploy.pointer import PointerState, Release
+from deploy.progress import duration
 from deploy.rollout import (
     REVERT_TIMEOUT,
     CanaryFailed,
@@ -191,8 +192,11 @@ def test_a_healthy_canary_moves_the_pointer_fires_to_all_and_drops_the_lock() ->
     assert w.lock.read() == (None, 0)
     assert w.err.getvalue() == (
         "canary:   r2 -> a, b (event ev-1)\n"
-        "canary r2 [........................] 0/2  on r2, healthy for 1s\n"
-        "canary r2 [########################] 2/2  on r2, healthy for 1s\n")
+        # The bake runs on the injected clock: its time left, then the timeout's.
+        "canary r2 [........................] 0/2  on r2, healthy for 1s  (0 s elapsed, bake "
+        "1 s left, up to 1 min left)\n"
+        "canary r2 [########################] 2/2  on r2, healthy for 1s  (1 s elapsed, up to "
+        "59 s left)\n")
     assert w.clock.sleeps == [1.0]
 
 
@@ -215,8 +219,10 @@ def test_a_failing_canary_is_sent_back_and_the_pointer_stays() -> None:
     assert (w.pointers.published, w.pointers.announced) == ([], [])
     assert w.lock.read() == (None, 0)
     assert w.err.getvalue().endswith(
-        "canary r2 [........................] 0/2  on r2, healthy for 3s\n"
-        "revert r1 [########################] 2/2  on r1, healthy\n")
+        "canary r2 [........................] 0/2  on r2, healthy for 3s  (0 s elapsed, up to "
+        "1 min left)\n"
+        "revert r1 [########################] 2/2  on r1, healthy  (0 s elapsed, up to 1 min "
+        "left)\n")
 
 
 def test_a_canary_that_never_reports_times_out_after_the_given_timeout() -> None:
@@ -268,7 +274,12 @@ def test_a_revert_the_nodes_ignore_gives_up_after_at_most_two_minutes(timeout: f
     assert set(w.clock.sleeps) == {1.0}
     assert w.fleet.fired == [(M1, ("a", "b"))]
     assert w.lock.read() == (None, 0)
-    assert w.err.getvalue().startswith("revert r1 [........................] 0/2  on r1, healthy\n")
+    # The revert's own timeout, at most two minutes, counts down; a heartbeat every 30 s.
+    lines = w.err.getvalue().splitlines()
+    assert lines[0] == ("revert r1 [........................] 0/2  on r1, healthy  (0 s elapsed, "
+                        f"up to {duration(waited)} left)")
+    assert [line.split("(")[1].split(" elapsed")[0] for line in lines] == [
+        duration(t) for t in range(0, int(waited) + 1, 30)]
 
 
 # --- after the pointer moved ---------------------------------------------------------------------
@@ -278,15 +289,18 @@ def test_wait_fleet_returns_once_every_node_runs_the_release_for_the_bake() -> N
     wait_fleet(w.ports, "r2", 60, bake=5)
     assert w.clock.t == 5
     assert w.err.getvalue() == (
-        "rollout r2 [........................] 0/2  on r2, healthy for 5s\n"
-        "rollout r2 [########################] 2/2  on r2, healthy for 5s\n")
+        "rollout r2 [........................] 0/2  on r2, healthy for 5s  (0 s elapsed, bake "
+        "5 s left, up to 1 min left)\n"
+        "rollout r2 [########################] 2/2  on r2, healthy for 5s  (5 s elapsed, up to "
+        "55 s left)\n")
 
 
 def test_wait_fleet_without_bake_returns_at_once() -> None:
     w = World(Fleet(GOOD, a="r2"))
     wait_fleet(w.ports, "r2", 60)
     assert w.clock.t == 0
-    assert w.err.getvalue() == "rollout r2 [########################] 1/1  on r2, healthy\n"
+    assert w.err.getvalue() == ("rollout r2 [########################] 1/1  on r2, healthy  "
+                                "(0 s elapsed, up to 1 min left)\n")
 
 
 def test_wait_fleet_says_the_pointer_moved_but_the_fleet_is_not_healthy() -> None:
@@ -317,7 +331,7 @@ def test_wait_fleet_that_loses_consul_says_where_to_look_and_ends_the_bar() -> N
         "the pointer names r2, but the rollout could not be followed: could not ask Consul "
         "where the nodes stand: refused; see `python -m deploy status`")
     assert caught.value.__cause__ is lost
-    assert w.err.getvalue().endswith("0/1  on r2, healthy\n")
+    assert w.err.getvalue().endswith("0/1  on r2, healthy  (0 s elapsed, up to 1 min left)\n")
 
 
 # --- push --resume / --abort ---------------------------------------------------------------------
@@ -373,7 +387,8 @@ def test_status_wait_follows_only_the_healthy_nodes() -> None:
     out = io.StringIO()
     follow(w.ports, "r2", 60, out)
     assert out.getvalue() == "every healthy node runs r2\n"
-    assert w.err.getvalue() == "rollout r2 [########################] 1/1  on r2, healthy\n"
+    assert w.err.getvalue() == ("rollout r2 [########################] 1/1  on r2, healthy  "
+                                "(0 s elapsed, up to 1 min left)\n")
 
 
 def test_status_wait_that_times_out_names_the_nodes_behind() -> None:
@@ -396,14 +411,17 @@ def test_a_failed_canary_on_a_terminal_ends_each_bar_before_the_next() -> None:
         finish_canary(w.ports, record, w.lock.take(record), 60)
     assert w.err.getvalue() == (
         "canary:   r2 -> a, b (event ev-1)\n"
-        "\r\x1b[Kcanary r2 [........................] 0/2  on r2, healthy for 1s\n"
-        "\r\x1b[Krevert r1 [########################] 2/2  on r1, healthy\n")
+        "\r\x1b[Kcanary r2 [........................] 0/2  on r2, healthy for 1s  (0 s elapsed, "
+        "up to 1 min left)\n"
+        "\r\x1b[Krevert r1 [########################] 2/2  on r1, healthy  (0 s elapsed, up to "
+        "1 min left)\n")
 
 
 def test_a_promoted_canary_on_a_terminal_ends_its_bar() -> None:
     w = world(err=Terminal())
     finish_canary(w.ports, RECORD, w.lock.take(RECORD), 60)
-    assert w.err.getvalue().endswith("2/2  on r2, healthy for 1s\n")
+    assert w.err.getvalue().endswith("2/2  on r2, healthy for 1s  (1 s elapsed, up to 59 s "
+                                     "left)\n")
 
 
 @pytest.mark.parametrize("flow", ["wait_fleet", "follow"])
@@ -413,7 +431,8 @@ def test_a_finished_rollout_on_a_terminal_ends_its_bar(flow: str) -> None:
         wait_fleet(w.ports, "r2", 60)
     else:
         follow(w.ports, "r2", 60, io.StringIO())
-    assert w.err.getvalue() == "\r\x1b[Krollout r2 [########################] 1/1  on r2, healthy\n"
+    assert w.err.getvalue() == ("\r\x1b[Krollout r2 [########################] 1/1  on r2, "
+                                "healthy  (0 s elapsed, up to 1 min left)\n")
 
 
 def test_a_failed_upload_drops_only_the_lock_it_took() -> None:

@@ -15,7 +15,7 @@ from plan.readiness import Readiness
 
 HELP = """\
 usage: python -m plan [-h] [--base REF] [--compare OTHER_STACK] [--policy] [--capacity]
-                      [--bootstrap-status] [--markdown]
+                      [--bootstrap-status] [--markdown] [--calibrate]
                       stack
 
 Offline plan of a stack under the mock engine: no cloud account, no state backend, no Pulumi CLI.
@@ -32,21 +32,26 @@ options:
                         print the inputs that differ between STACK and OTHER_STACK
   --policy              run the policy pack (policy/, at policy/STACK.json) on the plan; exit 1 if
                         a mandatory rule is violated
-  --capacity            print what the scaling settings mean: reaction time, capacity after
-                        5/10/30 minutes, scale-in time, hourly cost (with --compare: two stacks
-                        side by side)
+  --capacity            print what the scaling settings mean, best to worst case: reaction time,
+                        capacity after 5/10/30 minutes, scale-in time, hourly cost, every
+                        assumption and its source (with --compare: two stacks side by side; with
+                        --base REF: before and after); with --markdown or in a job summary,
+                        Markdown with a chart per policy
   --bootstrap-status    print whether the stack file has its secrets provider and every required
                         secret encrypted, and if not the commands to run; exit 3 if not
   --markdown            print Markdown (a PR comment, a job summary) instead of plain text; the
                         default inside a GitHub Actions step (GITHUB_STEP_SUMMARY is set)
+  --calibrate           read the group's scaling activities and launch times from the account (AWS
+                        credentials needed, read-only) and print each step measured beside what
+                        --capacity assumes
 
 exit codes: 0 ok; 1 --policy: a mandatory rule is violated; 2 bad usage, unusable stack file or
-invalid config (one line per problem); 3 --bootstrap-status: not bootstrapped yet; 130 interrupted
-(docs/exit-codes.md)
+invalid config (one line per problem); --calibrate: no AWS credentials, or the account cannot be
+read; 3 --bootstrap-status: not bootstrapped yet; 130 interrupted (docs/exit-codes.md)
 """
 USAGE = """\
 usage: python -m plan [-h] [--base REF] [--compare OTHER_STACK] [--policy] [--capacity]
-                      [--bootstrap-status] [--markdown]
+                      [--bootstrap-status] [--markdown] [--calibrate]
                       stack
 """
 
@@ -62,15 +67,15 @@ def test_help_lists_every_mode_and_the_exit_codes(capsys: pytest.CaptureFixture[
     assert (caught.value.code, capsys.readouterr().out) == (0, HELP)
 
 
-@pytest.mark.parametrize("argv", [["staging", "--capacity", "--base", "main"],
-                                  ["staging", "--capacity", "--policy"],
-                                  ["staging", "--capacity", "--bootstrap-status"]])
+@pytest.mark.parametrize("argv", [["staging", "--capacity", "--policy"],
+                                  ["staging", "--capacity", "--bootstrap-status"],
+                                  ["staging", "--capacity", "--calibrate"]])
 def test_capacity_with_another_mode_is_a_usage_error(
         argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(argv)
     assert (caught.value.code, capsys.readouterr().err) == (
-        2, USAGE + "python -m plan: error: --capacity combines only with --compare\n")
+        2, USAGE + "python -m plan: error: --capacity combines only with --compare or --base\n")
 
 
 Calls = list[tuple[str, tuple[Any, ...]]]
@@ -87,7 +92,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
             return f"{name}\n" if status is None else (f"{name}\n", status)
         return report
 
-    for name in ("tree_text", "base_markdown", "compare_markdown", "capacity_markdown"):
+    for name in ("tree_text", "base_markdown", "compare_markdown", "capacity_markdown",
+                 "capacity_base", "calibrate_text"):
         monkeypatch.setattr(cli, name, stub(name))
     monkeypatch.setattr(cli, "policy_markdown", stub("policy_markdown", 1))
     return seen
@@ -101,6 +107,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     (["staging", "--capacity"], ("capacity_markdown", (["staging"],)), 0),
     (["staging", "--capacity", "--compare", "production"],
      ("capacity_markdown", (["staging", "production"],)), 0),
+    (["staging", "--capacity", "--base", "main"], ("capacity_base", ("staging", "main")), 0),
+    (["staging", "--calibrate"], ("calibrate_text", ("staging",)), 0),
     (["production", "--policy"], ("policy_markdown", ("production",)), 1),
 ])
 def test_each_mode_prints_its_report_and_exits_with_its_status(

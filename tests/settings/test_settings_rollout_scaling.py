@@ -97,7 +97,7 @@ def test_scaling_refusals() -> None:
     _, problems = scaling({"period": 90, "scaleOutThreshold": 40, "scaleInThreshold": 40.5,
                            "requestCountTarget": 0})
     assert problems == [
-        "webtier:scaling.period = 90: CloudWatch accepts 10, 30, or a multiple of 60 seconds",
+        "webtier:scaling.period = 90: CloudWatch accepts 10, 20, 30, or a multiple of 60 seconds",
         "webtier:scaling.scaleInThreshold = 40.5: must be below scaleOutThreshold (40) or the "
         "alarms fight",
         "webtier:scaling.requestCountTarget = 0: must be between 1 and 1e+06",
