@@ -453,7 +453,8 @@ def _is_url(text: str) -> bool:
 def _parser() -> argparse.ArgumentParser:
     # Built once per process; the environment is read per call, in _parse.
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[-1])
+                                     epilog="exit codes: " + "; ".join(
+                                         f"{c} {m}" for c, m in EXIT_CODES.items()))
     for flag, variable, default, text in _OPTIONS:
         suffix = f" (default: {default})" if default else ""
         parser.add_argument(flag, help=f"{text}; env {variable}{suffix}")

@@ -37,6 +37,7 @@ from mock_engine import (
     Registration,
     run_stack,
 )
+from plan import comparison as plan_comparison
 from plan import model as plan_model
 from plan import plain_text
 from plan import render as plan_render
@@ -184,7 +185,7 @@ def compare_markdown(stack: str, other: str, *, root: Path = ROOT, redact: bool 
     """Markdown: how ``other`` differs from ``stack`` (setting values; structure is flagged)."""
     left, right = plan(stack, root=root), plan(other, root=root)
     return _redact(plan_render.compare_markdown(stack, other,
-                                                plan_model.compare(left, right, stack, other)),
+                                                plan_comparison.compare(left, right, stack, other)),
                    redact)
 
 

@@ -476,9 +476,3 @@ def plaintext_secrets(items: Iterable[Resource], secrets: Iterable[str]) -> list
                 found.append(f"{res.label}: {path}")
     return found
 
-
-# Comparing two stacks lives in plan/comparison.py; its names stay importable from here. Imported
-# last: it reads this module's names.
-from plan.comparison import Comparison as Comparison  # noqa: E402
-from plan.comparison import SettingDifference as SettingDifference  # noqa: E402
-from plan.comparison import compare as compare  # noqa: E402

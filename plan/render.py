@@ -14,12 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mock_engine import SECRET, UNKNOWN
+from plan.comparison import Comparison, SettingDifference
 from plan.model import (
     MISSING,
     Change,
-    Comparison,
     Resource,
-    SettingDifference,
     decoded_user_data,
     flatten,
     is_mock,

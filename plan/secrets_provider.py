@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from contracts.stack_file import StackFileError, load_stack_file
 
 KMS_SCHEMES = ("awskms", "azurekeyvault", "gcpkms", "hashivault")
 SERVICE = "service (Pulumi Cloud's per-stack key)"
@@ -62,11 +62,13 @@ def backend_url(environ: Mapping[str, str], root: Path) -> str | None:
     if environ.get("PULUMI_BACKEND_URL"):
         return environ["PULUMI_BACKEND_URL"]
     try:
-        project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-        url = project.get("backend", {}).get("url") if isinstance(project, dict) else None
+        # The bounded reader: Pulumi.yaml is as untrusted as a stack file.
+        project = load_stack_file(root / "Pulumi.yaml")
+        backend = project.get("backend")
+        url = backend.get("url") if isinstance(backend, dict) else None
         if url:
             return str(url)
-    except (OSError, yaml.YAMLError, AttributeError):
+    except StackFileError:
         pass
     home = Path(environ.get("PULUMI_HOME") or Path(environ.get("HOME", "~")) / ".pulumi")
     try:

@@ -34,8 +34,8 @@ def session_seconds(stack: str) -> int:
              if "configure-aws-credentials" in str(s.get("uses", ""))]
     assert len(steps) == 1, steps
     asked = int(steps[0].get("with", {}).get("role-duration-seconds", SESSION_SECONDS))
-    # bootstrap/ (not this change's to edit) creates the deploy roles; read what it sets.
-    found = re.findall(r"MaxSessionDuration=(\d+)", (ROOT / "bootstrap/account.py").read_text())
+    # bootstrap/roles.py creates the deploy roles; read what it sets.
+    found = re.findall(r"MaxSessionDuration=(\d+)", (ROOT / "bootstrap/roles.py").read_text())
     assert found, "bootstrap no longer sets the deploy roles' MaxSessionDuration"
     return min(asked, *(int(n) for n in found))
 

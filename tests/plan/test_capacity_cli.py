@@ -73,18 +73,23 @@ class Bytes(io.StringIO):
         return self._tty
 
 
-@pytest.mark.parametrize(("tty", "first", "chart"), [
-    (True, "Capacity of production: 2..20 x t3.medium in ap-northeast-1", False),
-    (False, "### Capacity of `production`: 2..20 x t3.medium in ap-northeast-1", True)])
-def test_a_terminal_gets_plain_text_and_a_pipe_markdown_with_a_chart(
-        tty: bool, first: str, chart: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = Bytes(tty)
+@pytest.mark.parametrize(("argv", "summary", "first", "chart"), [
+    ([], "", "Capacity of production: 2..20 x t3.medium in ap-northeast-1", False),
+    (["--markdown"], "", "### Capacity of `production`: 2..20 x t3.medium in ap-northeast-1", True),
+    ([], "/tmp/summary", "### Capacity of `production`: 2..20 x t3.medium in ap-northeast-1",
+     True)])
+def test_plain_text_unless_markdown_is_asked_for_or_a_job_summary_reads_it(
+        argv: list[str], summary: str, first: str, chart: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Piped output stays plain (`| less`, a log); a job step sets GITHUB_STEP_SUMMARY.
+    out = Bytes(tty=False)
     monkeypatch.setattr("sys.stdout", out)
-    assert cli.main(["production", "--capacity"]) == 0
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", summary)
+    assert cli.main(["production", "--capacity", *argv]) == 0
     text = out.buffer.getvalue().decode()
     assert text.split("\n")[0] == first
     assert ("```mermaid\nxychart-beta\n" in text) is chart
-    assert ("| policy |" in text) is not tty
+    assert ("| policy |" in text) is chart
 
 
 def test_capacity_base_with_an_unknown_revision_exits_2_with_one_line(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mock_engine import PLACEHOLDER_SECRETS, SECRET, UNKNOWN, Registration
+from plan import comparison as plan_comparison
 from plan import model as plan_model
 from plan import render as plan_render
 
@@ -282,8 +283,8 @@ def test_code_span_keeps_table_pipes_and_backticks_inert() -> None:
 
 # --- stack against stack ---------------------------------------------------------------------
 
-def comparison(left: Program, right: Program) -> plan_model.Comparison:
-    return plan_model.compare(left.plan(), right.plan(), left.stack, right.stack)
+def comparison(left: Program, right: Program) -> plan_comparison.Comparison:
+    return plan_comparison.compare(left.plan(), right.plan(), left.stack, right.stack)
 
 
 def test_compare_lists_setting_values_that_differ() -> None:

@@ -10,7 +10,8 @@ import base64
 
 import pytest
 
-from plan.model import MISSING, Comparison, Resource, SettingDifference
+from plan.comparison import Comparison, SettingDifference
+from plan.model import MISSING, Resource
 from plan.render import code, compare_markdown, text_diff
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from mock_engine import PROMOTED_AMI, ROOT
 from plan import cli as plan
+from plan import comparison as plan_comparison
 from plan import model as plan_model
 from plan.model import GROUP, LAUNCH_CONFIGURATION, LAUNCH_TEMPLATE
 
@@ -111,7 +112,7 @@ def test_compare_flags_only_the_image_build_and_staging_first_features() -> None
     # staging builds the golden image (image.source: build); production promotes the same AMI
     # and builds nothing. Staging also shows the capacity features production has not taken up
     # (request-count and predictive policies, the notification topic). Nothing else differs.
-    comparison = plan_model.compare(list(planned("staging")), list(planned("production")),
+    comparison = plan_comparison.compare(list(planned("staging")), list(planned("production")),
                                     "staging", "production")
     assert sorted(r.name for r in comparison.only_left) == [
         "webapp-staging-fleet-group-events", "webapp-staging-image-app",
@@ -124,7 +125,7 @@ def test_compare_flags_only_the_image_build_and_staging_first_features() -> None
 
 def test_compare_staging_production_lists_only_values_from_the_stack_files() -> None:
     # Setting values come from Pulumi.<stack>.yaml; ids, ARNs and URNs the mocks made up do not.
-    comparison = plan_model.compare(list(planned("staging")), list(planned("production")),
+    comparison = plan_comparison.compare(list(planned("staging")), list(planned("production")),
                                     "staging", "production")
     texts = {s: (ROOT / f"Pulumi.{s}.yaml").read_text() for s in STACKS}
     # Besides setting values, the one other source is what production's AMI lookup finds (the
