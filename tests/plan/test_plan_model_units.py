@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mock_engine import PROMOTED_AMI, SECRET, UNKNOWN, Registration
+from plan.comparison import SettingDifference, compare
 from plan.model import (
     GROUP,
     LAUNCH_CONFIGURATION,
@@ -22,8 +23,6 @@ from plan.model import (
     Change,
     InputChange,
     Resource,
-    SettingDifference,
-    compare,
     decoded_user_data,
     dependency_order,
     diff,
