@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from components.prepared_query_payload import query_name
 from contracts.consul_agent import node_name_prefix
 from contracts.names import PROJECT
-from contracts.release_layout import DEPLOY_EVENT, deploy_keys, service_name
+from contracts.release_layout import DEPLOY_EVENT, deploy_folder, deploy_keys, service_name
 
 AGENT, TEMPLATE, KV_WRITER, DEPLOY = "agent", "template", "kv-writer", "deploy"
 
@@ -177,8 +177,7 @@ def denials(s: StackScope, role: str) -> tuple[Grant, ...]:
     """The kv-writer writes the stack's prefix but never the deploy state under it."""
     if role != KV_WRITER:
         return ()
-    return (Grant("key_prefix", f"{deploy_keys(s.kv_prefix, s.app).current.rsplit('/', 2)[0]}/",
-                  "deny"),)
+    return (Grant("key_prefix", deploy_folder(s.kv_prefix), "deny"),)
 
 
 _RANK = {"read": 1, "write": 2}
