@@ -122,6 +122,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="store the tokens with `pulumi config set --secret` (value on stdin)")
     p.add_argument("--address", help="Consul HTTP API (default webtier:consul.address, then "
                    "CONSUL_HTTP_ADDR)")
+    p.add_argument("--datacenter", help="where to create the tokens (default "
+                   "webtier:consul.datacenter); with ACL replication, the primary datacenter")
     return p.parse_args(argv)
 
 
@@ -148,7 +150,7 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
         try:
             where = resolve_connection(ConsulConnection(
                 address=args.address or settings.consul.address,
-                datacenter=settings.consul.datacenter,
+                datacenter=args.datacenter or settings.consul.datacenter,
                 ca_cert=tls.ca_cert if tls.enabled else None), environ)
         except ValueError as e:
             raise CommandError(EXIT_USAGE, str(e)) from None

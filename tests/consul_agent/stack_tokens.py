@@ -31,7 +31,8 @@ def make_stack_tokens(agent: ConsulAgent, stack: str, tmp: Path) -> dict[str, st
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")},
            **agent.env(), "PATH": f"{fake.parent}:{os.environ['PATH']}"}
     done = subprocess.run([sys.executable, "-m", "consul_tokens", "--stack", stack,
-                           "--set-config", "--address", agent.address],
+                           "--set-config", "--address", agent.address,
+                           "--datacenter", agent.datacenter],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert done.returncode == 0, done.stderr

@@ -40,7 +40,8 @@ def test_a_token_given_global_management_is_refused_and_never_stored(
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")},
                **consul_agent.env(), "PATH": f"{fake.parent}:{os.environ['PATH']}"}
         done = subprocess.run([sys.executable, "-m", "consul_tokens", "--stack", "staging",
-                               "--set-config", "--address", consul_agent.address], cwd=ROOT,
+                               "--set-config", "--address", consul_agent.address,
+                               "--datacenter", consul_agent.datacenter], cwd=ROOT,
                               env=env, capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 6, done.stderr
         lines = done.stderr.strip().splitlines()

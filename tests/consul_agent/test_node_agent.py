@@ -27,7 +27,7 @@ import pytest
 
 from components.user_data import AppService, BootSettings
 from consul_tokens.model import AGENT, DEPLOY, TEMPLATE
-from contracts import consul_agent
+from contracts import consul_agent as paths
 from contracts.release_layout import deploy_keys
 from tests.consul_agent.stack_tokens import make_stack_tokens
 from tests.fleet.boot_sandbox import INSTANCE, Booted, run_boot, ssm_values
@@ -54,7 +54,7 @@ def boot_settings(datacenter: str, **changes: object) -> BootSettings:
 
 def image_and_boot_dir(booted: Booted) -> Path:
     """/etc/consul.d as a node has it: the baked consul.hcl beside what boot wrote."""
-    config = booted.path(consul_agent.CONFIG_DIR)
+    config = booted.path(paths.CONFIG_DIR)
     shutil.copy(ROOT / "config/consul-agent.hcl", config / "consul.hcl")
     return config
 
@@ -72,8 +72,8 @@ def test_consul_validates_every_config_the_image_and_boot_write(
     # The TLS block names the CA by its node path; point it at the one boot wrote here.
     tls = config / "tls.hcl"
     if tls.exists():
-        tls.write_text(tls.read_text().replace(consul_agent.CA_FILE,
-                                               str(booted.path(consul_agent.CA_FILE))))
+        tls.write_text(tls.read_text().replace(paths.CA_FILE,
+                                               str(booted.path(paths.CA_FILE))))
     validate(consul_agent.consul_binary, config)
 
 
@@ -176,7 +176,7 @@ def test_release_pull_reports_with_the_node_token(node: Node, monkeypatch: pytes
     monkeypatch.setenv("CONSUL_HTTP_ADDR", node.http)
     monkeypatch.delenv("WEBTIER_NODE_NAME", raising=False)
     monkeypatch.setenv("WEBTIER_NODE_TOKEN_ENV", str(node.booted.path(
-        consul_agent.NODE_TOKEN_ENV)))
+        paths.NODE_TOKEN_ENV)))
     key = f"{node_env['NODES_PREFIX']}{NODE}"
     node.agent.api("DELETE", f"/v1/kv/{key}")
     pull.report(node_env, "r7", "s3://b/releases/webapp/r7/manifest.yml", "now")
@@ -195,7 +195,7 @@ def test_leave_is_refused_with_the_template_token_and_allowed_with_the_node_toke
                              text=True, timeout=30, env=template)
     assert refused.returncode != 0
     assert "403" in refused.stderr + refused.stdout
-    token = node.booted.path(consul_agent.NODE_TOKEN_ENV).read_text().split("=", 1)[1].strip()
+    token = node.booted.path(paths.NODE_TOKEN_ENV).read_text().split("=", 1)[1].strip()
     left = subprocess.run([node.agent.consul_binary, "leave"], capture_output=True, text=True,
                           timeout=30, env={**env, "CONSUL_HTTP_TOKEN": token})
     assert left.returncode == 0, left.stderr

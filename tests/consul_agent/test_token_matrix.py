@@ -34,7 +34,7 @@ def probe_for(s: StackScope, r: Request) -> p.Judge | None:
             return p.coordinate(s.sample_node)
         if r.needs.resource == "service":
             return p.register_service(s)
-        return p.register_node(s.sample_node)
+        return p.register_node(s.nodes)
     if path == "/v1/agent/leave":
         return None
     if path.startswith("/v1/event/list"):
@@ -83,12 +83,11 @@ def expected_rows(s: StackScope) -> list[tuple[str, str, p.Judge, bool]]:
         (AGENT, "agent reads a setting (database/master-user)", p.read_key(setting), False),
         (AGENT, "agent moves the pointer", p.txn_cas(keys.current), False),
         (AGENT, "agent fires the deploy event", p.event_fire(), False),
-        (AGENT, "agent registers another stack's node", p.register_node(other.sample_node),
-         False),
+        (AGENT, "agent registers another stack's node", p.register_node(other.nodes), False),
         (AGENT, "agent makes the test server (no stack's node) leave", p.leave_server(), False),
         (DEPLOY, "deploy reads a setting", p.read_key(setting), False),
         (DEPLOY, "deploy writes a setting", p.write_key(setting), False),
-        (DEPLOY, "deploy registers a node", p.register_node(s.sample_node), False),
+        (DEPLOY, "deploy registers a node", p.register_node(s.nodes), False),
         ("anonymous", "no token sees the deploy event (a watch without `token`)",
          p.event_list(), False),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,10 +127,14 @@ def health(s: StackScope) -> Judge:
     return judge
 
 
-def register_node(node: str) -> Judge:
+def register_node(prefix: str) -> Judge:
+    """A new node named <prefix><random>: re-posting a node unchanged needs no write at all
+    (vetRegisterWithACL), so only a new one tells whether the token may write nodes there."""
     def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
+        node = f"{prefix}i-probe{uuid.uuid4().hex[:8]}"
         r = agent.api("PUT", "/v1/catalog/register", token,
                       json={"Node": node, "Address": "127.0.0.3"})
+        agent.api("PUT", "/v1/catalog/deregister", json={"Node": node})
         return r.status_code == 200, _status(r)
     return judge
 
