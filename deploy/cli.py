@@ -32,9 +32,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from contracts.consul_agent import node_name_prefix
 from deploy import arguments
 from deploy.artifacts import ReleaseError, check_links
-from deploy.canary import CanaryError, Clock
+from deploy.canary import CanaryError, Clock, check_canary_fits
 from deploy.canary_lock import CanaryLock, fire_to
 from deploy.errors import UNCHANGED, DeployError, EventError
 from deploy.fleet_status import FleetError, FleetView
@@ -145,6 +146,8 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
         raise DeployError("push needs a release directory (or --resume / --abort)")
     elif args.canary:
         planned = planned_release(target, args.release_id)
+        check_canary_fits(args.canary, planned.manifest, target.fleet_max,
+                          node_name_prefix(target.app, target.stack))
         record, index = start_canary(ports, planned, args.canary, args.bake, lambda: upload(
             target, args.release_dir, s3=s3, pointers=pointers, err=ports.err,
             planned=planned)[2])
