@@ -30,13 +30,16 @@ from consul_tokens.model import AGENT, DEPLOY, TEMPLATE
 from contracts import consul_agent as paths
 from contracts.release_layout import deploy_keys
 from tests.consul_agent.stack_tokens import make_stack_tokens
-from tests.fleet.boot_sandbox import INSTANCE, Booted, run_boot, ssm_values
+from tests.fleet.boot_sandbox import Booted, run_boot, ssm_values
 from tests.real_consul import ConsulAgent, _free_ports, _stop, validate
 from tests.test_instance_scripts import pull
 
 pytestmark = [pytest.mark.consul_agent, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
+# Not the matrix's sample node (tests/consul_agent/token_probes.py registers that one by hand):
+# two node IDs under one name would make the agent's sync fail.
+INSTANCE = "i-0aaaaaaaaaaaaaaa1"
 NODE = f"webapp-staging-{INSTANCE}"
 
 
@@ -109,7 +112,8 @@ def node(consul_agent: ConsulAgent, tmp_path_factory: pytest.TempPathFactory
     booted = run_boot(boot_settings(consul_agent.datacenter), tmp / "boot",
                       ssm=ssm_values("/webapp/staging", agent_token=tokens[AGENT],
                                      template_token=tokens[TEMPLATE],
-                                     gossip=consul_agent.gossip_key))
+                                     gossip=consul_agent.gossip_key),
+                      imds={"meta-data/instance-id": INSTANCE})
     config = image_and_boot_dir(booted)
     node_hcl = config / "node.hcl"
     node_hcl.write_text(re.sub(r"retry_join = \[.*\]",
