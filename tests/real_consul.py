@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -242,6 +243,12 @@ def _wait_ready(agent: ConsulAgent, proc: subprocess.Popen[bytes]) -> None:
                        f"({last}); exit code {proc.poll()}; log tail:\n{log}")
 
 
+def _die_with_parent() -> None:
+    """In the agent before exec: SIGTERM when the test process dies, even by SIGKILL (Linux
+    PR_SET_PDEATHSIG), so no agent outlives a killed test run."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM by PID, then SIGKILL if it lingers; never leaves the agent running."""
     if proc.poll() is not None:
@@ -282,7 +289,8 @@ def running_agent(workdir: Path, tls: bool = False, extra_hcl: str = "",
         scheme = "https" if tls else "http"
         with log_file.open("wb") as log:
             proc = subprocess.Popen([consul, "agent", f"-config-dir={config_dir}"],
-                                    stdout=log, stderr=subprocess.STDOUT, env=_agent_env())
+                                    stdout=log, stderr=subprocess.STDOUT, env=_agent_env(),
+                                    preexec_fn=_die_with_parent)
         agent = ConsulAgent(
             address=f"{scheme}://127.0.0.1:{ports[scheme]}", scheme=scheme,
             management_token=token, ca_file=str(certs[0]) if certs else "",

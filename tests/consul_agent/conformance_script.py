@@ -257,6 +257,10 @@ def query_script(c: Target) -> None:
                                                   "Failover": {"Datacenters": ["idcf", "osaka"]}}}
     c.step("query update", "PUT", f"/v1/query/{query_id}", text, json=update)
     c.step("query get updated", "GET", f"/v1/query/{query_id}", query_one)
+    # What the app calls: no instance anywhere, and failover datacenters the agent does not know.
+    c.step("query execute", "GET", f"/v1/query/{query_id}/execute", lambda r: (
+        r.json()["Service"], r.json()["Nodes"], r.json()["Failovers"])
+        if r.status_code == 200 else first_words(r))
     c.step("query delete", "DELETE", f"/v1/query/{query_id}", text)
     c.step("query get missing", "GET", f"/v1/query/{query_id}", first_words)
     c.step("query update missing", "PUT", f"/v1/query/{query_id}", before_colon, json=update)

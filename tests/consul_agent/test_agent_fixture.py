@@ -4,11 +4,13 @@ gossip encryption, non-default loopback ports, and a TLS variant that only speak
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.real_consul import ConsulAgent
+from tests import go_tools
+from tests.real_consul import ConsulAgent, running_agent
 
 DEFAULT_PORTS = {8300, 8301, 8302, 8500, 8501, 8502, 8503, 8600}
 
@@ -71,3 +73,12 @@ def test_the_tls_agent_speaks_https_with_its_ca_and_verifies(
     assert config["TLS"]["InternalRPC"]["VerifyIncoming"] is True
     assert config["AutoEncryptAllowTLS"] is True
     assert set(agent.ports) == {"https", "dns", "serf_lan", "serf_wan", "server", "grpc_tls"}
+
+
+def test_without_the_binary_the_fixture_fails_naming_setup(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A failure, never a skip: a skipped Consul test would read as a pass.
+    monkeypatch.setattr(go_tools, "BIN", tmp_path / "no-tools")
+    with pytest.raises(pytest.fail.Exception, match=r"run `bash scripts/setup`"), \
+            running_agent(tmp_path / "agent"):
+        pass
