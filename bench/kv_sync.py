@@ -2,7 +2,7 @@
 
 For N = 10, 100, 1000 keys already in Consul, one `pulumi up` of the resource is a diff and, when
 something changed, an update. The minimum Consul needs is one read of the prefix plus
-ceil(N / 64) transactions when every value changed, and one read when nothing did. Requests are
+ceil(N / 128) transactions when every value changed, and one read when nothing did. Requests are
 reported as a ratio to that minimum (goal: 1.0); time as a ratio to doing that minimum by hand
 with a bare HTTP session on an identically loaded double (the provider's own overhead).
 

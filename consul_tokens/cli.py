@@ -32,7 +32,7 @@ from components.consul.client import (
 )
 from components.settings import SettingsError, StackSettings, parse_settings
 from components.settings.secrets import SECRET_KEYS
-from consul_tokens.apply import Ensured, ensure
+from consul_tokens.apply import Ensured, ForeignToken, ensure
 from consul_tokens.rules import TokenSpec, stack_tokens
 from contracts.argument_parser import ArgumentParser
 
@@ -44,9 +44,12 @@ EXIT_CODES = {
     3: "Consul refused or unreachable",
     4: "`pulumi config set` failed",
     5: "refused to print tokens to something that is not a terminal",
+    6: "a token with this command's description carries other policies, roles or identities than "
+       "its own policy (never reused, never stored: the line names its accessor and the fix)",
     130: "interrupted (a token already created is kept; run it again)",
 }
-EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
+EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL, EXIT_FOREIGN = 2, 3, 4, 5, 6
+EXIT_INTERRUPTED = 130
 
 
 class CommandError(Exception):
@@ -128,6 +131,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="store the tokens with `pulumi config set --secret` (value on stdin)")
     p.add_argument("--address", help="Consul HTTP API (default webtier:consul.address, then "
                    "CONSUL_HTTP_ADDR)")
+    p.add_argument("--datacenter", help="where to create the tokens (default "
+                   "webtier:consul.datacenter); with ACL replication, the primary datacenter")
     return p.parse_args(argv)
 
 
@@ -154,7 +159,7 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
         try:
             where = resolve_connection(ConsulConnection(
                 address=args.address or settings.consul.address,
-                datacenter=settings.consul.datacenter,
+                datacenter=args.datacenter or settings.consul.datacenter,
                 ca_cert=tls.ca_cert if tls.enabled else None), environ)
         except ValueError as e:
             raise CommandError(EXIT_USAGE, str(e)) from None
@@ -163,6 +168,8 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
         try:
             with ConsulClient(endpoint) as client:
                 results = [ensure(client, spec) for spec in specs]
+        except ForeignToken as e:
+            raise CommandError(EXIT_FOREIGN, str(e)) from None
         except ConsulError as e:
             raise CommandError(EXIT_CONSUL, f"{endpoint.where()}: {e}") from None
         if args.set_config:

@@ -16,6 +16,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size, worst_canary_filter
+from contracts.release_layout import DEPLOY_EVENT
 from deploy.fleet_status import UNREGISTERED, NodeStatus
 from deploy.progress import RolloutProgress
 
@@ -83,6 +85,28 @@ def canary_count(spec: str, healthy: int) -> int:
         raise CanaryError("--canary: no node of the service is healthy, so none can take the "
                           "canary; check `python -m deploy status`")
     return min(count, healthy)
+
+
+def check_canary_fits(spec: str, manifest: str, fleet_max: int, node_prefix: str) -> None:
+    """CanaryError unless the canary event fits for the largest fleet the settings allow.
+
+    Checked before anything is written: the node filter grows with every canary node, and the
+    encoded event (filter, manifest URL, framing) must stay within Consul's 512 bytes."""
+    count = canary_count(spec, fleet_max)
+
+    def size(n: int) -> int:
+        return encoded_event_size(DEPLOY_EVENT, manifest.encode(),
+                                  worst_canary_filter(node_prefix, n))
+
+    if size(count) <= EVENT_SIZE_LIMIT:
+        return
+    most = max((n for n in range(1, count) if size(n) <= EVENT_SIZE_LIMIT), default=0)
+    fix = (f"use --canary {most} or fewer nodes" if most
+           else "shorten the manifest URL (bucket name, --release-id)")
+    raise CanaryError(f"--canary {spec}: up to {count} of at most {fleet_max} nodes "
+                      f"(webtier:fleet.maxSize) makes the encoded '{DEPLOY_EVENT}' event "
+                      f"{size(count)} bytes with its node filter; Consul allows "
+                      f"{EVENT_SIZE_LIMIT}: {fix}")
 
 
 def choose_canaries(nodes: Sequence[NodeStatus], spec: str) -> tuple[str, ...]:

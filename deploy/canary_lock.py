@@ -6,13 +6,13 @@ and told who holds it. It is deleted with CAS on the index it was read at.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from components.consul.client import ConsulClient, ConsulError, ConsulHttpError
+from contracts.consul_event import node_filter
 from contracts.release_layout import DEPLOY_EVENT, deploy_keys
 from deploy.canary import CanaryError, CanaryRecord
-from deploy.pointer import MAX_EVENT_PAYLOAD
+from deploy.pointer import PointerError, check_event_fits
 
 
 class CanaryLock:
@@ -63,12 +63,14 @@ class CanaryLock:
 
 def fire_to(client: ConsulClient, manifest: str, nodes: Sequence[str]) -> str:
     """Fire the `deploy` event carrying ``manifest`` to exactly ``nodes`` (a NodeFilter)."""
-    if len(manifest.encode()) > MAX_EVENT_PAYLOAD:
-        raise CanaryError(f"manifest URL is {len(manifest.encode())} bytes; a Consul event "
-                          f"payload must be at most {MAX_EVENT_PAYLOAD} bytes")
-    node_filter = "^(" + "|".join(re.escape(n) for n in nodes) + ")$"
+    only = node_filter(nodes)
     try:
-        answer = client.fire_event(DEPLOY_EVENT, manifest, node_filter)
+        # `push --canary` checked the largest canary up front; this guards a resumed one.
+        check_event_fits(manifest, only)
+    except PointerError as e:
+        raise CanaryError(f"--canary: {e}") from None
+    try:
+        answer = client.fire_event(DEPLOY_EVENT, manifest, only)
     except ConsulHttpError as e:
         if e.status != 403:
             raise CanaryError(f"could not fire event '{DEPLOY_EVENT}' to {', '.join(nodes)}: "

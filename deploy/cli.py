@@ -25,10 +25,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from contracts.consul_agent import node_name_prefix
 from contracts.exit_code_table import help_lines
 from deploy import arguments
 from deploy.artifacts import ReleaseError, check_links
-from deploy.canary import CanaryError, Clock
+from deploy.canary import CanaryError, Clock, check_canary_fits
 from deploy.canary_lock import CanaryLock, fire_to
 from deploy.errors import UNCHANGED, DeployError, EventError
 from deploy.fleet_status import FleetError, FleetView
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         client = connect(target.consul_addr, target.consul_token, target.consul_ca)
         pointers = PointerStore(client, target.kv_prefix, target.app)
         ports = Ports(pointers, CanaryLock(client, target.kv_prefix, target.app),
-                      FleetView(client, target.kv_prefix, target.app).nodes,
+                      FleetView(client, target.kv_prefix, target.app, target.stack).nodes,
                       lambda manifest, nodes: fire_to(client, manifest, nodes),
                       Clock(time.monotonic, time.sleep), err)
         if args.command == "push":
@@ -154,6 +155,8 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
         raise DeployError("push needs a release directory (or --resume / --abort)")
     elif args.canary:
         planned = planned_release(target, args.release_id)
+        check_canary_fits(args.canary, planned.manifest, target.fleet_max,
+                          node_name_prefix(target.app, target.stack))
         record, index = start_canary(ports, planned, args.canary, args.bake, lambda: upload(
             target, args.release_dir, s3=s3, pointers=pointers, err=ports.err,
             planned=planned)[2])

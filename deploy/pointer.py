@@ -25,12 +25,11 @@ from components.consul.client import (
     normalize_address,
     read_ca,
 )
+from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size
 from contracts.release_layout import DEPLOY_EVENT, deploy_keys
 
 EVENT_NAME = DEPLOY_EVENT
 HISTORY_LIMIT = 20
-# Consul refuses user events whose name and payload exceed 512 bytes.
-MAX_EVENT_PAYLOAD = 480
 
 
 class PointerError(Exception):
@@ -111,9 +110,7 @@ class PointerStore:
 
     def announce(self, manifest: str) -> str:
         """Fire the `deploy` event carrying the manifest URL; returns the event's ID."""
-        if len(manifest.encode()) > MAX_EVENT_PAYLOAD:
-            raise PointerError(f"manifest URL is {len(manifest.encode())} bytes; a Consul event "
-                               f"payload must be at most {MAX_EVENT_PAYLOAD} bytes")
+        check_event_fits(manifest)
         try:
             answer = self._client.fire_event(EVENT_NAME, manifest)
         except ConsulError as e:
@@ -176,6 +173,17 @@ class PointerStore:
                 f"deploy status` and run again. Consul said: "
                 f"{self._client.scrub(_errors(answer.body))}"
             )
+
+
+def check_event_fits(manifest: str, node_filter: str = "") -> None:
+    """PointerError unless the `deploy` event carrying `manifest` (to the nodes `node_filter`
+    matches) fits Serf's 512 encoded bytes."""
+    size = encoded_event_size(EVENT_NAME, manifest.encode(), node_filter)
+    if size > EVENT_SIZE_LIMIT:
+        filtered = " with its node filter" if node_filter else ""
+        raise PointerError(f"manifest URL {manifest} ({len(manifest.encode())} bytes) makes the "
+                           f"encoded '{EVENT_NAME}' event {size} bytes{filtered}; Consul allows "
+                           f"{EVENT_SIZE_LIMIT}: use a shorter bucket name or --release-id")
 
 
 def _denied(err: ConsulError) -> TypeGuard[ConsulHttpError]:

@@ -33,7 +33,7 @@ from deploy.artifacts import (
     s3_url,
 )
 from deploy.errors import DeployError, EventError
-from deploy.pointer import PointerError, PointerState, PointerStore, Release
+from deploy.pointer import PointerError, PointerState, PointerStore, Release, check_event_fits
 from deploy.s3 import (
     Progress,
     StoredObject,
@@ -69,8 +69,10 @@ def planned_release(target: Target, release_id: str | None) -> Release:
     """The release an upload will create: its id and manifest URL are known before it starts."""
     bucket = _need_bucket(target)
     release_id = check_release_id(release_id) if release_id else new_release_id()
-    return Release(release=release_id,
-                   manifest=s3_url(bucket, manifest_key(target.app, release_id)),
+    manifest = s3_url(bucket, manifest_key(target.app, release_id))
+    # Refused before the upload: an event that cannot fire would strand a moved pointer.
+    check_event_fits(manifest)
+    return Release(release=release_id, manifest=manifest,
                    at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), by=_who())
 
 

@@ -23,6 +23,8 @@ from deploy.s3 import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KEEP = 5
+# webtier:fleet.maxSize when a stack file leaves it out (components/settings/fleet.py).
+DEFAULT_FLEET_MAX = 20
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Target:
     consul_ca: str | None
     app_root: str = APP_ROOT
     """Where the manifest unpacks releases on the instances; only tests point it elsewhere."""
+    fleet_max: int = DEFAULT_FLEET_MAX
+    """The most instances the stack's settings allow (webtier:fleet.maxSize and any scheduled
+    maxSize): what a canary's node filter must fit for."""
 
 
 def stack_defaults(stack: str, root: Path = ROOT) -> dict[str, Any]:
@@ -58,7 +63,11 @@ def stack_defaults(stack: str, root: Path = ROOT) -> dict[str, Any]:
         return value if isinstance(value, Mapping) else {}
 
     app = config.get("webtier:app", "webtier")
+    schedules = section("scaling").get("schedules") or []
+    sizes = [section("fleet").get("maxSize", DEFAULT_FLEET_MAX),
+             *(s.get("maxSize") for s in schedules if isinstance(s, Mapping))]
     return {
+        "fleet_max": max(n for n in sizes if isinstance(n, int) and not isinstance(n, bool)),
         "app": app,
         "region": config.get("aws:region"),
         "kv_prefix": section("kv").get("prefix", f"{app}/{stack}"),
@@ -108,6 +117,7 @@ def resolve_target(args: argparse.Namespace, env: Mapping[str, str], root: Path 
                               "--consul-addr (or CONSUL_HTTP_ADDR, webtier:consul.address)",
                               schemeless=True),
         consul_token=token,
+        fleet_max=int(defaults.get("fleet_max", DEFAULT_FLEET_MAX)),
         consul_ca=pick("consul_ca", "CONSUL_CACERT"),
     )
 

@@ -13,6 +13,9 @@ from tests.moto_server import FAKE_CREDENTIALS, running_moto
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# A real Consul agent (tests/real_consul.py): fixtures consul_agent, consul_agent_tls, kv_prefix.
+pytest_plugins = ["tests.real_consul"]
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:

@@ -1,11 +1,12 @@
-"""An HTTP double of a Consul agent (KV, txn, event, status, catalog and health endpoints).
+"""An HTTP double of a Consul agent, for what a real agent cannot be made to do on cue: fail.
 
-It follows Consul's documented HTTP API closely enough that py-consul and plain HTTP clients work
-against it unchanged: ModifyIndex/CreateIndex bookkeeping, `cas`, `recurse`, `keys`, `raw`,
-blocking queries with `index`/`wait`, the `X-Consul-Index` header, all-or-nothing `/v1/txn` with
-409 and per-op `Errors`, the 64-operation limit (413), ACL tokens (403) and user events.
-Tests drive faults through plain attributes (`deny_all`, `fail_txn_after`, `delay`), and faults
-at a chosen write transaction through `faults` (tests/consul_double_faults.py).
+Every test of Consul's behaviour runs against a real Consul 1.14.11 agent (tests/real_consul.py).
+This double serves the KV, txn, event, status, catalog and health endpoints the fault tests need,
+and answers them as the agent does wherever the program looks: the conformance test
+(tests/consul_agent/test_conformance.py) runs one script against both and lists every allowed
+difference. What it adds is faults: plain attributes (`deny_all`, `fail_txn_after`, `no_leader`,
+`delay`), faults at a chosen write transaction through `faults` (tests/consul_double_faults.py),
+and a record of every request (`requests`, `recorded`) for tests of what a client sends.
 
     with ConsulDouble(token="s3cret") as consul:
         requests.put(f"{consul.address}/v1/kv/app/x", data=b"1",
@@ -16,10 +17,7 @@ at a chosen write transaction through `faults` (tests/consul_double_faults.py).
 from __future__ import annotations
 
 import base64
-import binascii
-import copy
 import json
-import re
 import threading
 import time
 import uuid
@@ -30,24 +28,19 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size
 from tests.consul_catalog import Catalog
 
 # Consul's defaults (agent/txn_endpoint.go, agent config kv_max_value_size / txn_max_req_len).
-TXN_MAX_OPS = 64
+TXN_MAX_OPS = 128
 KV_MAX_VALUE_SIZE = 512 * 1024
 TXN_MAX_REQ_LEN = 512 * 1024
-# Serf's user event limit: name plus payload.
-USER_EVENT_SIZE_LIMIT = 512
-# A blocking query without `wait` is held for 5 minutes by Consul; the double caps every wait so
-# a forgotten wait cannot hang a test run.
-DEFAULT_WAIT = 300.0
-MAX_WAIT = 600.0
+# Consul's anonymous token, which a request without a token acts as.
+ANONYMOUS = "00000000-0000-0000-0000-000000000002"
 
 WRITE_VERBS = frozenset({"set", "cas", "lock", "unlock", "delete", "delete-cas", "delete-tree"})
 KNOWN_VERBS = WRITE_VERBS | {"get", "get-or-empty", "get-tree", "check-index", "check-session",
                              "check-not-exists"}
-_DURATION = re.compile(r"([\d.]+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass
@@ -124,28 +117,14 @@ DROPPED = 0
 """A Reply status that closes the connection unanswered: a reset, or an answer lost in transit."""
 
 
-def parse_duration(text: str) -> float:
-    """A Go duration ("10s", "1m30s", "250ms"); a bare number counts as seconds like Consul."""
-    if re.fullmatch(r"\d+", text):
-        return float(text)
-    parts = _DURATION.findall(text)
-    if not parts:
-        raise ValueError(f"invalid duration {text!r}")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
-
-
-def event_index(event_id: str) -> int:
-    """The X-Consul-Index of /v1/event/list: the event UUID folded to 64 bits, as Consul does."""
-    raw = uuid.UUID(event_id).bytes
-    return int.from_bytes(raw[:8], "big") ^ int.from_bytes(raw[8:], "big")
-
-
 class ConsulDouble:
     """A threaded HTTP double of one Consul agent on 127.0.0.1; use it as a context manager."""
 
     def __init__(self, token: str | None = None, datacenter: str = "dc1") -> None:
         self.token = token
         self.datacenter = datacenter
+        self.node_name = "consul-double"
+        """The node this double's agent runs on (what its event list is filtered for)."""
         self.kv: dict[str, KvEntry] = {}
         self.events: list[UserEvent] = []
         self.catalog = Catalog(datacenter)
@@ -176,7 +155,6 @@ class ConsulDouble:
         the `token` above stays the management token."""
         self._raft_index = 1
         self._kv_index = 1
-        self._touched: dict[str, int] = {}
         self._ltime = 0
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -268,10 +246,8 @@ class ConsulDouble:
         return self._raft_index
 
     def _commit(self, keys: list[str], idx: int) -> None:
-        """Record a KV write at `idx` and wake the blocking queries watching those keys."""
+        """Record a KV write at `idx` (what X-Consul-Index shows)."""
         self._kv_index = idx
-        for key in keys:
-            self._touched[key] = idx
         self._changed.notify_all()
 
     @staticmethod
@@ -279,19 +255,6 @@ class ConsulDouble:
         existing = kv.get(key)
         create = existing.create_index if existing else idx
         kv[key] = KvEntry(value=value or None, flags=flags, create_index=create, modify_index=idx)
-
-    def _wait_for_change(self, min_index: int | None, wait: float,
-                         current: Any) -> None:
-        """Hold a blocking query until `current()` passes `min_index` or `wait` elapses."""
-        if min_index is None:
-            return
-        deadline = time.monotonic() + min(wait, MAX_WAIT)
-        with self._changed:
-            while current() <= min_index and self._server is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._changed.wait(timeout=left)
 
     # -- request dispatch -----------------------------------------------------------------------
 
@@ -367,53 +330,25 @@ class ConsulDouble:
     def _kv(self, req: RecordedRequest, denied: bool) -> _Reply:
         key = req.path[len("/v1/kv/"):] if req.path.startswith("/v1/kv/") else ""
         q = req.query
+        if denied and req.method == "GET" and "recurse" in q:
+            # Consul filters a listing by the token's ACL: all filtered is an empty 404.
+            raise _Reply(404, b"", self._common_headers(self._kv_index))
+        if denied:
+            access = "read" if req.method == "GET" else "write"
+            raise _Reply(403, f"Permission denied: token with AccessorID '{ANONYMOUS}' lacks "
+                              f"permission 'key:{access}' on {json.dumps(key)}")
         if req.method == "GET":
-            if denied:
-                raise _Reply(403, "Permission denied")
             return self._kv_get(key, q)
         if req.method == "PUT":
-            if denied:
-                raise _Reply(403, "Permission denied")
             return self._kv_put(key, q, req.body)
         if req.method == "DELETE":
-            if denied:
-                raise _Reply(403, "Permission denied")
             return self._kv_delete(key, q)
         raise _Reply(405, f"method {req.method} not allowed")
 
     def _kv_get(self, key: str, q: dict[str, list[str]]) -> _Reply:
-        recurse = "recurse" in q
-        keys_only = "keys" in q
-        min_index = int(q["index"][0]) if "index" in q else None
-        wait = parse_duration(q["wait"][0]) if "wait" in q else DEFAULT_WAIT
-        prefix_view = recurse or keys_only
-
-        def current() -> int:
-            # Consul wakes a blocked query on any write to the watched key or prefix, deletes
-            # included (tombstones), and never on writes elsewhere.
-            if prefix_view:
-                return max((i for k, i in self._touched.items() if k.startswith(key)), default=0)
-            return self._touched.get(key, 0)
-
-        self._wait_for_change(min_index, wait, current)
         with self._changed:
             headers = self._common_headers(self._kv_index)
-            if keys_only:
-                sep = (q.get("separator") or [""])[0]
-                found: list[str] = []
-                for k in sorted(self.kv):
-                    if not k.startswith(key):
-                        continue
-                    if sep:
-                        cut = k.find(sep, len(key))
-                        if cut != -1:
-                            k = k[: cut + len(sep)]
-                    if not found or found[-1] != k:
-                        found.append(k)
-                if not found:
-                    raise _Reply(404, b"", headers)
-                return _Reply(200, found, headers, as_json=True)
-            if recurse:
+            if "recurse" in q:
                 entries = [self.kv[k].as_json(k) for k in sorted(self.kv) if k.startswith(key)]
                 if not entries:
                     raise _Reply(404, b"", headers)
@@ -462,126 +397,12 @@ class ConsulDouble:
             self._commit(gone, idx)
         return _Reply(200, True, as_json=True)
 
-    # -- /v1/txn --------------------------------------------------------------------------------
+    # -- /v1/txn (tests/consul_double_txn.py) -------------------------------------------------
 
     def _txn(self, req: RecordedRequest, denied: bool) -> _Reply:
-        if req.method != "PUT":
-            raise _Reply(405, f"method {req.method} not allowed")
-        if len(req.body) > self.txn_max_req_len:
-            raise _Reply(413, f"Request body too large, max size: {self.txn_max_req_len} bytes")
-        try:
-            raw_ops = json.loads(req.body or b"null")
-            if not isinstance(raw_ops, list):
-                raise ValueError("body is not a list of operations")
-            ops = [self._decode_op(op) for op in raw_ops]
-        except (ValueError, TypeError, binascii.Error) as err:
-            raise _Reply(400, f"Failed to parse body: {err}") from None
-        if len(ops) > self.txn_max_ops:
-            raise _Reply(413, f"Transaction contains too many operations "
-                              f"({len(ops)} > {self.txn_max_ops})")
-        for op in ops:
-            value = op.get("Value") or b""
-            if len(value) > self.kv_max_value_size:
-                raise _Reply(413, f"Value for key {_go_quote(op['Key'])} is too large "
-                                  f"({len(value)} > {self.kv_max_value_size} bytes)")
-        writes = any(op["Verb"] in WRITE_VERBS for op in ops)
-        with self._changed:
-            if writes and self.fail_txn_after is not None \
-                    and self.txn_writes_applied >= self.fail_txn_after:
-                raise _Reply(500, "rpc error making call: No cluster leader")
-            if denied:
-                # Consul's txn pre-check reports each op the token may not touch, as a conflict.
-                errors = [{"OpIndex": i, "What": _denied(op)} for i, op in enumerate(ops)]
-                raise _Reply(409, {"Results": None, "Errors": errors}, as_json=True)
-            idx = self._next_index() if writes else self._raft_index
-            work = copy.deepcopy(self.kv)
-            results: list[dict[str, Any]] = []
-            errors = []
-            for i, op in enumerate(ops):
-                try:
-                    results.extend(self._apply(work, op, idx))
-                except _TxnOpError as err:
-                    errors.append({"OpIndex": i, "What": str(err)})
-            if errors:
-                raise _Reply(409, {"Results": None, "Errors": errors}, as_json=True)
-            body: dict[str, Any] = {"Results": results, "Errors": None}
-            if writes:
-                self.kv = work
-                self.txn_writes_applied += 1
-                self._commit([op["Key"] for op in ops if op["Verb"] in WRITE_VERBS], idx)
-            else:
-                body.update(Index=self._kv_index, LastContact=0, KnownLeader=True)
-        return _Reply(200, body, as_json=True)
+        from tests.consul_double_txn import txn
 
-    @staticmethod
-    def _decode_op(op: Any) -> dict[str, Any]:
-        if not isinstance(op, dict) or "KV" not in op or not isinstance(op["KV"], dict):
-            raise ValueError("the Consul double supports only KV operations")
-        kv = op["KV"]
-        value = kv.get("Value")
-        for field_name in ("Flags", "Index"):
-            number = kv.get(field_name, 0)
-            # Go decodes these as uint64: 2.0, -1 or "2" are parse errors there too.
-            if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-                raise ValueError(f"json: cannot unmarshal {json.dumps(number)} into Go struct "
-                                 f"field KVTxnOp.KV.{field_name} of type uint64")
-        return {"Verb": kv.get("Verb", ""), "Key": kv.get("Key", ""),
-                "Value": base64.b64decode(value, validate=True) if value is not None else None,
-                "Flags": kv.get("Flags", 0), "Index": kv.get("Index", 0),
-                "Session": kv.get("Session", "")}
-
-    def _apply(self, kv: dict[str, KvEntry], op: dict[str, Any],
-               idx: int) -> list[dict[str, Any]]:
-        """One txn op on the working copy; results as Consul's txnKVS returns them."""
-        verb, key = op["Verb"], op["Key"]
-        existing = kv.get(key)
-        if verb not in KNOWN_VERBS:
-            raise _TxnOpError(f"unknown KV verb {verb!r}")
-        if verb in ("lock", "unlock", "check-session"):
-            raise _TxnOpError(f"sessions are not supported by the Consul double ({verb})")
-        if verb == "set":
-            self._set(kv, key, op["Value"], op["Flags"], idx)
-            return [{"KV": kv[key].as_json(key, with_value=False)}]
-        if verb == "cas":
-            ok = existing is None if op["Index"] == 0 else (
-                existing is not None and existing.modify_index == op["Index"])
-            if not ok:
-                raise _TxnOpError(f"failed to set key {_go_quote(key)}, index is stale")
-            self._set(kv, key, op["Value"], op["Flags"], idx)
-            return [{"KV": kv[key].as_json(key, with_value=False)}]
-        if verb == "delete":
-            kv.pop(key, None)
-            return []
-        if verb == "delete-cas":
-            # Consul treats a CAS delete of an absent key as success.
-            if existing is not None and existing.modify_index != op["Index"]:
-                raise _TxnOpError(f"failed to delete key {_go_quote(key)}, index is stale")
-            kv.pop(key, None)
-            return []
-        if verb == "delete-tree":
-            for k in [k for k in kv if k.startswith(key)]:
-                del kv[k]
-            return []
-        if verb == "get":
-            if existing is None:
-                raise _TxnOpError(f"key {_go_quote(key)} doesn't exist")
-            return [{"KV": existing.as_json(key)}]
-        if verb == "get-or-empty":
-            if existing is None:
-                return [{"KV": KvEntry(None).as_json(key)}]
-            return [{"KV": existing.as_json(key)}]
-        if verb == "get-tree":
-            return [{"KV": kv[k].as_json(k)} for k in sorted(kv) if k.startswith(key)]
-        if verb == "check-index":
-            if existing is None:
-                raise _TxnOpError(f"key {_go_quote(key)} doesn't exist")
-            if existing.modify_index != op["Index"]:
-                raise _TxnOpError(f"current modify index {existing.modify_index} != {op['Index']}")
-            return [{"KV": existing.as_json(key, with_value=False)}]
-        # check-not-exists
-        if existing is not None:
-            raise _TxnOpError(f"key {_go_quote(key)} exists")
-        return []
+        return txn(self, req, denied)
 
     # -- /v1/event ------------------------------------------------------------------------------
 
@@ -591,9 +412,15 @@ class ConsulDouble:
         name = req.path[len("/v1/event/fire/"):]
         if not name:
             raise _Reply(400, "Missing name")
-        if len(name) + len(req.body) > USER_EVENT_SIZE_LIMIT:
-            raise _Reply(500, f"user event exceeds limit of {USER_EVENT_SIZE_LIMIT} bytes")
         q = req.query
+        # Serf's limit is on the encoded event (contracts/consul_event.py, measured on the agent
+        # in tests/consul_agent/test_event_size.py); Serf words it "before" or "after encoding".
+        size = encoded_event_size(name, req.body, *((q.get(f) or [""])[0]
+                                                    for f in ("node", "service", "tag")),
+                                  ltime=self._ltime + 1)
+        if size > EVENT_SIZE_LIMIT:
+            raise _Reply(500, "error broadcasting event: user event exceeds configured limit of "
+                              f"{EVENT_SIZE_LIMIT} bytes before encoding")
         with self._changed:
             self._ltime += 1
             event = UserEvent(name=name, payload=req.body or None, id=str(uuid.uuid4()),
@@ -615,32 +442,12 @@ class ConsulDouble:
                     and self.catalog.delivers(e.node_filter, e.service_filter, node)]
 
     def _list_events(self, req: RecordedRequest) -> _Reply:
-        q = req.query
-        name = (q.get("name") or [""])[0]
-        min_index = int(q["index"][0]) if "index" in q else None
-        wait = parse_duration(q["wait"][0]) if "wait" in q else DEFAULT_WAIT
-
-        def matching() -> list[UserEvent]:
-            return [e for e in self.events if not name or e.name == name]
-
-        def current() -> int:
-            found = matching()
-            return event_index(found[-1].id) if found else 0
-
-        if min_index is not None:
-            # Event indexes are hashes, not counters: a query blocks until the index differs.
-            deadline = time.monotonic() + min(wait, MAX_WAIT)
-            with self._changed:
-                while current() == min_index and self._server is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._changed.wait(timeout=left)
+        # An agent lists the events gossip delivered to it: those whose filters match its node.
+        name = (req.query.get("name") or [""])[0]
         with self._changed:
-            found = matching()
-            index = event_index(found[-1].id) if found else 0
-            headers = {"X-Consul-Index": str(index)}
-            return _Reply(200, [e.as_json() for e in found], headers, as_json=True)
+            found = [e.as_json() for e in self.events if (not name or e.name == name)
+                     and self.catalog.delivers(e.node_filter, e.service_filter, self.node_name)]
+            return _Reply(200, found, as_json=True)
 
 
 def sent_token(req: RecordedRequest) -> str:
@@ -648,20 +455,6 @@ def sent_token(req: RecordedRequest) -> str:
     return (req.headers.get("x-consul-token")
             or (req.query.get("token") or [""])[0]
             or req.headers.get("authorization", "").removeprefix("Bearer ").strip())
-
-
-def _go_quote(text: str) -> str:
-    """Go's %q, which Consul's error messages use."""
-    return json.dumps(text)
-
-
-def _denied(op: dict[str, Any]) -> str:
-    access = "write" if op["Verb"] in WRITE_VERBS else "read"
-    return f"Permission denied: token lacks permission 'key:{access}' on {_go_quote(op['Key'])}"
-
-
-class _TxnOpError(Exception):
-    """One transaction operation failed; the whole transaction is rolled back."""
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -18,10 +18,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tests.consul_double import WRITE_VERBS, RecordedRequest, Reply
+from tests.consul_double import WRITE_VERBS, RecordedRequest, Reply, sent_token
 
 RULE = re.compile(r'(\w+?)(_prefix)?\s+"([^"]*)"\s*\{\s*policy\s*=\s*"(read|write|deny)"\s*\}')
 ORDER = {"deny": 0, "read": 1, "write": 2}
+# The ID of Consul's built-in management policy.
+GLOBAL_MANAGEMENT = "00000000-0000-0000-0000-000000000001"
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ class AclStore:
         if path.startswith("/v1/kv/"):
             key = path[len("/v1/kv/"):]
             access = "read" if method == "GET" else "write"
+            if method == "GET" and "recurse" in req.query and not rules.allows("key", key, access):
+                # Consul filters a listing by the token's ACL (per key; here: per prefix), and
+                # an all-filtered listing is an empty 404, not a 403.
+                raise Reply(404, b"")
             if not rules.allows("key", key, access):
                 raise _denied("key", access, key)
         elif path == "/v1/txn":
@@ -128,7 +134,8 @@ class AclStore:
             service = (body.get("Service") or {}).get("Service", "")
             if not rules.allows("service", service, "read"):
                 raise _denied("service", "read", service)
-        elif path.startswith("/v1/acl/"):
+        elif path.startswith("/v1/acl/") and path != "/v1/acl/token/self":
+            # Any valid token may read itself; everything else under /v1/acl needs acl rules.
             raise _denied("acl", "read" if method == "GET" else "write", "")
 
     # -- /v1/acl/* (management token only) -------------------------------------------------------
@@ -138,6 +145,11 @@ class AclStore:
             return None
         if denied:
             raise Reply(403, "Permission denied: anonymous token lacks permission 'acl:read'")
+        if req.path == "/v1/acl/token/self":
+            secret = sent_token(req)
+            mine = [t for t in self.tokens.values() if t["SecretID"] == secret]
+            return Reply(200, mine[0] if mine else {"SecretID": secret, "Policies": [
+                {"ID": GLOBAL_MANAGEMENT, "Name": "global-management"}]}, as_json=True)
         parts = req.path[len("/v1/acl/"):].split("/")
         body = json.loads(req.body or b"{}") if req.method == "PUT" else {}
         if parts[0] == "policy":
@@ -148,7 +160,7 @@ class AclStore:
             return self._token(req.method, parts[1:], body)
         if parts == ["tokens"]:
             wanted = (req.query.get("policy") or [""])[0]
-            found = [{k: v for k, v in t.items() if k != "SecretID"} for t in self.tokens.values()
+            found = [dict(t) for t in self.tokens.values()
                      if not wanted or any(p["ID"] == wanted for p in t["Policies"])]
             return Reply(200, found, as_json=True)
         raise Reply(404, f"Invalid URL path: not a recognized HTTP API endpoint: {req.path}")
@@ -168,7 +180,7 @@ class AclStore:
         try:
             parse_rules(body.get("Rules", ""))
         except ValueError as err:
-            raise Reply(400, str(err)) from None
+            raise Reply(500, str(err)) from None
         policy_id = rest[0] if rest else str(uuid.uuid4())
         clash = [p for p in self.policies.values()
                  if p["Name"] == body.get("Name") and p["ID"] != policy_id]

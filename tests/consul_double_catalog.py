@@ -66,6 +66,9 @@ class Catalog:
             raise Reply(405, f"method {req.method} not allowed")
         query_id = rest[0]
         if query_id not in self.queries:
+            if req.method in ("PUT", "DELETE"):
+                # Only a read says 404; Consul refuses to change a missing query with a 500.
+                raise Reply(500, f"Cannot modify non-existent prepared query: '{query_id}'")
             raise Reply(404, "Query not found")
         if len(rest) == 2 and rest[1] == "execute":
             return Reply(200, self._execute(self.queries[query_id]), as_json=True)
@@ -74,10 +77,10 @@ class Catalog:
         if req.method == "PUT":
             body = self._valid(json.loads(req.body or b"{}"), query_id)
             self.queries[query_id] = {**body, "ID": query_id}
-            return Reply(200, None, as_json=True)
+            return Reply(200, b"")
         if req.method == "DELETE":
             del self.queries[query_id]
-            return Reply(200, None, as_json=True)
+            return Reply(200, b"")
         raise Reply(405, f"method {req.method} not allowed")
 
     def _valid(self, body: dict[str, Any], query_id: str | None) -> dict[str, Any]:
@@ -86,7 +89,8 @@ class Catalog:
         clash = [q for q in self.queries.values()
                  if q.get("Name") and q["Name"] == body.get("Name") and q["ID"] != query_id]
         if clash:
-            raise Reply(500, f"name {body['Name']!r} aliases an existing query name")
+            raise Reply(500, f"raft apply failed: name {body['Name']!r} aliases an existing "
+                             "query name")
         return body
 
     def _execute(self, query: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from components.consul.kv_sync import (
     Snapshots,
     adopt,
     apply_chunks,
+    confirm_gone,
     read_live,
     read_prefix,
 )
@@ -210,6 +211,8 @@ class ConsulKvProvider(dynamic.ResourceProvider):
             return
         with _client(props) as client:
             live = read_live(client, prefix)
+            # A token that may not read the prefix sees it empty: never report that as deleted.
+            live.update(confirm_gone(client, prefix, [k for k in recorded if k not in live]))
             plan = plan_sync({}, _values(props), recorded, live)
             # A key already gone is what delete wants; a key changed under us is not ours to drop.
             changed = [d for d in plan.drift if d.kind == "changed"]
@@ -227,6 +230,8 @@ class ConsulKvProvider(dynamic.ResourceProvider):
         recorded = _recorded(props)
         with _client(props) as client:
             live = read_live(client, prefix)
+            # Refresh must not drop from state keys that a token without read merely cannot see.
+            live.update(confirm_gone(client, prefix, [k for k in recorded if k not in live]))
         plain = _map(props.get("values"))
         secret = _map(props.get("secretValues"))
         indexes: dict[str, int] = {}

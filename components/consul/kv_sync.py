@@ -21,6 +21,7 @@ from components.consul.kv_payload import (
     LiveEntry,
     TxnOp,
     chunk_ops,
+    full_key,
     live_under,
     relative_key,
     result_indexes,
@@ -123,6 +124,37 @@ def read_live(client: ConsulClient, prefix: str) -> dict[str, LiveEntry]:
     except CallFailed as err:
         raise ConsulKvError(client.scrub(f"Consul KV read of {prefix}/ at "
                                          f"{client.endpoint.where()} failed: {err}")) from None
+
+
+def confirm_gone(client: ConsulClient, prefix: str, keys: Sequence[str]
+                 ) -> dict[str, LiveEntry]:
+    """Of `keys` (relative) that a read of the prefix lacked, those that exist after all.
+
+    Consul filters a recursive read by the token's ACL: a key the token may not read is left out,
+    and an all-filtered answer is an empty 404, exactly as if the keys were deleted. A read of one
+    key is not filtered: it answers 403 when the token may not read it, 404 only when it is gone.
+    So each missing key is asked for alone, and a 403 stops everything with one line.
+    """
+    found: dict[str, LiveEntry] = {}
+    for key in sorted(keys):
+        full = full_key(prefix, key)
+        try:
+            entry = client.read_key(full)
+        except ConsulHttpError as err:
+            if err.status == 403:
+                raise ConsulKvError(client.scrub(
+                    f"Consul KV at {client.endpoint.where()}: the ACL token may not read {full} "
+                    f"(403 {err.body}), so Consul hides the keys under {prefix}/ as if they were "
+                    f"deleted; nothing was changed. Give the token key_prefix \"{prefix}/\" "
+                    "read and write (python -m consul_tokens)")) from None
+            raise ConsulKvError(client.scrub(f"Consul KV read of {full} at "
+                                             f"{client.endpoint.where()} failed: {err}")) from None
+        except ConsulError as err:
+            raise ConsulKvError(client.scrub(f"Consul KV read of {full} at "
+                                             f"{client.endpoint.where()} failed: {err}")) from None
+        if entry is not None:
+            found.update(live_under(prefix, [entry]))
+    return found
 
 
 ADOPT_HINT = ("Run `pulumi up` again once Consul answers: it adopts keys that already hold "

@@ -44,8 +44,16 @@ def _endpoint(props: dict[str, Any]) -> Endpoint:
                     str(props.get("caCert") or ""), run_time_token(props.get("token"), os.environ))
 
 
+# Consul reads a missing query as 404, but refuses to update or delete one with a 500 whose body
+# says so (agent/consul/prepared_query_endpoint.go; measured on 1.14.11 in
+# tests/consul_agent/test_prepared_query_agent.py).
+_GONE = "Cannot modify non-existent prepared query"
+
+
 def _missing(err: ConsulError) -> bool:
-    return isinstance(err, ConsulHttpError) and err.status == 404
+    """Whether Consul said the query does not exist (any other error is a real failure)."""
+    return isinstance(err, ConsulHttpError) and (
+        err.status == 404 or (err.status == 500 and _GONE in err.body))
 
 
 def _find(client: ConsulClient, name: str) -> str | None:

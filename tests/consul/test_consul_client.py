@@ -1,5 +1,7 @@
-"""The one Consul client (components/consul/client.py) against the Consul double: the token
-header, the CA it trusts, its timeout, and that no secret, raw or base64, leaves in an error.
+"""The one Consul client (components/consul/client.py): the token header, the CA it trusts (a
+real Consul 1.14.11 agent behind TLS, tests/real_consul.py), its timeout, and that no secret, raw
+or base64, leaves in an error. The tests that inspect the requests sent, or need a slow answer,
+use the Consul double (tests/consul_double.py), which records every request and can stall one.
 
 The KV provider and the deploy pointer both talk to Consul through it; their own tests cover
 what they do with the answers.
@@ -8,10 +10,7 @@ what they do with the answers.
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
-import ssl
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from components.consul.client import (
 )
 from deploy.pointer import PointerState, PointerStore, Release, connect
 from tests.consul_double import ConsulDouble
+from tests.real_consul import ConsulAgent
 
 TOKEN = "client-test-token-3e9a1f"
 SECRET = "s3cret-value-8c1d27"
@@ -115,36 +115,41 @@ def test_every_call_sends_the_token_header_against_consul_double(double: ConsulD
     assert all("token" not in r.query for r in double.recorded)
 
 
-@pytest.mark.integration
-def test_the_given_token_wins_over_consul_http_token_against_consul_double(
-        double: ConsulDouble, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONSUL_HTTP_TOKEN", "stale-env-token")
-    with client_for(double) as client:
-        client.txn([{"KV": {"Verb": "set", "Key": "app/a", "Value": b64("1")}}])
-    assert double.recorded[0].headers.get("x-consul-token") == TOKEN
-    assert double.value("app/a") == "1"
+def _agent_client(agent: ConsulAgent, token: str) -> ConsulClient:
+    return ConsulClient(Endpoint(agent.address, "", "", token))
 
 
-@pytest.mark.integration
-def test_without_a_token_no_header_is_sent_and_consul_denies_against_consul_double(
-        double: ConsulDouble) -> None:
-    with client_for(double, token="") as client, pytest.raises(ConsulHttpError) as err:
-        client.read_key("app/a")
+def test_the_given_token_wins_over_consul_http_token_on_a_real_agent(
+        consul_agent: ConsulAgent, kv_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", "00000000-0000-0000-0000-000000000001")  # unknown
+    token = consul_agent.make_token(f'key_prefix "{kv_prefix}/" {{ policy = "write" }}')
+    with _agent_client(consul_agent, token) as client:
+        answer = client.txn([{"KV": {"Verb": "set", "Key": f"{kv_prefix}/a", "Value": b64("1")}}])
+    assert answer.status == 200
+
+
+def test_without_a_token_consul_sees_the_anonymous_token_and_denies(
+        consul_agent: ConsulAgent, kv_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Neither a header nor CONSUL_HTTP_TOKEN: "Permission denied", not "ACL not found".
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", "00000000-0000-0000-0000-000000000001")
+    with _agent_client(consul_agent, "") as client, pytest.raises(ConsulHttpError) as err:
+        client.put_key(f"{kv_prefix}/a", "1")
     assert err.value.status == 403
-    assert "x-consul-token" not in double.recorded[0].headers
+    assert err.value.body.startswith("Permission denied")
 
 
-@pytest.mark.integration
-def test_the_deploy_pointer_sends_the_token_on_txn_and_event_against_consul_double(
-        double: ConsulDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_deploy_pointer_sends_the_token_on_txn_and_event_on_a_real_agent(
+        consul_agent: ConsulAgent, kv_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # py-consul sent no token on a txn and let CONSUL_HTTP_TOKEN override the one given.
-    monkeypatch.setenv("CONSUL_HTTP_TOKEN", "stale-env-token")
-    store = PointerStore(connect(double.address, TOKEN), "app/staging", "web")
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", "00000000-0000-0000-0000-000000000001")
+    token = consul_agent.make_token(f'key_prefix "{kv_prefix}/" {{ policy = "write" }}\n'
+                                    'event "deploy" { policy = "write" }')
+    store = PointerStore(connect(consul_agent.address, token), kv_prefix, "web")
     store.publish(Release("r1", "s3://b/m.yml", "now", "me"), PointerState(None, 0, None, (), 0))
-    store.announce("s3://b/m.yml")
-    sent = {r.path: r.headers.get("x-consul-token") for r in double.recorded}
-    assert sent == {"/v1/txn": TOKEN, "/v1/event/fire/deploy": TOKEN}
-    assert double.value("app/staging/deploy/web/current") == "s3://b/m.yml"
+    assert store.announce("s3://b/m.yml")
+    current = consul_agent.api("GET", f"/v1/kv/{kv_prefix}/deploy/web/current",
+                               params={"raw": ""})
+    assert current.text == "s3://b/m.yml"
 
 
 def test_endpoint_repr_hides_the_token() -> None:
@@ -172,105 +177,37 @@ def test_every_client_has_a_timeout_by_default() -> None:
 
 # --- TLS ---------------------------------------------------------------------------------------
 
-class TlsConsulDouble(ConsulDouble):
-    """The double behind TLS, with a certificate for 127.0.0.1 signed by `ca_pem`."""
-
-    def __init__(self, tmp: Path) -> None:
-        super().__init__(token=TOKEN)
-        self.ca_pem, cert_pem, key_pem = _certificates()
-        (tmp / "server.pem").write_text(cert_pem + key_pem)
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._context.load_cert_chain(tmp / "server.pem")
-
-    def start(self) -> None:
-        super().start()
-        assert self._server is not None
-        self._server.socket = self._context.wrap_socket(self._server.socket, server_side=True)
-
-    @property
-    def address(self) -> str:
-        return f"https://{self.host}:{self.port}"
-
-
-def _certificates() -> tuple[str, str, str]:
-    """(CA PEM, server certificate PEM for 127.0.0.1, server key PEM)."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-
-    def build(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str,
-              signer: ec.EllipticCurvePrivateKey, ca: bool) -> x509.Certificate:
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(hours=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if ca:
-            builder = builder.add_extension(
-                x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                              content_commitment=False, key_encipherment=False,
-                              data_encipherment=False, key_agreement=False,
-                              encipher_only=False, decipher_only=False), critical=True)
-            builder = builder.add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        else:
-            builder = builder.add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                signer.public_key()), critical=False)
-        return builder.sign(signer, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    ca = build("test consul CA", ca_key, "test consul CA", ca_key, ca=True)
-    server = build("127.0.0.1", server_key, "test consul CA", ca_key, ca=False)
-    pem = serialization.Encoding.PEM
-    key_pem = server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()).decode()
-    return ca.public_bytes(pem).decode(), server.public_bytes(pem).decode(), key_pem
-
-
-@pytest.fixture
-def tls_double(tmp_path: Path) -> Iterator[TlsConsulDouble]:
-    with TlsConsulDouble(tmp_path) as d:
-        yield d
-
-
-@pytest.mark.integration
-def test_the_configured_ca_is_trusted_against_tls_consul_double(
-        tls_double: TlsConsulDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_configured_ca_is_trusted_by_a_real_tls_agent(
+        consul_agent_tls: ConsulAgent, monkeypatch: pytest.MonkeyPatch) -> None:
     # A CA bundle in the environment must not replace the CA the connection names.
-    (tmp_path / "other-bundle.pem").write_text(_certificates()[0])
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "other-bundle.pem"))
-    tls_double.put("app/a", "1")
-    endpoint = Endpoint(tls_double.address, "", tls_double.ca_pem, TOKEN)
+    agent = consul_agent_tls
+    # The public CAs requests ships (certifi): they do not vouch for the agent's certificate.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
+    key = f"{agent.fresh_prefix()}/a"
+    agent.api("PUT", f"/v1/kv/{key}", data=b"1")
+    endpoint = Endpoint(agent.address, "", Path(agent.ca_file).read_text(),
+                        agent.management_token)
     with ConsulClient(endpoint) as client:
-        entry = client.read_key("app/a")
+        entry = client.read_key(key)
     assert entry is not None
     assert entry["Value"] == b"1"
 
 
-@pytest.mark.integration
-def test_without_the_ca_the_agent_certificate_is_refused_against_tls_consul_double(
-        tls_double: TlsConsulDouble) -> None:
-    endpoint = Endpoint(tls_double.address, "", "", TOKEN)
+def test_without_the_ca_a_real_tls_agents_certificate_is_refused(
+        consul_agent_tls: ConsulAgent) -> None:
+    endpoint = Endpoint(consul_agent_tls.address, "", "", consul_agent_tls.management_token)
     with ConsulClient(endpoint) as client, pytest.raises(ConsulUnreachable) as err:
         client.read_key("app/a")
     assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)
 
 
-@pytest.mark.integration
-def test_the_deploy_tools_trust_a_ca_file_against_tls_consul_double(
-        tls_double: TlsConsulDouble, tmp_path: Path) -> None:
-    (tmp_path / "ca.pem").write_text(tls_double.ca_pem)
-    tls_double.put("app/staging/deploy/web/current", "s3://b/m.yml")
-    with connect(tls_double.address, TOKEN, str(tmp_path / "ca.pem")) as client:
-        assert PointerStore(client, "app/staging", "web").read().current == "s3://b/m.yml"
+def test_the_deploy_tools_trust_a_ca_file_of_a_real_tls_agent(
+        consul_agent_tls: ConsulAgent) -> None:
+    agent = consul_agent_tls
+    prefix = agent.fresh_prefix()
+    agent.api("PUT", f"/v1/kv/{prefix}/deploy/web/current", data=b"s3://b/m.yml")
+    with connect(agent.address, agent.management_token, agent.ca_file) as client:
+        assert PointerStore(client, prefix, "web").read().current == "s3://b/m.yml"
 
 
 def test_the_ca_pem_is_written_to_a_file_removed_on_close() -> None:

@@ -108,7 +108,7 @@ def test_txn_ops_hold_writes_and_deletes_in_key_order() -> None:
         "app/staging/a", "app/staging/b", "app/staging/c"]
 
 
-@pytest.mark.parametrize(("n", "chunks"), [(1, 1), (64, 1), (65, 2), (1000, 16)])
+@pytest.mark.parametrize(("n", "chunks"), [(1, 1), (128, 1), (129, 2), (1000, 8)])
 def test_ops_are_chunked_to_the_txn_op_limit(n: int, chunks: int) -> None:
     ops = [write_op(PREFIX, f"k{i}", "v", 0) for i in range(n)]
     result = chunk_ops(ops)

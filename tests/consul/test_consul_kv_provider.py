@@ -1,29 +1,28 @@
 """The KV provider's create/diff/update/delete/read over HTTP, against Consul.
 
-Every test in the first part runs against the HTTP double (tests/consul_double.py, id
-`consul_double`) and, when CONSUL_HTTP_ADDR names a real agent, against it too (id
-`real_consul_agent`, marker consul_agent; CONSUL_HTTP_TOKEN is used if ACLs are on). Tests that
-inject faults or count requests need the double and say so in their name.
+Every test in the first part runs against a real Consul 1.14.11 agent (tests/real_consul.py:
+ACLs default-deny, each test its own prefix and a token with key_prefix write on it). The tests
+that inject faults, or count and inspect the requests the provider sends (the double records every
+request; an agent does not), use the HTTP double (tests/consul_double.py) and say so in their name.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dill
 import pytest
 import requests
 
-from components.consul.client import normalize_address
 from components.consul.kv_provider import ConsulKvProvider
 from components.consul.kv_sync import ConsulKvError
 from tests.consul_double import ConsulDouble, iter_txn_sizes
+from tests.real_consul import ConsulAgent
 
 TOKEN = "test-acl-token-5f1e0c2a"
 SECRET = "s3cret-db-password-9d2b"
@@ -39,9 +38,12 @@ class Backend:
     token: str
     prefix: str
     double: ConsulDouble | None = None
+    admin: str = ""
+    """The token an operator's own writes and reads use; "" means the provider's token."""
 
     def _headers(self) -> dict[str, str]:
-        return {"X-Consul-Token": self.token} if self.token else {}
+        token = self.admin or self.token
+        return {"X-Consul-Token": token} if token else {}
 
     def props(self, values: dict[str, str], secret_values: dict[str, str] | None = None,
               **extra: Any) -> dict[str, Any]:
@@ -94,40 +96,25 @@ def double() -> Iterator[ConsulDouble]:
         yield d
 
 
-# No Consul this project may run (<= 1.16, MPL-2.0) can be built here (docs/testing.md), so the
-# real-agent runs exist only where CONSUL_HTTP_ADDR names one: collected then, absent otherwise,
-# never a skip that reads as a pass.
-BACKENDS = [pytest.param("consul_double", marks=pytest.mark.integration)]
-if os.environ.get("CONSUL_HTTP_ADDR"):
-    BACKENDS.append(pytest.param("real_consul_agent",
-                                 marks=[pytest.mark.integration, pytest.mark.consul_agent]))
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    prefix = f"webtier-test/{uuid.uuid4().hex[:10]}"
-    if request.param == "consul_double":
-        with ConsulDouble(token=TOKEN) as d:
-            yield Backend(d.address, TOKEN, prefix, d)
-        return
-    address = os.environ["CONSUL_HTTP_ADDR"]
-    target = Backend(normalize_address(address), os.environ.get("CONSUL_HTTP_TOKEN", ""), prefix)
-    try:
-        yield target
-    finally:
-        target.wipe()
+@pytest.fixture
+def backend(consul_agent: ConsulAgent, kv_prefix: str) -> Backend:
+    """The real agent, reached with a token that may write this test's prefix and nothing else;
+    `admin` (the management token) plays the operator writing by hand."""
+    token = consul_agent.make_token(f'key_prefix "{kv_prefix}/" {{ policy = "write" }}')
+    return Backend(consul_agent.address, token, kv_prefix,
+                   admin=consul_agent.management_token)
 
 
 def created(backend: Backend, values: dict[str, str],
-            secret_values: dict[str, str] | None = None) -> dict[str, Any]:
+            secret_values: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     """Create through the provider; return the state the engine would keep."""
-    props = backend.props(values, secret_values)
+    props = backend.props(values, secret_values, **extra)
     return {**props, **provider.create(props).outs}
 
 
 # --- create ------------------------------------------------------------------------------------
 
-def test_kv_create_writes_every_key_under_the_prefix_against(backend: Backend) -> None:
+def test_kv_create_writes_every_key_under_the_prefix(backend: Backend) -> None:
     created(backend, {"database/master-user": "webapp", "app/log-level": "debug"},
             {"database/master-password": SECRET})
     assert {k: backend.value(k) for k in backend.listed()} == {
@@ -135,19 +122,19 @@ def test_kv_create_writes_every_key_under_the_prefix_against(backend: Backend) -
         "database/master-user": "webapp"}
 
 
-def test_kv_create_records_each_key_modify_index_against(backend: Backend) -> None:
+def test_kv_create_records_each_key_modify_index(backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     assert state["indexes"] == {"a": backend.modify_index("a"), "b": backend.modify_index("b")}
 
 
-def test_kv_create_of_more_keys_than_one_txn_holds_writes_them_all_against(
+def test_kv_create_of_more_keys_than_one_txn_holds_writes_them_all(
         backend: Backend) -> None:
     values = {f"bulk/k{i:03}": str(i) for i in range(150)}
     state = created(backend, values)
     assert (len(backend.listed()), len(state["indexes"])) == (150, 150)
 
 
-def test_kv_create_over_a_key_the_stack_did_not_write_fails_and_writes_nothing_against(
+def test_kv_create_over_a_key_the_stack_did_not_write_fails_and_writes_nothing(
         backend: Backend) -> None:
     backend.write("b", "someone else's")
     with pytest.raises(ConsulKvError, match=r"b already exists in Consul \(ModifyIndex \d+\) "
@@ -156,7 +143,7 @@ def test_kv_create_over_a_key_the_stack_did_not_write_fails_and_writes_nothing_a
     assert (backend.listed(), backend.value("b")) == (["b"], "someone else's")
 
 
-def test_kv_create_over_a_foreign_key_in_a_later_txn_writes_nothing_against(
+def test_kv_create_over_a_foreign_key_in_a_later_txn_writes_nothing(
         backend: Backend) -> None:
     # Create reads the prefix first, so the clash stops it before any transaction
     # (faults between transactions: tests/consul/test_kv_faults.py).
@@ -169,25 +156,25 @@ def test_kv_create_over_a_foreign_key_in_a_later_txn_writes_nothing_against(
 
 # --- diff --------------------------------------------------------------------------------------
 
-def test_kv_diff_reports_no_change_when_config_and_consul_match_state_against(
+def test_kv_diff_reports_no_change_when_config_and_consul_match_state(
         backend: Backend) -> None:
     state = created(backend, {"a": "1"})
     assert provider.diff(backend.prefix, state, backend.props({"a": "1"})).changes is False
 
 
-def test_kv_diff_reports_a_changed_value_against(backend: Backend) -> None:
+def test_kv_diff_reports_a_changed_value(backend: Backend) -> None:
     state = created(backend, {"a": "1"})
     assert provider.diff(backend.prefix, state, backend.props({"a": "2"})).changes is True
 
 
-def test_kv_diff_reports_drift_when_a_key_changed_outside_pulumi_against(
+def test_kv_diff_reports_drift_when_a_key_changed_outside_pulumi(
         backend: Backend) -> None:
     state = created(backend, {"a": "1"})
     backend.write("a", "manual")
     assert provider.diff(backend.prefix, state, backend.props({"a": "1"})).changes is True
 
 
-def test_kv_diff_replaces_on_a_new_prefix_against(backend: Backend) -> None:
+def test_kv_diff_replaces_on_a_new_prefix(backend: Backend) -> None:
     state = created(backend, {"a": "1"})
     news = {**backend.props({"a": "1"}), "prefix": f"{backend.prefix}-moved"}
     assert provider.diff(backend.prefix, state, news).replaces == ["prefix"]
@@ -195,21 +182,21 @@ def test_kv_diff_replaces_on_a_new_prefix_against(backend: Backend) -> None:
 
 # --- update ------------------------------------------------------------------------------------
 
-def test_kv_update_writes_the_new_value_and_records_its_index_against(backend: Backend) -> None:
+def test_kv_update_writes_the_new_value_and_records_its_index(backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     outs = provider.update(backend.prefix, state, backend.props({"a": "1", "b": "3"})).outs
     assert backend.value("b") == "3"
     assert outs["indexes"]["b"] == backend.modify_index("b")
 
 
-def test_kv_update_leaves_unchanged_keys_untouched_against(backend: Backend) -> None:
+def test_kv_update_leaves_unchanged_keys_untouched(backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     before = backend.modify_index("a")
     provider.update(backend.prefix, state, backend.props({"a": "1", "b": "3"}))
     assert backend.modify_index("a") == before
 
 
-def test_kv_update_does_not_overwrite_a_value_changed_outside_pulumi_against(
+def test_kv_update_does_not_overwrite_a_value_changed_outside_pulumi(
         backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     backend.write("a", "manual")
@@ -218,7 +205,7 @@ def test_kv_update_does_not_overwrite_a_value_changed_outside_pulumi_against(
     assert (backend.value("a"), backend.value("b")) == ("manual", "2")
 
 
-def test_kv_update_cas_fails_on_a_change_made_after_the_diff_read_against(
+def test_kv_update_cas_fails_on_a_change_made_after_the_diff_read(
         backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     news = backend.props({"a": "9", "b": "3"})
@@ -230,7 +217,7 @@ def test_kv_update_cas_fails_on_a_change_made_after_the_diff_read_against(
     assert (backend.value("a"), backend.value("b")) == ("raced", "2")
 
 
-def test_kv_update_deletes_keys_dropped_from_config_but_not_foreign_ones_against(
+def test_kv_update_deletes_keys_dropped_from_config_but_not_foreign_ones(
         backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     backend.write("foreign", "x")
@@ -238,7 +225,7 @@ def test_kv_update_deletes_keys_dropped_from_config_but_not_foreign_ones_against
     assert backend.listed() == ["a", "foreign"]
 
 
-def test_kv_update_after_refresh_restores_the_configured_value_against(
+def test_kv_update_after_refresh_restores_the_configured_value(
         backend: Backend) -> None:
     state = created(backend, {"a": "1"})
     backend.write("a", "manual")
@@ -249,7 +236,7 @@ def test_kv_update_after_refresh_restores_the_configured_value_against(
 
 # --- read (refresh) ----------------------------------------------------------------------------
 
-def test_kv_read_shows_the_live_value_of_a_drifted_key_against(backend: Backend) -> None:
+def test_kv_read_shows_the_live_value_of_a_drifted_key(backend: Backend) -> None:
     state = created(backend, {"a": "1"}, {"s": SECRET})
     backend.write("s", "rotated-by-hand")
     outs = provider.read(backend.prefix, state).outs
@@ -257,7 +244,7 @@ def test_kv_read_shows_the_live_value_of_a_drifted_key_against(backend: Backend)
     assert outs["indexes"]["s"] == backend.modify_index("s")
 
 
-def test_kv_read_drops_a_key_deleted_outside_pulumi_from_ownership_against(
+def test_kv_read_drops_a_key_deleted_outside_pulumi_from_ownership(
         backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     backend.remove("b")
@@ -267,14 +254,14 @@ def test_kv_read_drops_a_key_deleted_outside_pulumi_from_ownership_against(
 
 # --- delete ------------------------------------------------------------------------------------
 
-def test_kv_delete_removes_only_the_keys_it_wrote_against(backend: Backend) -> None:
+def test_kv_delete_removes_only_the_keys_it_wrote(backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     backend.write("foreign", "x")
     provider.delete(backend.prefix, state)
     assert backend.listed() == ["foreign"]
 
 
-def test_kv_delete_refuses_a_key_changed_outside_pulumi_and_deletes_nothing_against(
+def test_kv_delete_refuses_a_key_changed_outside_pulumi_and_deletes_nothing(
         backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     backend.write("b", "manual")
@@ -283,14 +270,14 @@ def test_kv_delete_refuses_a_key_changed_outside_pulumi_and_deletes_nothing_agai
     assert backend.listed() == ["a", "b"]
 
 
-def test_kv_delete_succeeds_when_a_key_is_already_gone_against(backend: Backend) -> None:
+def test_kv_delete_succeeds_when_a_key_is_already_gone(backend: Backend) -> None:
     state = created(backend, {"a": "1", "b": "2"})
     backend.remove("a")
     provider.delete(backend.prefix, state)
     assert backend.listed() == []
 
 
-def test_kv_delete_of_more_keys_than_one_txn_holds_removes_them_all_against(
+def test_kv_delete_of_more_keys_than_one_txn_holds_removes_them_all(
         backend: Backend) -> None:
     state = created(backend, {f"k{i:03}": "v" for i in range(130)})
     provider.delete(backend.prefix, state)
@@ -313,29 +300,27 @@ def test_kv_create_against_an_unreachable_address_names_address_key_and_cause() 
     assert TOKEN not in message
 
 
-@pytest.mark.integration
-def test_kv_create_with_a_wrong_token_against_consul_double_names_key_and_denial(
-        double: ConsulDouble) -> None:
-    props = {"prefix": "app/staging", "address": double.address, "datacenter": "",
-             "caCert": "", "token": "not-the-token", "values": {"a": "1"},
-             "secretValues": {}}
+def test_kv_create_with_an_unknown_token_names_key_and_denial(backend: Backend) -> None:
+    bogus = str(uuid.uuid4())
+    props = {**backend.props({"a": "1"}), "token": bogus}
     with pytest.raises(ConsulKvError) as err:
         provider.create(props)
     message = str(err.value)
-    assert all(s in message for s in (double.address, "app/staging/a", "denied", "403"))
-    assert "not-the-token" not in message
-    assert double.kv == {}
+    assert all(s in message for s in (backend.address, f"{backend.prefix}/a", "denied", "403"))
+    assert "ACL not found" in message
+    assert bogus not in message
+    assert backend.listed() == []
 
 
-@pytest.mark.integration
-def test_kv_update_with_a_token_lacking_write_against_consul_double_fails_in_txn(
-        double: ConsulDouble) -> None:
-    backend = Backend(double.address, TOKEN, "app/staging", double)
+def test_kv_update_with_a_token_that_may_only_read_fails_in_txn(
+        backend: Backend, consul_agent: ConsulAgent) -> None:
     state = created(backend, {"a": "1"})
-    double.deny_all = True
-    with pytest.raises(ConsulKvError, match="ACL token was denied"):
-        provider.update("app/staging", state, backend.props({"a": "2"}))
-    assert double.value("app/staging/a") == "1"
+    reader = consul_agent.make_token(f'key_prefix "{backend.prefix}/" {{ policy = "read" }}')
+    news = {**backend.props({"a": "2"}), "token": reader}
+    with pytest.raises(ConsulKvError, match="ACL token was denied") as err:
+        provider.update(backend.prefix, {**state, "token": reader}, news)
+    assert reader not in str(err.value)
+    assert backend.value("a") == "1"
 
 
 @pytest.mark.integration
@@ -344,18 +329,15 @@ def test_kv_failure_mid_sync_against_consul_double_reports_keys_left_written(
     backend = Backend(double.address, TOKEN, "app/staging", double)
     double.fail_txn_after = 1  # the second txn, and the rollback, find no leader
     with pytest.raises(ConsulKvError) as err:
-        created(backend, {f"k{i:03}": "v" for i in range(100)})
+        created(backend, {f"k{i:03}": "v" for i in range(200)})
     message = str(err.value)
-    assert "failed at key app/staging/k064" in message
+    assert "failed at key app/staging/k128" in message
     left = message.split("keys hold what this run wrote: ")[1].split(". ")[0].split(", ")
-    assert left == [f"app/staging/k{i:03}" for i in range(64)]
+    assert left == [f"app/staging/k{i:03}" for i in range(128)]
 
 
-@pytest.mark.integration
-def test_kv_secret_value_never_appears_in_an_error_against_consul_double(
-        double: ConsulDouble) -> None:
-    double.put(f"app/staging/{SECRET}", "x")  # even a key that happens to equal the secret
-    backend = Backend(double.address, TOKEN, "app/staging", double)
+def test_kv_secret_value_never_appears_in_an_error(backend: Backend) -> None:
+    backend.write(SECRET, "x")  # even a key that happens to equal the secret
     with pytest.raises(ConsulKvError) as err:
         created(backend, {}, {SECRET: SECRET})
     assert SECRET not in str(err.value)
@@ -367,8 +349,8 @@ def test_kv_secret_value_never_appears_in_an_error_against_consul_double(
 def test_kv_txn_chunks_against_consul_double_never_exceed_the_op_limit(
         double: ConsulDouble) -> None:
     backend = Backend(double.address, TOKEN, "app/staging", double)
-    created(backend, {f"k{i:03}": "v" for i in range(150)})
-    assert list(iter_txn_sizes(double.recorded)) == [64, 64, 22]
+    created(backend, {f"k{i:03}": "v" for i in range(300)})
+    assert list(iter_txn_sizes(double.recorded)) == [128, 128, 44]
 
 
 @pytest.mark.integration
@@ -392,29 +374,24 @@ def test_kv_token_travels_as_a_header_never_in_the_url_against_consul_double(
     assert all("token" not in r.query for r in double.recorded)
 
 
-@pytest.mark.integration
-def test_kv_configured_token_wins_over_consul_http_token_against_consul_double(
-        double: ConsulDouble, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONSUL_HTTP_TOKEN", "stale-env-token")
-    backend = Backend(double.address, TOKEN, "app/staging", double)
+def test_kv_configured_token_wins_over_consul_http_token(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", str(uuid.uuid4()))  # unknown to Consul
     created(backend, {"a": "1"})
-    assert double.value("app/staging/a") == "1"
+    assert backend.value("a") == "1"
 
 
-@pytest.mark.integration
-def test_kv_without_a_configured_token_uses_consul_http_token_against_consul_double(
-        double: ConsulDouble, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONSUL_HTTP_TOKEN", TOKEN)
-    backend = Backend(double.address, "", "app/staging", double)
-    state = created(backend, {"a": "1"})
-    assert (double.value("app/staging/a"), state["token"]) == ("1", "")
+def test_kv_without_a_configured_token_uses_consul_http_token(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", backend.token)
+    state = created(replace(backend, token=""), {"a": "1"})
+    assert (backend.value("a"), state["token"]) == ("1", "")
 
 
-@pytest.mark.integration
-def test_kv_datacenter_is_sent_to_consul_against_consul_double(double: ConsulDouble) -> None:
-    backend = Backend(double.address, TOKEN, "app/staging", double)
+def test_kv_datacenter_is_sent_to_consul(backend: Backend) -> None:
+    assert created(backend, {"a": "1"}, datacenter="dc1")["indexes"]["a"] > 0
     with pytest.raises(ConsulKvError, match="No path to datacenter"):
-        provider.create(backend.props({"a": "1"}, datacenter="elsewhere"))
+        provider.create(backend.props({"b": "1"}, datacenter="elsewhere"))
 
 
 # --- the provider as Pulumi pickles it into state ---------------------------------------------

@@ -2,11 +2,12 @@
 image installs) from each stack's KV, checked against what the app reads.
 
 Real: consul-template, the repo's config/consul-template.hcl and templates, the stack program run
-under mocks for the KV it writes. Doubles: Consul is the HTTP double (tests/consul_double.py; the
-real agent cannot be built from the module proxy), answering consul-template's blocking queries;
-`systemctl` is a stand-in on PATH that records the restart command the config runs. The config is
-used as committed except for paths (templates from config/templates/, output in a temp dir),
-the agent address (the double) and the app user and group, which this machine lacks.
+under mocks for the KV it writes, and Consul 1.14.11 (tests/real_consul.py, ACLs default-deny)
+answering consul-template's blocking queries with a token that may read only the stack's prefix.
+Each run writes the stack's KV under a fresh prefix of its own. Double: `systemctl` is a stand-in
+on PATH that records the restart command the config runs. The config is used as committed except
+for paths (templates from config/templates/, output in a temp dir), the agent address and the app
+user and group, which this machine lacks.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import pytest
 import yaml
 
 from components.settings import STACKS
-from tests.consul_double import ConsulDouble
 from tests.go_tools import tool
-from tests.mocks import PLACEHOLDER_SECRETS, run_program, stack_config
+from tests.mocks import run_program, stack_config
+from tests.real_consul import ConsulAgent
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
 IMAGE_TEMPLATES = "/etc/webtier/templates/"
 APP_CONFIG_DIR = "/opt/app/shared/config/"
-TEMPLATE_TOKEN = PLACEHOLDER_SECRETS["webtier:consulTemplateToken"]
 CONSUL_TEMPLATE_DEFAULTS = ROOT / "image/ansible/roles/consul_template/defaults/main.yml"
 
 
@@ -59,10 +59,10 @@ def stack_kv(stack: str) -> StackKv:
     return StackKv(stack, written.inputs["prefix"], {**written.inputs["values"], **secrets})
 
 
-def runnable_config(double: ConsulDouble, out: Path) -> str:
+def runnable_config(agent: ConsulAgent, out: Path) -> str:
     """config/consul-template.hcl with only paths, address and the app user changed."""
     text = (CONFIG / "consul-template.hcl").read_text()
-    text = text.replace('address = "127.0.0.1:8500"', f'address = "{double.address}"')
+    text = text.replace('address = "127.0.0.1:8500"', f'address = "{agent.address}"')
     text = text.replace(IMAGE_TEMPLATES, f"{CONFIG}/templates/")
     text = text.replace(APP_CONFIG_DIR, f"{out}/")
     return re.sub(r'^\s*(user|group)\s*=\s*"app"\n', "", text, flags=re.MULTILINE)
@@ -73,19 +73,33 @@ class Run:
     result: subprocess.CompletedProcess[str]
     out: Path
     systemctl: list[str]
+    token: str
+    prefix: str
+
+
+def placed(agent: ConsulAgent, kv: StackKv, skip: str = "") -> StackKv:
+    """`kv` written to the agent under a fresh prefix (the stack's own prefix inside it)."""
+    moved = StackKv(kv.stack, f"{agent.fresh_prefix()}/{kv.prefix}", kv.entries)
+    for key, value in kv.entries.items():
+        if key != skip:
+            assert agent.api("PUT", f"/v1/kv/{moved.prefix}/{key}", data=value.encode()).json()
+    return moved
+
+
+def template_token(agent: ConsulAgent, prefix: str) -> str:
+    """What consul_tokens grants consul-template: read on the stack's prefix, nothing else."""
+    return agent.make_token(f'key_prefix "{prefix}/" {{ policy = "read" }}')
 
 
 @pytest.fixture
-def render(tmp_path: Path) -> Iterator[Any]:
-    doubles: list[ConsulDouble] = []
+def render(tmp_path: Path, consul_agent: ConsulAgent) -> Iterator[Any]:
+    prefixes: list[str] = []
 
     def run(kv: StackKv, *, extra_config: str = "", log_level: str = "info",
-            timeout: float = 60, token: str = TEMPLATE_TOKEN) -> Run:
-        double = ConsulDouble(token=TEMPLATE_TOKEN)
-        double.start()
-        doubles.append(double)
-        for key, value in kv.entries.items():
-            double.put(f"{kv.prefix}/{key}", value)
+            timeout: float = 60, token: str | None = None) -> Run:
+        kv = placed(consul_agent, kv)
+        prefixes.append(kv.prefix)
+        token = token or template_token(consul_agent, kv.prefix)
         out, bin_dir = tmp_path / "config", tmp_path / "bin"
         out.mkdir(exist_ok=True)
         bin_dir.mkdir(exist_ok=True)
@@ -94,7 +108,7 @@ def render(tmp_path: Path) -> Iterator[Any]:
         (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
         (bin_dir / "systemctl").chmod(0o755)
         config, extra = tmp_path / "consul-template.hcl", tmp_path / "test-only.hcl"
-        config.write_text(runnable_config(double, out))
+        config.write_text(runnable_config(consul_agent, out))
         # A second -config file merges over the first, as consul-template documents.
         extra.write_text(extra_config)
         env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path),
@@ -104,11 +118,11 @@ def render(tmp_path: Path) -> Iterator[Any]:
                                 env=env, capture_output=True,
                                 text=True, timeout=timeout, check=False)
         logged = calls.read_text().splitlines() if calls.exists() else []
-        return Run(result, out, logged)
+        return Run(result, out, logged, token, kv.prefix)
 
     yield run
-    for double in doubles:
-        double.stop()
+    for prefix in prefixes:
+        consul_agent.wipe(prefix.split("/")[0] + "/" + prefix.split("/")[1])
 
 
 def expected_dsn(entries: Mapping[str, str]) -> str:
@@ -167,20 +181,22 @@ def test_real_consul_template_writes_the_secret_config_0600_and_restarts_the_app
 
 
 def test_real_consul_template_with_another_token_is_denied_and_writes_nothing(
-        render: Any) -> None:
-    # The double answers only the consul-template token (as the agent's ACLs would); the other
-    # tests render, so every read there carried it.
+        render: Any, consul_agent: ConsulAgent) -> None:
+    # A token the agent does not know; the other tests render with a token that may read only
+    # their prefix, so every read there carried it.
     one_try = 'consul {\n  retry {\n    attempts = 1\n    backoff = "10ms"\n  }\n}\n'
-    run = render(stack_kv("staging"), token="not-the-template-token", extra_config=one_try)
+    run = render(stack_kv("staging"), token="00000000-0000-0000-0000-00000000beef",
+                 extra_config=one_try)
     assert run.result.returncode != 0
     assert "403" in run.result.stderr
+    assert "ACL not found" in run.result.stderr
     assert list(run.out.iterdir()) == []
 
 
 def test_real_consul_template_never_logs_the_token(render: Any, stack: StackKv) -> None:
     run = render(stack)
     assert run.result.returncode == 0, run.result.stderr
-    assert TEMPLATE_TOKEN not in run.result.stdout + run.result.stderr
+    assert run.token not in run.result.stdout + run.result.stderr
 
 
 # --- a missing key -----------------------------------------------------------------------------
@@ -199,47 +215,48 @@ def test_real_consul_template_missing_key_fails_naming_it_and_writes_nothing(
     run = render(kv, log_level="debug", timeout=60,
                  extra_config='\nerr_on_failed_lookup = true\nblock_query_wait = "1s"\n')
     assert run.result.returncode != 0
-    assert f"missing dependency: kv.block({kv.prefix}/app/log-level)" in run.result.stderr
+    assert f"missing dependency: kv.block({run.prefix}/app/log-level)" in run.result.stderr
     # Only the file that needs the key is held back; the flags still render.
     assert sorted(p.name for p in run.out.iterdir()) == ["features.json"]
 
 
 def test_real_consul_template_waits_for_a_missing_key_and_renders_once_it_is_written(
-        tmp_path: Path) -> None:
-    """The blocking query on the double wakes when the key is written (X-Consul-Index moves)."""
-    kv = stack_kv("staging")
-    with ConsulDouble(token=TEMPLATE_TOKEN) as double:
-        for key, value in kv.entries.items():
-            if key != "app/log-level":
-                double.put(f"{kv.prefix}/{key}", value)
-        out = tmp_path / "config"
-        out.mkdir()
-        (tmp_path / "bin").mkdir()
-        (tmp_path / "bin" / "systemctl").write_text("#!/bin/sh\n")
-        (tmp_path / "bin" / "systemctl").chmod(0o755)
-        config = tmp_path / "consul-template.hcl"
-        config.write_text(runnable_config(double, out))
-        env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin", "HOME": str(tmp_path),
-               "KV_PREFIX": kv.prefix, "WEBTIER_ENV": "staging",
-               "CONSUL_HTTP_TOKEN": TEMPLATE_TOKEN}
-        proc = subprocess.Popen([tool("consul-template"), "-once", f"-config={config}"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
-        try:
-            deadline = time.monotonic() + 30
-            blocked = f"/v1/kv/{kv.prefix}/app/log-level"
-            while not any(r.path == blocked and "index" in r.query for r in double.recorded):
-                assert proc.poll() is None, "consul-template exited before the key existed"
-                assert time.monotonic() < deadline, "consul-template never blocked on the key"
-                time.sleep(0.1)
-            assert not (out / "app.toml").exists()
-            double.put(f"{kv.prefix}/app/log-level", "warn")
-            _, stderr = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    assert proc.returncode == 0, stderr
+        tmp_path: Path, consul_agent: ConsulAgent) -> None:
+    """The agent's blocking query wakes when the key is written (X-Consul-Index moves)."""
+    kv = placed(consul_agent, stack_kv("staging"), skip="app/log-level")
+    out = tmp_path / "config"
+    out.mkdir()
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "systemctl").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "systemctl").chmod(0o755)
+    config = tmp_path / "consul-template.hcl"
+    config.write_text(runnable_config(consul_agent, out))
+    env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin", "HOME": str(tmp_path),
+           "KV_PREFIX": kv.prefix, "WEBTIER_ENV": "staging",
+           "CONSUL_HTTP_TOKEN": template_token(consul_agent, kv.prefix)}
+    log = tmp_path / "consul-template.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([tool("consul-template"), "-once", f"-config={config}",
+                                 "-log-level=debug"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 30
+        # Every other key answered; only the missing one's blocking query is left waiting.
+        while "missing data for 1 dependencies" not in log.read_text():
+            assert proc.poll() is None, f"consul-template exited early: {log.read_text()}"
+            assert time.monotonic() < deadline, "consul-template never waited on the key"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert proc.poll() is None
+        assert not (out / "app.toml").exists()
+        consul_agent.api("PUT", f"/v1/kv/{kv.prefix}/app/log-level", data=b"warn")
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        consul_agent.wipe(kv.prefix.split("/")[0] + "/" + kv.prefix.split("/")[1])
+    assert proc.returncode == 0, log.read_text()
     assert tomllib.loads((out / "app.toml").read_text())["app"]["log_level"] == "warn"
 
 

@@ -1,6 +1,6 @@
 """KV sync after a Consul fault partway through, against the Consul HTTP double.
 
-For syncs of 1, 2 and 3 transactions (64 operations each), a fault is injected before each
+For syncs of 1, 2 and 3 transactions (128 operations each), a fault is injected before each
 transaction (500, or a connection reset), after one commits (its answer is lost), or by a
 concurrent writer between transactions (409). Each case checks the error (one line: the cause
 and exactly what is left written), the KV after the failure, and that a retry by a fresh provider
@@ -31,9 +31,9 @@ SECRET_KEY = "database/master-password"
 SECRET, NEW_SECRET = "s3cret-pw-before-41aa", "s3cret-pw-after-93bf"
 # Not this stack's: under the prefix, and beside it.
 FOREIGN = {f"{PREFIX}/zz-foreign": "theirs", "app/other/x": "elsewhere"}
-OPS = {1: 40, 2: 100, 3: 150}
-"""Operations each sync sends, by the transactions (of 64) they take."""
-CHUNK = 64
+OPS = {1: 80, 2: 200, 3: 300}
+"""Operations each sync sends, by the transactions (of 128, Consul's limit) they take."""
+CHUNK = 128
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def props(double: ConsulDouble, plain: dict[str, str], secret: dict[str, str]) -
 
 
 def txn_chunks(case: Case) -> list[list[str]]:
-    """The full keys each transaction of the sync carries: every op, in key order, by 64."""
+    """The full keys each transaction of the sync carries: every op, in key order, by 128."""
     plain, secret = values(case, "after")
     keys = {**plain, **secret}
     if case.op == "update":

@@ -1,6 +1,7 @@
 """`python -m deploy`: what it builds (offline), and what it does to S3 and Consul.
 
-Integration tests run the deploy against a real moto server (S3) and the Consul HTTP double;
+Integration tests run the deploy against a real moto server (S3) and a real Consul 1.14.11 agent
+(tests/real_consul.py; the Consul HTTP double where a test breaks Consul or reads the wire);
 S3 faults are injected with botocore event hooks on the client the deploy uses, Consul faults
 with the double's switches. Every failure before the pointer write must leave the pointer alone.
 """
@@ -46,6 +47,7 @@ from deploy.publish import Pushed, push
 from deploy.rollback import choose_rollback, rollback
 from deploy.s3 import UploadError
 from deploy.target import Target, resolve_target
+from tests.real_consul import ConsulAgent
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "webapp"
@@ -312,7 +314,8 @@ class Env:
     def pointers(self, token: str | None = None) -> PointerStore:
         from deploy.pointer import connect
 
-        return PointerStore(connect(self.consul.address, token), KV_PREFIX, APP)
+        return PointerStore(connect(self.consul.address, token or self.target.consul_token),
+                            KV_PREFIX, APP)
 
     def push(self, content: bytes = b"v1", **kwargs: Any) -> Pushed:
         release = make_release(self.tmp / f"rel-{uuid.uuid4().hex[:6]}", {"app.txt": content})
@@ -329,20 +332,82 @@ class Env:
                 .get("Uploads", [])]
 
 
-@pytest.fixture
-def env(moto_server: str, tmp_path: Path) -> Iterator[Env]:
-    import boto3
+@dataclass(frozen=True)
+class FiredEvent:
+    name: str
+    payload: bytes | None
 
-    from tests.consul_double import ConsulDouble
 
+@dataclass
+class AgentView:
+    """The real agent as these tests look at it: the deploy keys, and the events fired since the
+    test started (as /v1/event/list shows them)."""
+
+    agent: ConsulAgent
+    token: str
+    seen_before: frozenset[str]
+
+    @property
+    def address(self) -> str:
+        return self.agent.address
+
+    def value(self, key: str) -> str | None:
+        answer = self.agent.api("GET", f"/v1/kv/{key}", params={"raw": ""})
+        return None if answer.status_code == 404 else answer.text
+
+    def put(self, key: str, value: str) -> None:
+        assert self.agent.api("PUT", f"/v1/kv/{key}", data=value.encode()).json() is True
+
+    @property
+    def events(self) -> list[FiredEvent]:
+        listed = self.agent.api("GET", "/v1/event/list", params={"name": "deploy"}).json()
+        return [FiredEvent(e["Name"], base64.b64decode(e["Payload"]) if e["Payload"] else None)
+                for e in listed if e["ID"] not in self.seen_before]
+
+
+def deploy_token(agent: ConsulAgent) -> str:
+    """What a deploy needs here: the stack's deploy keys, the event, and the fleet's health."""
+    return agent.make_token(f'key_prefix "{KV_PREFIX}/deploy/" {{ policy = "write" }}\n'
+                            'event "deploy" { policy = "write" }\n'
+                            'node_prefix "" { policy = "read" }\n'
+                            'service_prefix "" { policy = "read" }')
+
+
+def _bucket(moto_server: str) -> tuple[Any, str]:
     bucket = f"rel-{uuid.uuid4().hex[:12]}"
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return s3, bucket
+
+
+@pytest.fixture
+def env(moto_server: str, tmp_path: Path, consul_agent: ConsulAgent) -> Iterator[Env]:
+    """moto S3 and the real Consul 1.14.11 agent (default-deny ACLs, a deploy token)."""
+    s3, bucket = _bucket(moto_server)
+    consul_agent.wipe(KV_PREFIX)
+    token = deploy_token(consul_agent)
+    listed = consul_agent.api("GET", "/v1/event/list").json()
+    view = AgentView(consul_agent, token, frozenset(e["ID"] for e in listed))
+    target = Target(stack="staging", app=APP, bucket=bucket, kv_prefix=KV_PREFIX,
+                    keep=5, region="us-east-1", s3_endpoint=moto_server,
+                    consul_addr=consul_agent.address, consul_token=token, consul_ca=None)
+    try:
+        yield Env(s3, bucket, view, target, tmp_path)
+    finally:
+        consul_agent.wipe(KV_PREFIX)
+
+
+@pytest.fixture
+def double_env(moto_server: str, tmp_path: Path) -> Iterator[Env]:
+    """moto S3 and the Consul double, for the tests that break Consul or read the wire."""
+    from tests.consul_double import ConsulDouble
+
+    s3, bucket = _bucket(moto_server)
     with ConsulDouble() as consul:
         target = Target(stack="staging", app=APP, bucket=bucket, kv_prefix=KV_PREFIX,
-                               keep=5, region="us-east-1", s3_endpoint=moto_server,
-                               consul_addr=consul.address, consul_token=None, consul_ca=None)
+                        keep=5, region="us-east-1", s3_endpoint=moto_server,
+                        consul_addr=consul.address, consul_token=None, consul_ca=None)
         yield Env(s3, bucket, consul, target, tmp_path)
 
 
@@ -372,7 +437,7 @@ def test_push_against_moto_uploads_the_archive_the_manifest_names(env: Env) -> N
 
 
 @pytest.mark.integration
-def test_push_against_moto_and_consul_double_points_current_at_the_manifest(env: Env) -> None:
+def test_push_against_moto_and_consul_points_current_at_the_manifest(env: Env) -> None:
     pushed = env.push()
     assert env.consul.value(CURRENT) == pushed.release.manifest
     assert pushed.release.manifest == (f"s3://{env.bucket}/releases/{APP}/"
@@ -380,7 +445,7 @@ def test_push_against_moto_and_consul_double_points_current_at_the_manifest(env:
 
 
 @pytest.mark.integration
-def test_second_push_against_consul_double_keeps_the_first_as_previous(env: Env) -> None:
+def test_second_push_keeps_the_first_as_previous(env: Env) -> None:
     first = env.push(b"one")
     second = env.push(b"two")
     assert env.consul.value(CURRENT) == second.release.manifest
@@ -388,11 +453,18 @@ def test_second_push_against_consul_double_keeps_the_first_as_previous(env: Env)
 
 
 @pytest.mark.integration
-def test_push_against_consul_double_fires_the_deploy_event_after_the_pointer(env: Env) -> None:
+def test_push_fires_the_deploy_event_carrying_the_manifest(env: Env) -> None:
     pushed = env.push()
     assert [(e.name, e.payload) for e in env.consul.events] == \
         [("deploy", pushed.release.manifest.encode())]
-    writes = [p for m, p in env.consul.requests if m == "PUT"]
+
+
+@pytest.mark.integration
+def test_push_against_consul_double_fires_the_deploy_event_after_the_pointer(
+        double_env: Env) -> None:
+    # The order of the writes on the wire: the double records every request.
+    double_env.push()
+    writes = [p for m, p in double_env.consul.requests if m == "PUT"]
     assert writes == ["/v1/txn", "/v1/event/fire/deploy"]
 
 
@@ -406,7 +478,8 @@ def test_push_against_moto_shows_upload_progress(env: Env) -> None:
 
 @pytest.mark.integration
 def test_push_against_consul_double_sends_the_acl_token_with_the_transaction(
-        moto_server: str, env: Env) -> None:
+        moto_server: str, double_env: Env) -> None:
+    env = double_env
     from tests.consul_double import ConsulDouble
 
     with ConsulDouble(token="s3cret") as consul:
@@ -466,7 +539,8 @@ def test_push_refuses_when_s3_reports_another_checksum_and_leaves_pointer_unchan
 
 @pytest.mark.integration
 def test_push_interrupted_at_the_kv_write_after_upload_leaves_pointer_unchanged(
-        env: Env) -> None:
+        double_env: Env) -> None:
+    env = double_env  # Consul fails the txn: a fault only the double can be made to give
     first = env.push(b"one")
     env.consul.fail_txn_after = env.consul.txn_writes_applied
     with pytest.raises(PointerError):
@@ -541,13 +615,14 @@ def test_push_whose_event_fails_says_the_pointer_moved(env: Env) -> None:
     from deploy.pointer import connect
 
     with pytest.raises(EventError, match="notify") as caught:
-        env.push(pointers=NoEvents(connect(env.consul.address, None), KV_PREFIX, APP))
+        env.push(pointers=NoEvents(connect(env.consul.address, env.target.consul_token),
+                                   KV_PREFIX, APP))
     assert env.consul.value(CURRENT) is not None
     assert env.consul.value(CURRENT) in str(caught.value)
 
 
 @pytest.mark.integration
-def test_rollback_against_consul_double_restores_the_previous_pointer(env: Env) -> None:
+def test_rollback_restores_the_previous_pointer(env: Env) -> None:
     first = env.push(b"one")
     env.push(b"two")
     chosen, _, _ = rollback(env.target, s3=env.s3, pointers=env.pointers())
@@ -556,7 +631,7 @@ def test_rollback_against_consul_double_restores_the_previous_pointer(env: Env) 
 
 
 @pytest.mark.integration
-def test_rollback_against_consul_double_fires_the_event_again(env: Env) -> None:
+def test_rollback_fires_the_event_again(env: Env) -> None:
     first = env.push(b"one")
     env.push(b"two")
     rollback(env.target, s3=env.s3, pointers=env.pointers())
@@ -575,13 +650,15 @@ def test_rollback_to_a_release_whose_manifest_is_gone_leaves_pointer_unchanged(
 
 
 @pytest.mark.integration
-def test_cli_push_then_rollback_real_subprocess_against_moto_and_consul_double(
+def test_cli_push_then_rollback_real_subprocess_against_moto_and_consul(
         env: Env, moto_server: str) -> None:
     release = make_release(env.tmp / "cli-release", {"index.html": b"<h1>hi</h1>"})
     run_env = {**os.environ, "CONSUL_HTTP_ADDR": env.consul.address,
+               "CONSUL_HTTP_TOKEN": str(env.target.consul_token),
                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    # No node is registered here: without --no-wait a push exits 5 (zero nodes is not success).
     common = ["--stack", "staging", "--bucket", env.bucket, "--s3-endpoint", moto_server,
-              "--region", "us-east-1"]
+              "--region", "us-east-1", "--no-wait"]
 
     def cli(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "deploy", *argv], cwd=ROOT,
@@ -603,7 +680,9 @@ def test_cli_reports_a_failure_before_the_pointer_with_exit_1_and_says_it_is_unc
     code = main(["push", "--stack", "staging", "--bucket", "no-such-bucket-here",
                         "--s3-endpoint", moto_server, "--region", "us-east-1",
                         str(make_release(env.tmp / "r"))],
-                       env={"CONSUL_HTTP_ADDR": env.consul.address}, out=io.StringIO(), err=err)
+                       env={"CONSUL_HTTP_ADDR": env.consul.address,
+                            "CONSUL_HTTP_TOKEN": str(env.target.consul_token)},
+                       out=io.StringIO(), err=err)
     assert code == 1
     assert "NoSuchBucket" in err.getvalue()
     assert "the deploy pointer was not changed" in err.getvalue()
@@ -619,8 +698,9 @@ def test_cli_without_bucket_uses_the_name_the_stack_gives_it_against_moto(
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
     code = main(["push", "--stack", "staging", "--s3-endpoint", moto_server,
-                        "--region", "us-east-1", str(make_release(env.tmp / "r"))],
-                       env={"CONSUL_HTTP_ADDR": env.consul.address}, out=io.StringIO(),
+                        "--region", "us-east-1", "--no-wait", str(make_release(env.tmp / "r"))],
+                       env={"CONSUL_HTTP_ADDR": env.consul.address,
+                            "CONSUL_HTTP_TOKEN": str(env.target.consul_token)}, out=io.StringIO(),
                        err=io.StringIO())
     assert code == 0
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from components.consul.client import ConsulHttpError, ConsulUnreachable
+from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size
 from deploy.canary import CanaryError, CanaryRecord
 from deploy.canary_lock import CanaryLock, fire_to
 from tests.deploy.fake_consul import FakeConsul
@@ -130,7 +131,7 @@ def test_a_failed_release_says_to_delete_the_key_by_hand() -> None:
 def test_fire_to_sends_the_deploy_event_to_exactly_the_named_nodes() -> None:
     consul = FakeConsul()
     assert fire_to(consul, "s3://b/r2/m.yml", ["node-a", "ip-10.0.0.1"]) == "ev-1"
-    assert consul.events == [("deploy", "s3://b/r2/m.yml", r"^(node\-a|ip\-10\.0\.0\.1)$")]
+    assert consul.events == [("deploy", "s3://b/r2/m.yml", r"^(node-a|ip-10\.0\.0\.1)$")]
 
 
 def test_fire_to_without_an_id_in_the_answer_returns_empty() -> None:
@@ -139,13 +140,18 @@ def test_fire_to_without_an_id_in_the_answer_returns_empty() -> None:
     assert fire_to(consul, "s3://b/m", ["a"]) == ""
 
 
-def test_fire_to_refuses_a_manifest_url_over_the_event_payload_limit() -> None:
+def test_fire_to_refuses_an_event_that_would_exceed_512_encoded_bytes_with_its_filter() -> None:
+    # The boundary is Consul's own: tests/consul_agent/test_event_size.py measures it.
     consul = FakeConsul()
-    assert fire_to(consul, "s3://" + "x" * 475, ["a"]) == "ev-1"
+    longest = max(n for n in range(600)
+                  if encoded_event_size("deploy", b"x" * n, "^a$") <= EVENT_SIZE_LIMIT)
+    assert fire_to(consul, "s" * longest, ["a"]) == "ev-1"
     with pytest.raises(CanaryError) as caught:
-        fire_to(consul, "s3://" + "x" * 476, ["a"])
-    assert str(caught.value) == ("manifest URL is 481 bytes; a Consul event payload must be "
-                                 "at most 480 bytes")
+        fire_to(consul, "s" * (longest + 1), ["a"])
+    assert str(caught.value) == (
+        f"--canary: manifest URL {'s' * (longest + 1)} ({longest + 1} bytes) makes the encoded "
+        "'deploy' event 513 bytes with its node filter; Consul allows 512: use a shorter bucket "
+        "name or --release-id")
     assert len(consul.events) == 1
 
 

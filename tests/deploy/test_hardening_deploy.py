@@ -19,7 +19,8 @@ from deploy.cli import main
 from deploy.errors import DeployError
 from deploy.publish import push
 from deploy.s3 import UploadError
-from tests.deploy.test_deploy import Env, env, refuse  # noqa: F401 - the moto + Consul double fixture
+from tests.real_consul import ConsulAgent
+from tests.test_deploy import Env, env, refuse  # noqa: F401 - the moto + Consul agent fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,17 +123,18 @@ def test_push_against_moto_with_other_files_under_a_dead_push_id_says_how_to_go_
     assert env.consul.value("webapp/staging/deploy/webapp/current") is None
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("key", ["current", "previous"])
-def test_status_against_consul_double_names_a_pointer_that_is_not_utf8(key: str) -> None:
-    from tests.consul_double import ConsulDouble
-
-    with ConsulDouble() as consul:
-        consul.put(f"webapp/staging/deploy/webapp/{key}", b"\xff\xfes3://x")
-        err = io.StringIO()
-        code = main(["status", "--stack", "staging", "--bucket", "b",
-                            "--consul-addr", consul.address], env={}, out=io.StringIO(),
-                           err=err)
+def test_status_names_a_pointer_that_is_not_utf8(key: str, consul_agent: ConsulAgent) -> None:
+    prefix = consul_agent.fresh_prefix()
+    consul_agent.api("PUT", f"/v1/kv/{prefix}/deploy/webapp/{key}", data=b"\xff\xfes3://x")
+    err = io.StringIO()
+    try:
+        code = main(["status", "--stack", "staging", "--bucket", "b", "--kv-prefix", prefix,
+                     "--consul-addr", consul_agent.address],
+                    env={"CONSUL_HTTP_TOKEN": consul_agent.management_token},
+                    out=io.StringIO(), err=err)
+    finally:
+        consul_agent.wipe(prefix)
     assert code == 1
     assert len(err.getvalue().strip().splitlines()) == 1
     assert f"deploy/webapp/{key}" in err.getvalue()

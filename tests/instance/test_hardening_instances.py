@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.consul_double import ConsulDouble
 from tests.instance.test_instance_scripts import (
     APP,
     HANDLER,
@@ -30,6 +29,7 @@ from tests.instance.test_instance_scripts import (
     stack,  # noqa: F401
     write_node_env,
 )
+from tests.real_consul import ConsulAgent
 
 pytestmark = pytest.mark.integration
 BUCKET = "rel-staging"
@@ -85,11 +85,16 @@ def test_release_pull_real_script_names_a_bad_duration(node: Node, name: str,  #
     b"s3://rel-staging/releases/webapp/\xff\xfe/manifest.yml",
 ])
 def test_release_pull_real_script_refuses_a_pointer_with_control_bytes_or_not_utf8(
-        node: Node, pointer: bytes) -> None:  # noqa: F811
-    with ConsulDouble() as consul:
-        write_node_env(node, BUCKET, consul.address)
-        consul.put(f"{APP}/staging/deploy/{APP}/current", pointer)
-        result = node.run(RELEASE_PULL)
+        node: Node, pointer: bytes, consul_agent: ConsulAgent) -> None:  # noqa: F811
+    # On a real Consul 1.14.11 agent, the pointer read with a token for the stack's prefix.
+    consul_agent.wipe(f"{APP}/staging")
+    consul_agent.api("PUT", f"/v1/kv/{APP}/staging/deploy/{APP}/current", data=pointer)
+    token = consul_agent.make_token(f'key_prefix "{APP}/staging/" {{ policy = "read" }}')
+    write_node_env(node, BUCKET, consul_agent.address)
+    try:
+        result = node.run(RELEASE_PULL, extra={"CONSUL_HTTP_TOKEN": token})
+    finally:
+        consul_agent.wipe(f"{APP}/staging")
     assert_one_line(result, 2)
     assert "control character" in result.stderr or "not UTF-8" in result.stderr
     assert node.stretcher_calls() == []

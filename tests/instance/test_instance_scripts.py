@@ -5,7 +5,9 @@ stretcher is the real one (v1.1.0, built by scripts/go-tools into .tools/bin): i
 manifest URL, fetches the manifest and the archive from the moto S3 server (the AWS SDK inside it
 reads AWS_ENDPOINT_URL_S3), verifies the checksum, unpacks with tar, syncs with rsync and runs the
 release-switch commands. A two-line wrapper on PATH only records each URL it is handed (`tee`)
-and execs it. Consul is the HTTP double (tests/consul_double.py): the real agent cannot be built.
+and execs it. Consul is a real Consul 1.14.11 server (tests/real_consul.py, ACLs default-deny):
+the deploy tool moves its pointer and fires its `deploy` events, which the handler is handed as
+`consul watch` hands them (the events the agent lists).
 
 Stand-ins, named where used: the app restart is a small script whose outcome the test chooses;
 `systemctl`, `ln` and `mv` shims on PATH make the switch see a unit, fail or die between steps.
@@ -31,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.go_tools import tool
+from tests.real_consul import ConsulAgent
 
 FILES = Path(__file__).resolve().parents[2] / "image/ansible/roles/stretcher/files"
 RELEASE_SWITCH = FILES / "release-switch"
@@ -174,6 +177,7 @@ def node(tmp_path: Path) -> Node:
         "WEBTIER_STATE_DIR": str(state),
         "WEBTIER_NODE_ENV": str(node_env),
         "WEBTIER_CONSUL_ENV": str(tmp_path / "consul-template.env"),
+        "WEBTIER_NODE_TOKEN_ENV": str(tmp_path / "node-token.env"),
         "WEBTIER_RESTART_CMD": str(restart),
         "WEBTIER_PULL_WAIT": "3",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
@@ -315,24 +319,55 @@ def test_abandon_real_script_never_deletes_the_current_release(node: Node) -> No
     assert node.current_release() == "r1"
 
 
-# --- with S3 (moto) and Consul (double): releases published by the real deploy tool -------------
+# --- with S3 (moto) and a real Consul 1.14.11 agent: releases published by the real deploy tool --
+
+
+@dataclass(frozen=True)
+class Event:
+    ltime: int
+    body: dict[str, Any]
+
+
+@dataclass
+class AgentEvents:
+    """The real agent (tests/real_consul.py) and the `deploy` events fired since a test began."""
+
+    agent: ConsulAgent
+    token: str
+    before: frozenset[str]
+
+    @property
+    def address(self) -> str:
+        return self.agent.address
+
+    @property
+    def events(self) -> list[Event]:
+        listed = self.agent.api("GET", "/v1/event/list", params={"name": "deploy"}).json()
+        return [Event(int(e["LTime"]), e) for e in listed if e["ID"] not in self.before]
 
 
 @pytest.fixture
-def stack(moto_server: str, node: Node) -> Iterator[Stack]:
+def stack(moto_server: str, node: Node, consul_agent: ConsulAgent) -> Iterator[Stack]:
     import boto3
-
-    from tests.consul_double import ConsulDouble
 
     bucket = f"rel-{uuid.uuid4().hex[:12]}"
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    with ConsulDouble() as consul:
-        write_node_env(node, bucket, consul.address)
-        node.env.update(AWS_ENDPOINT_URL_S3=moto_server, AWS_ACCESS_KEY_ID="testing",
-                        AWS_SECRET_ACCESS_KEY="testing")
-        yield Stack(node, s3, bucket, consul, moto_server)
+    consul_agent.wipe(f"{APP}/staging")
+    # One token for the deploy tool and the node here; which actor may do what is
+    # tests/consul_tokens' matrix. The node reads it from consul-template.env, as it does at boot.
+    token = consul_agent.make_token(f'key_prefix "{APP}/staging/" {{ policy = "write" }}\n'
+                                    'event "deploy" { policy = "write" }')
+    (node.tmp / "consul-template.env").write_text(f"CONSUL_HTTP_TOKEN={token}\n")
+    seen = frozenset(e["ID"] for e in consul_agent.api("GET", "/v1/event/list").json())
+    write_node_env(node, bucket, consul_agent.address)
+    node.env.update(AWS_ENDPOINT_URL_S3=moto_server, AWS_ACCESS_KEY_ID="testing",
+                    AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        yield Stack(node, s3, bucket, AgentEvents(consul_agent, token, seen), moto_server)
+    finally:
+        consul_agent.wipe(f"{APP}/staging")
 
 
 @dataclass
@@ -340,7 +375,7 @@ class Stack:
     node: Node
     s3: Any
     bucket: str
-    consul: Any
+    consul: AgentEvents
     endpoint: str
 
     def push(self, content: str) -> str:
@@ -354,9 +389,10 @@ class Stack:
         (release / "app.txt").write_text(content)
         target = Target(stack="staging", app=APP, bucket=self.bucket, kv_prefix=f"{APP}/staging",
                         keep=3, region="us-east-1", s3_endpoint=self.endpoint,
-                        consul_addr=self.consul.address, consul_token=None, consul_ca=None,
-                        app_root=str(self.node.root))
-        pointers = PointerStore(connect(self.consul.address, None), target.kv_prefix, APP)
+                        consul_addr=self.consul.address, consul_token=self.consul.token,
+                        consul_ca=None, app_root=str(self.node.root))
+        pointers = PointerStore(connect(self.consul.address, self.consul.token),
+                                target.kv_prefix, APP)
         with open(os.devnull, "w") as quiet:
             return push(target, release, s3=self.s3, pointers=pointers, err=quiet).release.release
 
@@ -367,14 +403,15 @@ class Stack:
 
         target = Target(stack="staging", app=APP, bucket=self.bucket, kv_prefix=f"{APP}/staging",
                         keep=3, region="us-east-1", s3_endpoint=self.endpoint,
-                        consul_addr=self.consul.address, consul_token=None, consul_ca=None,
-                        app_root=str(self.node.root))
-        pointers = PointerStore(connect(self.consul.address, None), target.kv_prefix, APP)
+                        consul_addr=self.consul.address, consul_token=self.consul.token,
+                        consul_ca=None, app_root=str(self.node.root))
+        pointers = PointerStore(connect(self.consul.address, self.consul.token),
+                                target.kv_prefix, APP)
         return rollback(target, s3=self.s3, pointers=pointers)[0].release
 
     def events_json(self) -> str:
         """What `consul watch -type event -name deploy` hands its handler: every buffered event."""
-        return json.dumps([e.as_json() for e in self.consul.events if e.name == "deploy"])
+        return json.dumps([e.body for e in self.consul.events])
 
     def app_text(self) -> str:
         return (self.node.current / "app.txt").read_text()
@@ -395,7 +432,7 @@ def test_release_pull_real_script_real_stretcher_moto_deploys_the_pointer_releas
 
 
 @pytest.mark.integration
-def test_release_pull_real_script_against_consul_double_exits_0_when_nothing_published(
+def test_release_pull_real_script_exits_0_when_nothing_published(
         stack: Stack) -> None:
     result = stack.node.run(RELEASE_PULL)
     assert result.returncode == 0, result.stderr
@@ -414,17 +451,41 @@ def test_release_pull_real_script_real_stretcher_moto_does_not_redeploy_the_curr
 
 @pytest.mark.integration
 def test_release_pull_real_script_reads_the_pointer_with_the_consul_template_token(
-        node: Node, moto_server: str) -> None:
-    from tests.consul_double import ConsulDouble
+        stack: Stack) -> None:
+    # Default-deny ACLs: the pointer is readable only with the token consul-template.env holds.
+    release = stack.push("one")
+    env_file = stack.node.tmp / "consul-template.env"
+    token_line = env_file.read_text()
+    env_file.write_text("")
+    denied = stack.node.run(RELEASE_PULL)
+    assert denied.returncode != 0
+    assert "403" in denied.stderr
+    assert stack.consul.token not in denied.stderr
+    env_file.write_text(token_line)
+    assert stack.node.run(RELEASE_PULL).returncode == 0
+    assert stack.node.current_release() == release
 
-    with ConsulDouble(token="s3cret") as consul:
-        write_node_env(node, "rel-x", consul.address)
-        (node.tmp / "consul-template.env").write_text("CONSUL_HTTP_TOKEN=s3cret\n")
-        result = node.run(RELEASE_PULL)
-        assert result.returncode == 0, result.stderr
-        kv_reads = [r for r in consul.recorded if r.path.startswith("/v1/kv/")]
-        assert kv_reads
-        assert {r.headers.get("x-consul-token") for r in kv_reads} == {"s3cret"}
+
+@pytest.mark.integration
+def test_release_pull_real_script_reports_with_the_node_token_under_the_consul_node_name(
+        stack: Stack) -> None:
+    # The template token may only read (consul_tokens/model.py); the report is a write, sent
+    # with the agent token boot puts in node-token.env, under the node name boot puts in node.env.
+    agent = stack.consul.agent
+    nodes = f"{APP}/staging/deploy/{APP}/nodes/"
+    read_only = agent.make_token(f'key_prefix "{APP}/staging/" {{ policy = "read" }}')
+    reporter = agent.make_token(f'key_prefix "{nodes}" {{ policy = "write" }}')
+    (stack.node.tmp / "consul-template.env").write_text(f"CONSUL_HTTP_TOKEN={read_only}\n")
+    (stack.node.tmp / "node-token.env").write_text(f"CONSUL_HTTP_TOKEN={reporter}\n")
+    with (stack.node.tmp / "node.env").open("a") as env:
+        env.write(f"NODES_PREFIX={nodes}\nCONSUL_NODE_NAME={APP}-staging-i-0abc\n")
+    release = stack.push("one")
+    done = stack.node.run(RELEASE_PULL)
+    assert done.returncode == 0, done.stderr
+    assert "could not report" not in done.stderr
+    stored = agent.api("GET", f"/v1/kv/{nodes}{APP}-staging-i-0abc", params={"raw": ""})
+    assert stored.status_code == 200, stored.text
+    assert json.loads(stored.content)["release"] == release
 
 
 @pytest.mark.integration
