@@ -56,7 +56,7 @@ def test_nodes_of_another_stack_under_the_same_service_do_not_count() -> None:
     consul.health = [entry("shop-prod-i-1", check("passing")),
                      entry("shop-staging-i-2", check("critical"), stack="staging"),
                      {"Node": {"Node": "no-meta"}, "Checks": []}]
-    # FakeConsul applies the node-meta filter as Consul does (tests/fake_consul.py).
+    # FakeConsul applies the node-meta filter as Consul does (tests/deploy/fake_consul.py).
     assert [n.node for n in view(consul).nodes()] == ["shop-prod-i-1"]
 
 

@@ -19,8 +19,8 @@ from deploy.cli import main
 from deploy.errors import DeployError
 from deploy.publish import push
 from deploy.s3 import UploadError
+from tests.deploy.test_deploy import Env, env, refuse  # noqa: F401 - the moto + Consul agent fixture
 from tests.real_consul import ConsulAgent
-from tests.test_deploy import Env, env, refuse  # noqa: F401 - the moto + Consul agent fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 
