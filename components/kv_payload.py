@@ -21,7 +21,7 @@ KV_MAX_VALUE_BYTES = 512 * 1024
 # Left for the JSON framing of each op that the size estimate below does not count exactly.
 _OP_OVERHEAD = 96
 
-RELATIVE_KEY = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
+RELATIVE_KEY = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\Z")
 PREFIX = RELATIVE_KEY
 
 TxnOp = dict[str, dict[str, Any]]
@@ -106,11 +106,11 @@ def relative_key(prefix: str, full: str) -> str | None:
 def entry_problems(prefix: str, entries: Mapping[str, str]) -> list[str]:
     """Why these entries cannot be written under `prefix`; empty when they can."""
     problems: list[str] = []
-    if not PREFIX.match(prefix):
+    if not PREFIX.fullmatch(prefix):
         problems.append(f"prefix {prefix!r} must be a KV path like app/staging "
                         "(letters, digits, '_', '.', '-', separated by single '/')")
     for key in sorted(entries):
-        if not RELATIVE_KEY.match(key):
+        if not RELATIVE_KEY.fullmatch(key):
             problems.append(f"key {key!r} must be relative to the prefix, like "
                             "database/master-user (no leading or trailing '/', no empty segments)")
             continue

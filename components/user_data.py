@@ -6,10 +6,10 @@ value can reach this text because the builder never receives one.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
 from contracts import consul_agent, lifecycle, release_layout
+from contracts.escaping import env_line, hcl_string, heredoc, shell_word, url_path
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ class AppService:
 
 def service_hcl(app: str, service: AppService) -> str:
     """/etc/consul.d/app-service.hcl: the app as a Consul service with an HTTP check."""
-    name = _hcl_string(release_layout.service_name(app))
-    url = _hcl_string(f"http://127.0.0.1:{service.port}{service.health_path}")
+    name = hcl_string(release_layout.service_name(app))
+    url = hcl_string(f"http://127.0.0.1:{service.port}{url_path(service.health_path)}")
     return (f"service {{\n  name = {name}\n  port = {service.port}\n  check {{\n"
             f"    id       = \"app-health\"\n    http     = {url}\n"
             f"    interval = \"{service.interval}s\"\n    timeout  = \"{service.timeout}s\"\n"
@@ -70,7 +70,7 @@ class LifecycleBoot:
 def _lifecycle_env(boot: BootSettings) -> str:
     h = boot.hooks
     assert h is not None
-    return "\n".join(f"{k}={shlex.quote(str(v))}" for k, v in (
+    return "\n".join(env_line(k, v) for k, v in (
         ("AWS_REGION", boot.region),
         ("LAUNCH_HOOK", lifecycle.LAUNCH_HOOK),
         ("TERMINATE_HOOK", lifecycle.TERMINATE_HOOK),
@@ -87,11 +87,12 @@ AGENT_TOKEN_PARAMETER = "consul/agent-token"
 TEMPLATE_TOKEN_PARAMETER = "consul/template-token"
 CA_CERT_PARAMETER = "consul/ca-cert"
 IMDS = "http://169.254.169.254/latest"
+NODE_HCL = f"{consul_agent.CONFIG_DIR}/node.hcl"
+APP_SERVICE_HCL = f"{consul_agent.CONFIG_DIR}/app-service.hcl"
 
 
 def render(boot: BootSettings) -> str:
-    q = shlex.quote
-    node_env = "\n".join(f"{k}={q(v)}" for k, v in (
+    node_env = "\n".join(env_line(k, v) for k, v in (
         ("WEBTIER_ENV", boot.environment),
         ("APP_NAME", boot.app),
         ("AWS_REGION", boot.region),
@@ -107,28 +108,24 @@ def render(boot: BootSettings) -> str:
     hooks_env = hooks_end = ""
     if boot.hooks is not None:
         env_file = lifecycle.LIFECYCLE_ENV
-        hooks_env = (f"\ncat > {env_file} <<'LIFECYCLE_ENV'\n{_lifecycle_env(boot)}\n"
-                     f"LIFECYCLE_ENV\nchmod 0644 {env_file}\n")
+        hooks_env = (f"\n{heredoc(env_file, 'LIFECYCLE_ENV', _lifecycle_env(boot))}"
+                     f"chmod 0644 {env_file}\n")
         hooks_end = ("# Terminating: drain and leave Consul first. Launching: the group waits in\n"
                      "# Pending:Wait until this instance says it is healthy (or abandons it).\n"
                      "systemctl enable --now lifecycle-watch.service\n"
                      "/usr/local/bin/lifecycle-hook launch\n")
     service = ""
     if boot.service is not None:
-        service = (f"\ncat > /etc/consul.d/app-service.hcl <<'APP_SERVICE'\n"
-                   f"{service_hcl(boot.app, boot.service)}APP_SERVICE\n"
-                   "chmod 0644 /etc/consul.d/app-service.hcl\n")
-    retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
+        body = service_hcl(boot.app, boot.service)
+        service = (f"\n{heredoc(APP_SERVICE_HCL, 'APP_SERVICE', body)}"
+                   f"chmod 0644 {APP_SERVICE_HCL}\n")
     return f"""#!/bin/bash
 # webtier boot: the image holds everything but the environment, the secrets and the release.
 set -euo pipefail
 umask 077
 install -d -m 0755 /etc/webtier
 
-cat > /etc/webtier/node.env <<'NODE_ENV'
-{node_env}
-NODE_ENV
-chmod 0644 /etc/webtier/node.env
+{heredoc("/etc/webtier/node.env", "NODE_ENV", node_env)}chmod 0644 /etc/webtier/node.env
 . /etc/webtier/node.env
 {hooks_env}
 # Secrets come from SSM SecureString parameters at boot, never through this script.
@@ -146,15 +143,13 @@ imds() {{
 instance_id="$(imds instance-id)"
 
 # The node name carries the stack, so the agent token's node_prefix rule covers this stack only.
-cat > {consul_agent.CONFIG_DIR}/node.hcl <<NODE_HCL
-datacenter = "$CONSUL_DATACENTER"
-node_name  = "$CONSUL_NODE_NAME_PREFIX$instance_id"
-node_meta {{
-  environment = "$WEBTIER_ENV"
-  app         = "$APP_NAME"
+# Every value is written here, escaped once; only the instance id comes at boot, checked first.
+[[ "$instance_id" =~ ^i-[0-9a-f]{{8,17}}$ ]] || {{
+  echo "webtier boot: IMDS instance-id is not an instance id" >&2
+  exit 1
 }}
-retry_join = [{_hcl_string(retry_join)}]
-NODE_HCL
+{heredoc(NODE_HCL, "NODE_HCL", node_hcl(boot))}printf 'node_name  = "%s%s"\\n' \\
+  {shell_word(hcl_string(boot.node_name_prefix)[1:-1])} "$instance_id" >> {NODE_HCL}
 {service}
 gossip_key="$(param {GOSSIP_KEY_PARAMETER})"
 agent_token="$(param {AGENT_TOKEN_PARAMETER})"
@@ -210,6 +205,10 @@ chmod 0640 {consul_agent.WAN_CONFIG}
 """
 
 
-def _hcl_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def node_hcl(boot: BootSettings) -> str:
+    """/etc/consul.d/node.hcl without node_name, which needs the instance id known at boot."""
+    retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
+    return (f"datacenter = {hcl_string(boot.datacenter)}\n"
+            f"node_meta {{\n  environment = {hcl_string(boot.environment)}\n"
+            f"  app         = {hcl_string(boot.app)}\n}}\n"
+            f"retry_join = [{hcl_string(retry_join)}]\n")

@@ -9,7 +9,7 @@ STACKS = ("staging", "production")
 # Stacks whose fleet must survive the loss of an availability zone.
 HIGH_AVAILABILITY_STACKS = frozenset({"production"})
 
-APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]\Z")
 APP_NAME_ALLOWED = "3-32 lowercase letters, digits and dashes, starting with a letter"
 
 

@@ -30,7 +30,7 @@ from contracts.release_layout import APP_ROOT
 
 # Release ids end up in S3 keys, directory names and the manifest's shell commands, so they are
 # restricted to characters that need no quoting anywhere.
-RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 RELEASE_ID_ALLOWED = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 # S3 allows 10,000 parts of at least 5 MiB (the last may be smaller).
@@ -50,7 +50,7 @@ class ReleaseError(Exception):
 
 
 def check_app(app: str) -> str:
-    if not APP_NAME.match(app):
+    if not APP_NAME.fullmatch(app):
         raise ReleaseError(f"--app {app!r}: must be {APP_NAME_ALLOWED} (the stack's webtier:app)")
     return app
 

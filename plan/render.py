@@ -31,7 +31,7 @@ from plan.resource_types import HIDDEN_IN_TREE, SHOWN
 
 LIMIT = 160  # longer values are cut, with their length and a digest so a change still shows
 SPLIT = 100  # a map or list longer than this shows one leaf per line in the tree
-_PLAIN = re.compile(r"^[\w./:@*<>+=-][\w ./:@*<>+=,-]*$")
+_PLAIN = re.compile(r"^[\w./:@*<>+=-][\w ./:@*<>+=,-]*\Z")
 LEGEND = ("[secret] = secret value · [unknown] = known only once the update runs · "
           "[mock] = made up by the mock engine (what AWS assigns, the AMI a promotion finds)")
 _DEFAULT_OPTIONS: Mapping[str, Any] = {

@@ -73,8 +73,8 @@ RESOURCE_STAR_ONLY_ACTIONS = frozenset({
 # pattern within these families (e.g. "ec2:Describe*") with Resource "*" grants nothing more.
 RESOURCE_STAR_ONLY_PREFIXES = ("ec2:describe", "autoscaling:describe")
 
-SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*$")
-PINNED_VERSION = re.compile(r"^[1-9][0-9]*$")
+SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*\Z")
+PINNED_VERSION = re.compile(r"^[1-9][0-9]*\Z")
 
 # What a secret looks like in user data. The assignment pattern only fires on a literal value:
 # shell expansions ($x, $(cmd), ${x}), printf/template placeholders (%s, {{ }}, <...>) and quotes

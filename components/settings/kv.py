@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from components.settings.reader import ConfigObject
 from contracts.names import default_kv_prefix
 
-KV_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*$")
+KV_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*\Z")
 # Consul's gossip key is 32 random bytes in base64: a string of this shape is a secret.
-GOSSIP_KEY_SHAPE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+GOSSIP_KEY_SHAPE = re.compile(r"^[A-Za-z0-9+/]{43}=\Z")
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|private[_-]?key)")
 
 
@@ -30,7 +30,7 @@ class KvSettings:
 
 def looks_secret(key: str, value: str) -> bool:
     name = key.rsplit("/", 1)[-1]
-    return bool(_SECRET_NAME.search(name)) or bool(GOSSIP_KEY_SHAPE.match(value)) \
+    return bool(_SECRET_NAME.search(name)) or bool(GOSSIP_KEY_SHAPE.fullmatch(value)) \
         or value.startswith("-----BEGIN")
 
 
@@ -39,7 +39,7 @@ def parse_kv(obj: ConfigObject, stack: str, app: str) -> KvSettings:
     values: dict[str, str] = {}
     for key, value in obj.mapping("values").items():
         where = f"{obj.key}.values.{key}"
-        if not KV_KEY.match(key):
+        if not KV_KEY.fullmatch(key):
             obj.problems.add(where, key, "key must be lowercase path segments like database/host")
         elif not isinstance(value, str | int | float | bool) or value is None:
             obj.problems.add(where, value, "must be a string, number or boolean")
@@ -52,7 +52,7 @@ def parse_kv(obj: ConfigObject, stack: str, app: str) -> KvSettings:
             values[key] = json.dumps(value) if isinstance(value, bool) else str(value)
     secret_keys: set[str] = set()
     for i, key in enumerate(obj.items("secretKeys")):
-        if not isinstance(key, str) or not KV_KEY.match(key):
+        if not isinstance(key, str) or not KV_KEY.fullmatch(key):
             obj.problems.add(f"{obj.key}.secretKeys[{i}]", key, "must be a KV key like db/password")
         elif key in values:
             obj.problems.add(f"{obj.key}.secretKeys[{i}]", key,

@@ -82,7 +82,7 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
         region = "us-east-1"
     assert isinstance(region, str)
     app_raw = raw.get(f"{ns}app", PROJECT)
-    app = app_raw if isinstance(app_raw, str) and APP_NAME.match(app_raw) else PROJECT
+    app = app_raw if isinstance(app_raw, str) and APP_NAME.fullmatch(app_raw) else PROJECT
     if app != app_raw:
         problems.add(f"{ns}app", app_raw, f"must be {APP_NAME_ALLOWED}")
 

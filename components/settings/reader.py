@@ -104,7 +104,7 @@ class ConfigObject:
             allowed = allowed or pattern.allowed
             pattern = pattern.pattern
         if pattern is not None and name in self.raw and isinstance(value, str) \
-                and not pattern.match(value):
+                and not pattern.fullmatch(value):
             self.problems.add(f"{self.key}.{name}", value,
                               allowed or f"must match {pattern.pattern}")
             return default
