@@ -4,6 +4,7 @@ itself: tests/fleet/test_user_data_escaping.py). Every ID rule matches the whole
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -56,8 +57,15 @@ def test_a_setting_refuses_an_adversarial_string_in_one_line_or_keeps_it(key: st
         assert key in message
         return
     assert REACHES_A_FILE[key](settings) == value
-    # What the settings keep, the user data can carry (refusing here would be too late).
-    render(BOOT)
+    # What the settings keep, the user data can carry (refusing at render would be too late).
+    assert BOOT.service is not None
+    render(dataclasses.replace(
+        BOOT, app=settings.app, region=settings.region, datacenter=settings.consul.datacenter,
+        kv_prefix=settings.kv.prefix, join_tag_key=settings.consul.join_tag_key,
+        join_tag_value=settings.consul.join_tag_value,
+        release_bucket=settings.release.bucket_name or BOOT.release_bucket,
+        service=dataclasses.replace(BOOT.service,
+                                    health_path=settings.load_balancer.health_check_path)))
 
 
 @pytest.mark.parametrize("path", ["/health\n", "/a b", '/a"b', "/a$(id)", "/a`id`", "/a%0a",
