@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from contracts import json_text
 from deploy.fleet_status import UNREGISTERED, NodeStatus
 from deploy.progress import RolloutProgress
 
@@ -52,7 +53,7 @@ class CanaryRecord:
 
     @classmethod
     def from_json(cls, text: str) -> CanaryRecord:
-        data = json.loads(text)
+        data = json_text.loads(text)
         data["nodes"] = tuple(data["nodes"])
         return cls(**data)
 

@@ -25,6 +25,7 @@ from components.consul_client import (
     normalize_address,
     read_ca,
 )
+from contracts import json_text
 from contracts.release_layout import DEPLOY_EVENT, deploy_keys
 
 EVENT_NAME = DEPLOY_EVENT
@@ -149,7 +150,7 @@ class PointerStore:
         if raw is None:
             return ()
         try:
-            return tuple(Release(**entry) for entry in json.loads(raw))
+            return tuple(Release(**entry) for entry in json_text.loads(raw))
         except (ValueError, TypeError) as e:
             raise PointerError(f"{self.history_key} does not hold a deploy history (a JSON list "
                                f"of {{release, manifest, at, by}}): {e}; delete the key to "
@@ -203,7 +204,7 @@ def _check(key: str, index: int) -> dict[str, Any]:
 
 def _errors(body: object) -> str:
     try:
-        errors = json.loads(str(body)).get("Errors") or []
+        errors = json_text.loads(str(body)).get("Errors") or []
         return "; ".join(str(e.get("What", e)) for e in errors) or str(body)
     except (ValueError, AttributeError):
         return str(body)[:300]

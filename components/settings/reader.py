@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast, get_args
 
 import pulumi
 
+from contracts import json_text
 from contracts.aws_ids import IdRule
 
 T = TypeVar("T")
@@ -167,7 +168,7 @@ def decode(key: str, raw: object, problems: Problems) -> object:
         text = raw.strip()
         if text[:1] in "{[":
             try:
-                return json.loads(text)
+                return json_text.loads(text)
             except json.JSONDecodeError as err:
                 problems.add(key, raw, f"is not valid JSON ({err.msg})")
                 return None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from components.settings.kv import KvSettings
 from components.settings.reader import Problems, Secret
+from contracts import json_text
 from contracts.names import PROJECT
 
 # The secret keys, with what each holds (the message for a missing one names the command).
@@ -73,7 +74,7 @@ def parse_kv_secrets(raw: Mapping[str, object], secret_keys: set[str], kv: KvSet
     decoded = raw[key]
     if isinstance(decoded, str):
         try:
-            decoded = json.loads(decoded)
+            decoded = json_text.loads(decoded)
         except json.JSONDecodeError:
             decoded = None
     if not isinstance(decoded, dict):
