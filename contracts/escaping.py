@@ -100,3 +100,11 @@ def url_path(value: str) -> str:
     if not URL_PATH.fullmatch(value):
         raise UnsafeValue(URL_PATH_ALLOWED)
     return value
+
+
+def terminal_text(value: str) -> str:
+    """``value`` safe to print on a terminal: every character that is not printable (escape
+    sequences, bells, carriage returns, bidi overrides) shown as a Python escape instead."""
+    if value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)

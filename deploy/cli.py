@@ -32,6 +32,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from components.consul_client import ConsulError
+from contracts.escaping import terminal_text
 from deploy import arguments
 from deploy.artifacts import ReleaseError, check_links
 from deploy.canary import CanaryError, Clock
@@ -91,7 +93,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         elif args.command == "status":
             _print_status(pointers, out)
             for line in fleet_lines(ports, pointers.read(), target.stack):
-                print(line, file=out)
+                print(terminal_text(line), file=out)
             if args.wait:
                 follow(ports, args.wait, args.timeout, out)
         else:
@@ -105,28 +107,33 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
               file=err)
         return 130
     except CanaryFailed as e:
-        print(f"deploy: error: {e}", file=err)
+        print(terminal_text(f"deploy: error: {e}"), file=err)
         return 4
     except RolloutUnhealthy as e:
-        print(f"deploy: error: {e}", file=err)
+        print(terminal_text(f"deploy: error: {e}"), file=err)
         return 5
     except EventError as e:
-        print(f"deploy: error: {e}", file=err)
+        print(terminal_text(f"deploy: error: {e}"), file=err)
         return 3
-    except (DeployError, ReleaseError, UploadError, PointerError, CanaryError, FleetError) as e:
+    # ConsulError last: an answer no step expected (a proxy's page) is still one line.
+    except (DeployError, ReleaseError, UploadError, PointerError, CanaryError, FleetError,
+            ConsulError) as e:
         unchanged = "" if UNCHANGED in str(e) else f"; {UNCHANGED}"
-        print(f"deploy: error: {e}{unchanged}", file=err)
+        print(terminal_text(f"deploy: error: {e}{unchanged}"), file=err)
         return 1
     return 0
 
 
 def _print_status(pointers: PointerStore, out: TextIO) -> None:
+    # Every value comes from KV, which anyone with write access there may fill: no escape
+    # sequence of theirs reaches the operator's terminal.
     state = pointers.read()
-    print(f"{pointers.current_key}: {state.current or 'unset'}", file=out)
-    print(f"{pointers.previous_key}: {state.previous or 'unset'}", file=out)
+    print(terminal_text(f"{pointers.current_key}: {state.current or 'unset'}"), file=out)
+    print(terminal_text(f"{pointers.previous_key}: {state.previous or 'unset'}"), file=out)
     for entry in state.history:
         mark = "*" if entry.manifest == state.current else " "
-        print(f" {mark} {entry.release}  {entry.at}  {entry.by}  {entry.manifest}", file=out)
+        print(terminal_text(f" {mark} {entry.release}  {entry.at}  {entry.by}  {entry.manifest}"),
+              file=out)
 
 
 

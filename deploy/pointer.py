@@ -150,7 +150,13 @@ class PointerStore:
         if raw is None:
             return ()
         try:
-            return tuple(Release(**entry) for entry in json_text.loads(raw))
+            entries = json_text.loads(raw)
+            if not isinstance(entries, list):
+                raise TypeError(f"a JSON {type(entries).__name__}, not a list")
+            history = tuple(Release(**entry) for entry in entries)
+            if not all(isinstance(v, str) for r in history for v in asdict(r).values()):
+                raise TypeError("an entry holds a value that is not a string")
+            return history
         except (ValueError, TypeError) as e:
             raise PointerError(f"{self.history_key} does not hold a deploy history (a JSON list "
                                f"of {{release, manifest, at, by}}): {e}; delete the key to "

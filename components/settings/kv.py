@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from components.settings.reader import ConfigObject
-from contracts.names import default_kv_prefix
+from contracts.names import KV_PATH, default_kv_prefix
 
-KV_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*\Z")
+KV_KEY = KV_PATH
 # Consul's gossip key is 32 random bytes in base64: a string of this shape is a secret.
 GOSSIP_KEY_SHAPE = re.compile(r"^[A-Za-z0-9+/]{43}=\Z")
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|private[_-]?key)")
