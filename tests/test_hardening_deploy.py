@@ -72,7 +72,7 @@ def test_push_real_cli_refuses_a_link_to_etc_passwd_before_touching_s3_or_consul
     os.symlink("/etc/passwd", path / "static" / "passwd")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CONSUL_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "deploy", "push", "--stack", "staging", "--bucket", "webapp-releases",
+        [sys.executable, "-m", "deploy", "push", "--stack", "staging", "--bucket", "acme-rel",
          "--consul-addr", "127.0.0.1:1", str(path)],
         cwd=ROOT, capture_output=True, text=True, env=clean, timeout=60)
     assert result.returncode == 1, result.stderr
@@ -130,7 +130,7 @@ def test_status_against_consul_double_names_a_pointer_that_is_not_utf8(key: str)
     with ConsulDouble() as consul:
         consul.put(f"webapp/staging/deploy/webapp/{key}", b"\xff\xfes3://x")
         err = io.StringIO()
-        code = main(["status", "--stack", "staging", "--bucket", "webapp-releases",
+        code = main(["status", "--stack", "staging", "--bucket", "acme-rel",
                             "--consul-addr", consul.address], env={}, out=io.StringIO(),
                            err=err)
     assert code == 1

@@ -33,7 +33,7 @@ class S3:
     def __init__(self) -> None:
         self.heads: list[str] = []
 
-    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's
+    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
         self.heads.append(Key)
         return {}
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 def clean_env(**extra: str) -> dict[str, str]:
     """No AWS or Consul settings from the caller: nothing may reach a real service."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CONSUL_"))}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_DEFAULT_REGION="ap-northeast-1", AWS_EC2_METADATA_DISABLED="true")
     env.update(extra)
     return env

@@ -88,7 +88,7 @@ def release(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "release"
     path.mkdir()
     (path / "app.txt").write_text("v1")
-    yield path
+    return path
 
 
 def test_a_unix_socket_in_the_release_is_refused_naming_it(release: Path) -> None:
