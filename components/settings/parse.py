@@ -22,6 +22,8 @@ from components.settings.secrets import (
     StackSecrets,
     parse_kv_secrets,
     parse_secret,
+    plaintext_secret_problem,
+    plaintext_secrets_elsewhere,
 )
 from components.template_keys import kv_parity_errors
 from contracts.aws_ids import REGION, TAG_KEY
@@ -65,6 +67,8 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
             problems.note(f"{key} is not a known setting (known: "
                           f"{', '.join(sorted(PLAIN_KEYS))}, and the secrets "
                           f"{', '.join(sorted(SECRET_KEYS))}); its value is not shown")
+    for key in plaintext_secrets_elsewhere(raw, secret_keys):
+        problems.note(plaintext_secret_problem(key, stack))
     for key in PLAIN_KEYS:
         if f"{ns}{key}" in secret_keys:
             problems.note(f"{ns}{key} is a secret but holds plain settings: "
