@@ -21,7 +21,8 @@ SECRET_KEYS: Mapping[str, str] = {
     "kvSecrets": "secret KV values, e.g. --path 'kvSecrets[\"database/master-password\"]'",
 }
 OPTIONAL_SECRETS = frozenset({"consulKvToken", "kvSecrets"})
-# A config key (any namespace) whose name ends in a word that says it holds a secret: aws:secretKey, aws:token,
+# A config key (any namespace) whose name ends in a word that says it holds a secret:
+# aws:secretKey, aws:token,
 # a mistyped webtie:consulGossipKey, db:password ...
 _SECRET_NAME = re.compile(r"(?i)(?:secret(?:[_-]?key)?|token|pass(?:word|wd)?|private[_-]?key|"
                           r"gossip[_-]?key|access[_-]?key|credentials?)\Z")
