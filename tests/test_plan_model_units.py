@@ -24,7 +24,6 @@ from plan.model import (
     Resource,
     SettingDifference,
     compare,
-    decoded_user_data,
     dependency_order,
     diff,
     flatten,
@@ -38,6 +37,7 @@ from plan.model import (
     tree_order,
 )
 from plan.resource_types import COMMAND
+from plan.user_data_text import decoded_user_data
 
 
 def res(key: str, type_: str = "a:b:C", inputs: Mapping[str, Any] | None = None,
