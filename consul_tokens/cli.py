@@ -37,6 +37,7 @@ from components.settings.secrets import SECRET_KEYS
 from consul_tokens.apply import Ensured, ensure
 from consul_tokens.rules import TokenSpec, stack_tokens
 from contracts.names import STACKS
+from contracts.stack_file import StackFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL = 2, 3, 4, 5
@@ -58,6 +59,8 @@ def load_stack(stack: str, root: Path = ROOT) -> StackSettings:
         return parse_settings(stack, config, secret_keys)
     except FileNotFoundError as err:
         raise CommandError(EXIT_USAGE, f"--stack {stack}: {err}") from None
+    except StackFileError as err:
+        raise CommandError(EXIT_USAGE, str(err)) from None
     except SettingsError as err:
         raise CommandError(EXIT_USAGE, str(err)) from None
 
@@ -158,6 +161,11 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
                 results = [ensure(client, spec) for spec in specs]
         except ConsulError as e:
             raise CommandError(EXIT_CONSUL, f"{endpoint.where()}: {e}") from None
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # JSON of another shape than Consul's ACL API gives (a proxy, another service).
+            raise CommandError(EXIT_CONSUL, f"{endpoint.where()}: answered JSON that is not "
+                               "Consul's ACL API (is a proxy or another service there?)"
+                               ) from None
         if args.set_config:
             for r in results:
                 if r.spec.config_key:
