@@ -135,3 +135,24 @@ def test_settings_refuse_an_id_with_a_trailing_newline(key: str, value: Any) -> 
     with pytest.raises(SettingsError) as caught:
         parse(key, value)
     assert key.split(".")[0] in str(caught.value)
+
+
+@pytest.mark.parametrize(("pool", "says"), [
+    ({"minSize": 1000}, "webtier:capacity.warmPool.minSize = 1000: must be at most fleet maxSize"),
+    ({"maxGroupPreparedCapacity": 1000},
+     "webtier:capacity.warmPool.maxGroupPreparedCapacity = 1000: must be at most twice fleet "
+     "maxSize"),
+])
+def test_a_warm_pool_larger_than_the_fleet_can_use_is_refused(pool: dict[str, int],
+                                                               says: str) -> None:
+    config, secrets = stack_config("staging", overrides={"webtier:capacity.warmPool": pool,
+                                                         "webtier:capacity.mixedInstances": None})
+    with pytest.raises(SettingsError, match=re.escape(says)):
+        parse_settings("staging", config, secrets)
+
+
+def test_a_warm_pool_the_fleet_can_use_passes() -> None:
+    config, secrets = stack_config("staging", overrides={
+        "webtier:capacity.warmPool": {"minSize": 1, "maxGroupPreparedCapacity": 4},
+        "webtier:capacity.mixedInstances": None})
+    assert parse_settings("staging", config, secrets).capacity.warm_pool is not None
