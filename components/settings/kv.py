@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from components.kv_payload import value_problem
 from components.settings.reader import ConfigObject
 from contracts.names import KV_PATH, default_kv_prefix
 
@@ -59,6 +60,9 @@ def parse_kv(obj: ConfigObject, stack: str, app: str) -> KvSettings:
                              "is also in kv.values: a key is either plain or secret")
         else:
             secret_keys.add(key)
+    for key, value in values.items():
+        if (problem := value_problem(prefix, key, value)) is not None:
+            obj.problems.note(f"{obj.key}.values: {problem}")
     specific = {str(k) for k in obj.items("environmentSpecific")}
     obj.done()
     return KvSettings(prefix, values, frozenset(secret_keys), frozenset(specific))

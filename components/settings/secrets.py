@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from components.kv_payload import value_problem
 from components.settings.kv import KvSettings
 from components.settings.reader import Problems, Secret
 from contracts import json_text
@@ -105,6 +106,9 @@ def parse_kv_secrets(raw: Mapping[str, object], secret_keys: set[str], kv: KvSet
         problems.add(key, "[secret]", "must be an object of KV key -> secret value")
         return {}
     out = {str(k): Secret(str(v)) for k, v in decoded.items()}
+    for name, secret in out.items():
+        if (problem := value_problem(kv.prefix, name, secret.value)) is not None:
+            problems.note(f"{key}: {problem}")
     for name in sorted(kv.secret_keys - set(out)):
         problems.note(missing(name))
     for name in sorted(set(out) - kv.secret_keys):

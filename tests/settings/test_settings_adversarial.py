@@ -156,3 +156,21 @@ def test_a_warm_pool_the_fleet_can_use_passes() -> None:
         "webtier:capacity.warmPool": {"minSize": 1, "maxGroupPreparedCapacity": 4},
         "webtier:capacity.mixedInstances": None})
     assert parse_settings("staging", config, secrets).capacity.warm_pool is not None
+
+
+@pytest.mark.parametrize("size", [400 * 1024, 512 * 1024])
+def test_a_kv_value_over_what_one_txn_carries_is_refused_at_plan_time(size: int) -> None:
+    # 384-512 KiB passed the old 512 KiB check, and then every `up` got 413 from /v1/txn.
+    config, secrets = stack_config("staging", overrides={
+        "webtier:kv.values": {"big/blob": "x" * size}})
+    with pytest.raises(SettingsError, match=r"value of key 'big/blob' is \d+ bytes; written "
+                                            r"through Consul's /v1/txn"):
+        parse_settings("staging", config, secrets)
+
+
+def test_a_kv_value_just_under_the_txn_limit_passes() -> None:
+    from components.kv_payload import max_value_bytes
+
+    config, secrets = stack_config("staging", overrides={
+        "webtier:kv.values": {"big/blob": "x" * max_value_bytes("webapp/staging", "big/blob")}})
+    parse_settings("staging", config, secrets)
