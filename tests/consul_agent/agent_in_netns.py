@@ -34,20 +34,21 @@ _PRELUDE = textwrap.dedent(f"""
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+        except urllib.error.URLError as e:  # the agent may answer 413 and close mid-upload
+            return 0, str(e.reason)
     def get(path):
         return json.loads(call("GET", path)[1])
-    for _ in range(300):
-        try:
-            if call("GET", "/v1/status/leader")[1].strip() not in ('', '""'):
-                break
-        except OSError:
-            pass
+    for _ in range(300):  # until the dev server has elected itself
+        status, leader = call("GET", "/v1/status/leader")
+        if status == 200 and leader.strip() not in ('', '""'):
+            break
         time.sleep(0.1)
 """)
 
 
 def run_in_agent(config: dict[str, str], snippet: str, tmp: Path) -> Any:
-    """Start the agent with ``config`` files, run ``snippet`` (which prints one JSON value)."""
+    """Start the agent with ``config`` files, run ``snippet`` (which prints one JSON value).
+    The agent's log is left at ``tmp``/agent.log."""
     conf = tmp / "conf"
     conf.mkdir()
     for name, text in config.items():

@@ -47,7 +47,10 @@ def test_every_string_written_with_hcl_string_reads_back_from_the_agent(tmp_path
     assert me["Config"]["Datacenter"] == BOOT.datacenter
     assert me["Meta"]["environment"] == BOOT.environment
     assert me["Meta"]["app"] == BOOT.app
+    # The agent's debug view masks tag_key ("hidden"); the rest is the one string written.
     assert me["DebugConfig"]["RetryJoinLAN"] == [
-        f"provider=aws tag_key={BOOT.join_tag_key} tag_value={BOOT.join_tag_value}"]
+        f"provider=aws tag_key=hidden tag_value={BOOT.join_tag_value}"]
     (check,) = [c for c in view["checks"].values() if c["ServiceName"] == BOOT.app]
-    assert check["Definition"]["HTTP"] == "http://127.0.0.1:8080/health"
+    assert check["Type"] == "http"
+    (service,) = [s for s in me["DebugConfig"]["Services"] if s["Name"] == BOOT.app]
+    assert [c["HTTP"] for c in service["Checks"]] == ["http://127.0.0.1:8080/health"]

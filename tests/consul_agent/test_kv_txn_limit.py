@@ -27,6 +27,10 @@ def test_the_txn_limit_is_what_the_agent_enforces(tmp_path: Path) -> None:
                           for name, body in bodies.items()}}))
     """
     statuses = run_in_agent({}, snippet, tmp_path)
-    assert statuses == {"at_limit": 200, "kv_max": 413}
+    assert statuses["at_limit"] == 200
+    # Consul answers 413 and closes before reading the body, so the client may see the closed
+    # connection instead of the status; its log names the refusal either way.
+    assert statuses["kv_max"] in (413, 0)
+    assert "too large, max size: 524288 bytes" in (tmp_path / "agent.log").read_text()
     assert value_problem(PREFIX, KEY, "x" * limit) is None
     assert value_problem(PREFIX, KEY, "x" * 512 * 1024) is not None
