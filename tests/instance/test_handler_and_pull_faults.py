@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 FILES = Path(__file__).resolve().parent.parent.parent / "image/ansible/roles/stretcher/files"
 URL = "s3://rel-staging/releases/webapp/r1/manifest.yml"
 

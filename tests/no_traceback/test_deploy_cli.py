@@ -20,6 +20,8 @@ from tests.no_traceback.harness import (
     run,
 )
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 BASE = ["--stack", "staging", "--bucket", "webapp-staging-releases"]
 DEPLOY = "webapp/staging/deploy/webapp"  # Pulumi.staging.yaml: app webapp, default KV prefix
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.no_traceback.harness import assert_exit, run
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 FILES = Path(__file__).resolve().parent.parent.parent / "image/ansible/roles/stretcher/files"
 URL = "s3://rel-staging/releases/webapp/r1/manifest.yml"
 GOOD_ENV = "APP_NAME=webapp\nRELEASE_BUCKET=rel-staging\nKV_PREFIX=webapp/staging\n" \

@@ -21,6 +21,8 @@ from tests.no_traceback.harness import (
     run,
 )
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 # Stack files no reader can use, each with a phrase of the one-line error.
 UNUSABLE = {
     "not yaml": (b"config: [unclosed\n", "is not valid YAML"),
