@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from contracts.escaping import terminal_text
-from mock_engine import SECRET, UNKNOWN
+from mock_engine import PROMOTED_AMI, SECRET, UNKNOWN
 from plan.model import (
     MISSING,
     Change,
@@ -32,6 +32,7 @@ from plan.user_data_text import decoded_user_data
 
 LIMIT = 160  # longer values are cut, with their length and a digest so a change still shows
 SPLIT = 100  # a map or list longer than this shows one leaf per line in the tree
+_MOCK_TOKEN = re.compile(rf"[^\s\[\],{{}}]*(?:{re.escape(PROMOTED_AMI)}|[-/]mock)\b")
 _PLAIN = re.compile(r"^[\w./:@*<>+=-][\w ./:@*<>+=,-]*\Z")
 LEGEND = ("[secret] = secret value · [unknown] = known only once the update runs · "
           "[mock] = made up by the mock engine (what AWS assigns, the AMI a promotion finds)")
@@ -73,6 +74,11 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _mark_mock(line: str) -> str:
+    """Each made-up value inside a line of text labelled, as whole values are (show)."""
+    return _MOCK_TOKEN.sub(lambda m: f"[mock] {m.group(0)}", line)
+
+
 def _input_lines(key: str, value: Any) -> list[str]:
     """``key: value`` lines for the tree; a map too long for one line gets a line per leaf."""
     if isinstance(value, str) and top_key(key) == "userData":
@@ -80,7 +86,8 @@ def _input_lines(key: str, value: Any) -> list[str]:
         # made visible, so no line can redraw the terminal.
         text = decoded_user_data(value) or value
         return [f"{key}: <user data: {len(text.splitlines())} lines, sha256:{_digest(text)}>",
-                *(f"  | {terminal_text(line)}".rstrip() for line in text.splitlines())]
+                *(f"  | {_mark_mock(terminal_text(line))}".rstrip()
+                  for line in text.splitlines())]
     if isinstance(value, str) and json_document(value) is not None:
         return [f"{key}: <JSON document: {len(value)} chars, sha256:{_digest(value)}>"]
     if isinstance(value, Mapping | list) and len(show(value, None)) > SPLIT:

@@ -19,6 +19,8 @@ from components.user_data import AppService, BootSettings, LifecycleBoot, node_h
 from contracts.escaping import UnsafeValue, env_value, hcl_string, heredoc
 from tests.adversarial_strings import ADVERSARIAL
 
+pytestmark = pytest.mark.integration  # runs bash, the reader of everything checked here
+
 BOOT = BootSettings(
     environment="staging", app="webapp", region="ap-northeast-1", datacenter="staging",
     kv_prefix="webapp/staging", release_bucket="webapp-staging-releases",
