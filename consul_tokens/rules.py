@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from components.prepared_query_payload import query_name
 from contracts.consul_agent import node_name_prefix
+from contracts.escaping import hcl_string
 from contracts.names import PROJECT
 from contracts.release_layout import DEPLOY_EVENT, deploy_keys
 
@@ -32,7 +33,8 @@ class TokenSpec:
 
 
 def rule(resource: str, segment: str, policy: str) -> str:
-    return f'{resource} "{segment}" {{\n  policy = "{policy}"\n}}\n'
+    # Segments come from settings (app, KV prefix, services): written with the one HCL rule.
+    return f'{resource} {hcl_string(segment)} {{\n  policy = "{policy}"\n}}\n'
 
 
 def _prefix(kv_prefix: str) -> str:

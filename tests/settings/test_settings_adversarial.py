@@ -174,3 +174,12 @@ def test_a_kv_value_just_under_the_txn_limit_passes() -> None:
     config, secrets = stack_config("staging", overrides={
         "webtier:kv.values": {"big/blob": "x" * max_value_bytes("webapp/staging", "big/blob")}})
     parse_settings("staging", config, secrets)
+
+
+def test_acl_rule_segments_are_written_with_the_one_hcl_rule() -> None:
+    from consul_tokens.rules import rule
+
+    assert rule("key_prefix", "webapp/staging/", "read") == (
+        'key_prefix "webapp/staging/" {\n  policy = "read"\n}\n')
+    assert rule("key", 'a"}\nkey_prefix "" {', "write").splitlines()[0] == (
+        'key "a\\"}\\u000akey_prefix \\"\\" {" {')
