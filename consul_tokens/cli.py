@@ -35,6 +35,7 @@ from components.settings.secrets import SECRET_KEYS
 from consul_tokens.apply import Ensured, ForeignToken, ensure
 from consul_tokens.rules import TokenSpec, stack_tokens
 from contracts.argument_parser import ArgumentParser
+from contracts.stack_file import StackFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 # Defined once: docs/exit-codes.md is generated from it (python -m contracts.exit_code_table).
@@ -68,6 +69,8 @@ def load_stack(stack: str, root: Path = ROOT) -> StackSettings:
         return parse_settings(stack, config, secret_keys)
     except FileNotFoundError as err:
         raise CommandError(EXIT_USAGE, f"--stack {stack}: {err}") from None
+    except StackFileError as err:
+        raise CommandError(EXIT_USAGE, str(err)) from None
     except SettingsError as err:
         raise CommandError(EXIT_USAGE, str(err)) from None
 
@@ -172,6 +175,11 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
             raise CommandError(EXIT_FOREIGN, str(e)) from None
         except ConsulError as e:
             raise CommandError(EXIT_CONSUL, f"{endpoint.where()}: {e}") from None
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # JSON of another shape than Consul's ACL API gives (a proxy, another service).
+            raise CommandError(EXIT_CONSUL, f"{endpoint.where()}: answered JSON that is not "
+                               "Consul's ACL API (is a proxy or another service there?)"
+                               ) from None
         if args.set_config:
             for r in results:
                 if r.spec.config_key:

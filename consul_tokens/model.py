@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from components.consul.prepared_query_payload import query_name
 from contracts.consul_agent import node_name_prefix
+from contracts.escaping import hcl_string
 from contracts.names import PROJECT
 from contracts.release_layout import DEPLOY_EVENT, deploy_folder, deploy_keys, service_name
 
@@ -33,7 +34,8 @@ class Grant:
     policy: str
 
     def text(self) -> str:
-        return f'{self.resource} "{self.segment}" {{\n  policy = "{self.policy}"\n}}\n'
+        # Segments come from settings (app, KV prefix, services): written with the one HCL rule.
+        return f'{self.resource} {hcl_string(self.segment)} {{\n  policy = "{self.policy}"\n}}\n'
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("release-pull", f"{SCRIPTS}/release-pull"),
     ("deploy-event-handler", f"{SCRIPTS}/deploy-event-handler"),
     ("release-switch", f"{SCRIPTS}/release-switch"),
+    ("lifecycle-hook", f"{SCRIPTS}/lifecycle-hook"),
 )
 
 

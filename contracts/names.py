@@ -9,8 +9,11 @@ STACKS = ("staging", "production")
 # Stacks whose fleet must survive the loss of an availability zone.
 HIGH_AVAILABILITY_STACKS = frozenset({"production"})
 
-APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]\Z")
 APP_NAME_ALLOWED = "3-32 lowercase letters, digits and dashes, starting with a letter"
+# A Consul KV path of ours: lowercase segments, no empty, `.` or `..` segment climbing out.
+KV_PATH = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*\Z")
+KV_PATH_ALLOWED = "a KV path of lowercase segments like app/staging"
 
 
 def resource_prefix(app: str, stack: str) -> str:

@@ -16,6 +16,9 @@ import yaml
 MAX_BYTES = 1_000_000
 MAX_ALIASES = 100
 MAX_NODES = 100_000
+# Real stack files nest 4-5 levels; past this PyYAML (and any reader after it) would recurse
+# until RecursionError.
+MAX_DEPTH = 50
 
 
 class StackFileError(ValueError):
@@ -23,16 +26,41 @@ class StackFileError(ValueError):
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that counts aliases while composing, before any value is expanded."""
+    """SafeLoader that counts aliases and depth while composing, before any value is expanded,
+    and refuses a key given twice in one mapping (YAML says keys are unique; PyYAML keeps the
+    last one silently, so a reviewer would read the first)."""
 
     aliases = 0
+    depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                raise StackFileError(f"more than {MAX_ALIASES} YAML aliases (*name)")
-        return super().compose_node(parent, index)
+                raise _Bomb(f"more than {MAX_ALIASES} YAML aliases (*name)")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise StackFileError(f"nests deeper than {MAX_DEPTH} levels at line "
+                                     f"{mark.line + 1}")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key in seen:
+                raise StackFileError(f"the key {key!r} is given twice in one mapping (line "
+                                     f"{key_node.start_mark.line + 1}): keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+class _Bomb(StackFileError):
+    """Too many aliases: a possible alias bomb."""
 
 
 def _expanded_nodes(value: object, budget: int) -> int:
@@ -82,8 +110,10 @@ def load_stack_file(path: Path) -> dict[str, Any]:
         raise StackFileError(f"{where}: holds NUL bytes; is it a binary file?")
     try:
         doc = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
-    except StackFileError as e:
+    except _Bomb as e:
         raise StackFileError(f"{where}: {e}: refusing a possible alias bomb") from None
+    except StackFileError as e:
+        raise StackFileError(f"{where}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

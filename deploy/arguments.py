@@ -8,9 +8,44 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from contracts.argument_parser import ArgumentParser
+
+
+def _seconds(text: str, *, zero: bool) -> float:
+    """A finite number of seconds, above 0 (or 0 too if ``zero``): nan and inf would wait
+    forever, a negative number never."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+        words = "a number of seconds, 0 or more" if zero else "a positive number of seconds"
+        raise argparse.ArgumentTypeError(f"{text!r}: must be {words}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    return _seconds(text, zero=False)
+
+
+def bake_seconds(text: str) -> float:
+    return _seconds(text, zero=True)
+
+
+def canary_spec(text: str) -> str:
+    """``N`` nodes (at least 1) or ``P%`` of the healthy ones (more than 0, under 100)."""
+    try:
+        ok = 0 < float(text[:-1]) < 100 if text.endswith("%") else int(text) >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: must be a whole number of nodes (1 or more) or a percentage under 100% "
+            "like 25%; to deploy to every node at once, push without --canary")
+    return text
 
 
 def build(description: str) -> argparse.ArgumentParser:
@@ -69,7 +104,7 @@ def build(description: str) -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     wait = ArgumentParser(add_help=False)
     wait.add_argument(
-        "--timeout", type=float, default=600.0,
+        "--timeout", type=positive_seconds, default=600.0,
         help="seconds to wait for the nodes (default 600)",  # pragma: no mutate
     )
     wait.add_argument(
@@ -95,12 +130,12 @@ def build(description: str) -> argparse.ArgumentParser:
         "(default: webtier:release.keepReleases)",  # pragma: no mutate
     )
     p.add_argument(
-        "--canary",
+        "--canary", type=canary_spec,
         help="first deploy to N healthy nodes (or P%%); the pointer moves "  # pragma: no mutate
         "only once they run it healthy for --bake seconds",  # pragma: no mutate
     )
     p.add_argument(
-        "--bake", type=float, default=60.0,
+        "--bake", type=bake_seconds, default=60.0,
         help="seconds the canary nodes must stay healthy (default 60)",  # pragma: no mutate
     )
     p.add_argument(
@@ -129,7 +164,7 @@ def build(description: str) -> argparse.ArgumentParser:
         help="follow the rollout until every healthy node runs RELEASE",  # pragma: no mutate
     )
     st.add_argument(
-        "--timeout", type=float, default=600.0,
+        "--timeout", type=positive_seconds, default=600.0,
         help="seconds --wait waits (default 600)",  # pragma: no mutate
     )
     sub.add_parser(

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 import struct
 import tarfile
 import zlib
@@ -30,7 +31,7 @@ from contracts.release_layout import APP_ROOT
 
 # Release ids end up in S3 keys, directory names and the manifest's shell commands, so they are
 # restricted to characters that need no quoting anywhere.
-RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 RELEASE_ID_ALLOWED = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 # S3 allows 10,000 parts of at least 5 MiB (the last may be smaller).
@@ -50,7 +51,7 @@ class ReleaseError(Exception):
 
 
 def check_app(app: str) -> str:
-    if not APP_NAME.match(app):
+    if not APP_NAME.fullmatch(app):
         raise ReleaseError(f"--app {app!r}: must be {APP_NAME_ALLOWED} (the stack's webtier:app)")
     return app
 
@@ -150,6 +151,7 @@ def check_links(release_dir: Path) -> None:
     """
     root = os.path.realpath(release_dir)
     for path, arcname in _walk(release_dir):
+        _refuse_special(path, arcname)
         if not path.is_symlink():
             continue
         target = os.readlink(path)
@@ -158,6 +160,25 @@ def check_links(release_dir: Path) -> None:
             raise ReleaseError(f"{arcname!r} in the release is a symlink to {target!r}, outside "
                                "the release: links must stay inside it (make it relative, or "
                                "copy the file in)")
+
+
+def _refuse_special(path: Path, arcname: str) -> None:
+    """Only regular files, directories and symlinks travel; a hard link would carry the bytes of
+    a file that may live outside the release (tar stores the first name it meets as a copy)."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        raise ReleaseError(f"{arcname!r} in the release cannot be read ({e.strerror})") from None
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        raise ReleaseError(f"{arcname!r} in the release is a hard link ({st.st_nlink} names for "
+                           "one file): copy it in (`cp --remove-destination`) so it is a file of "
+                           "its own")
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        kind = {stat.S_IFSOCK: "a unix socket", stat.S_IFIFO: "a named pipe (FIFO)",
+                stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}.get(
+                    stat.S_IFMT(st.st_mode), "not a regular file")
+        raise ReleaseError(f"{arcname!r} in the release is {kind}: only files, directories and "
+                           "symlinks can be deployed; remove it from the release")
 
 
 def build_archive(release_dir: Path, *, part_size: int, on_part: PartHandler) -> Archive:
@@ -182,7 +203,7 @@ def build_archive(release_dir: Path, *, part_size: int, on_part: PartHandler) ->
                       format=tarfile.PAX_FORMAT, copybufsize=_COPY_CHUNK) as tar:
         for path, arcname in _walk(release_dir):
             info = tar.gettarinfo(str(path), arcname=arcname)
-            if not (info.isreg() or info.isdir() or info.issym()):
+            if info is None or not (info.isreg() or info.isdir() or info.issym()):
                 raise ReleaseError(f"{str(path)!r} is not a regular file, directory or "
                                    "symlink: remove it from the release")
             _normalize(info)

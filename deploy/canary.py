@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from contracts import json_text
 from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size, worst_canary_filter
 from contracts.release_layout import DEPLOY_EVENT
 from deploy.fleet_status import UNREGISTERED, NodeStatus
@@ -54,7 +55,7 @@ class CanaryRecord:
 
     @classmethod
     def from_json(cls, text: str) -> CanaryRecord:
-        data = json.loads(text)
+        data = json_text.loads(text)
         data["nodes"] = tuple(data["nodes"])
         return cls(**data)
 
@@ -84,7 +85,12 @@ def canary_count(spec: str, healthy: int) -> int:
     if healthy == 0:
         raise CanaryError("--canary: no node of the service is healthy, so none can take the "
                           "canary; check `python -m deploy status`")
-    return min(count, healthy)
+    if count >= healthy:
+        # A canary of every node proves nothing before all of them run it: say so, not do it.
+        raise CanaryError(f"--canary {spec}: that is {count} of the {healthy} healthy node(s), "
+                          "the whole fleet; a canary must leave at least one node on the current "
+                          "release (push without --canary to deploy to every node at once)")
+    return count
 
 
 def check_canary_fits(spec: str, manifest: str, fleet_max: int, node_prefix: str) -> None:
@@ -185,12 +191,26 @@ def describe_failure(result: WaitResult) -> str:
     return f"{result.reason}: {'; '.join(parts)}" if parts else result.reason
 
 
-def explain(record: CanaryRecord, stack: str) -> list[str]:
-    """What `status` says about a canary left in flight (a Ctrl-C, a lost connection)."""
+def explain(record: CanaryRecord, stack: str, pointer_release: str | None = None,
+            pointer_moved: bool = False) -> list[str]:
+    """What `status` says about a canary left in flight (a Ctrl-C, a lost connection).
+
+    ``pointer_moved``: the pointer no longer names what it did when the canary started (someone
+    pushed or rolled back since), so it names ``pointer_release``, and that is where --abort
+    sends the canary nodes; --resume would refuse to promote."""
+    if not pointer_moved:
+        pointer_release = record.current_release
+    now = pointer_release or "nothing"
+    head = (f"canary in flight: {record.release} on {', '.join(record.nodes)} since {record.at} "
+            f"(by {record.by}); ")
+    if pointer_moved:
+        return [head + f"the pointer has moved since from {record.current_release or 'nothing'} "
+                f"to {now}",
+                f"  abandon it (the canary nodes go to {now}): "
+                f"python -m deploy push --stack {stack} --abort"]
     return [
-        f"canary in flight: {record.release} on {', '.join(record.nodes)} since {record.at} "
-        f"(by {record.by}); the pointer still names {record.current_release or 'nothing'}",
+        head + f"the pointer still names {now}",
         f"  finish it: python -m deploy push --stack {stack} --resume",
-        f"  abandon it (the canary nodes go back to {record.current_release or 'nothing'}): "
+        f"  abandon it (the canary nodes go back to {now}): "
         f"python -m deploy push --stack {stack} --abort",
     ]

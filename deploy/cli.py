@@ -25,7 +25,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from components.consul.client import ConsulError
 from contracts.consul_agent import node_name_prefix
+from contracts.escaping import terminal_text
 from contracts.exit_code_table import help_lines
 from deploy import arguments
 from deploy.artifacts import ReleaseError, check_links
@@ -101,7 +103,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         elif args.command == "status":
             _print_status(pointers, out)
             for line in fleet_lines(ports, pointers.read(), target.stack):
-                print(line, file=out)
+                print(terminal_text(line), file=out)
             if args.wait:
                 follow(ports, args.wait, args.timeout, out)
         else:
@@ -115,28 +117,33 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
               file=err)
         return EXIT_INTERRUPTED
     except CanaryFailed as e:
-        print(f"deploy: error: {e}", file=err)
+        print(terminal_text(f"deploy: error: {e}"), file=err)
         return EXIT_CANARY
     except RolloutUnhealthy as e:
-        print(f"deploy: error: {e}", file=err)
+        print(terminal_text(f"deploy: error: {e}"), file=err)
         return EXIT_UNHEALTHY
     except EventError as e:
-        print(f"deploy: error: {e}", file=err)
+        print(terminal_text(f"deploy: error: {e}"), file=err)
         return EXIT_EVENT
-    except (DeployError, ReleaseError, UploadError, PointerError, CanaryError, FleetError) as e:
+    # ConsulError last: an answer no step expected (a proxy's page) is still one line.
+    except (DeployError, ReleaseError, UploadError, PointerError, CanaryError, FleetError,
+            ConsulError) as e:
         unchanged = "" if UNCHANGED in str(e) else f"; {UNCHANGED}"
-        print(f"deploy: error: {e}{unchanged}", file=err)
+        print(terminal_text(f"deploy: error: {e}{unchanged}"), file=err)
         return EXIT_FAILED
     return 0
 
 
 def _print_status(pointers: PointerStore, out: TextIO) -> None:
+    # Every value comes from KV, which anyone with write access there may fill: no escape
+    # sequence of theirs reaches the operator's terminal.
     state = pointers.read()
-    print(f"{pointers.current_key}: {state.current or 'unset'}", file=out)
-    print(f"{pointers.previous_key}: {state.previous or 'unset'}", file=out)
+    print(terminal_text(f"{pointers.current_key}: {state.current or 'unset'}"), file=out)
+    print(terminal_text(f"{pointers.previous_key}: {state.previous or 'unset'}"), file=out)
     for entry in state.history:
         mark = "*" if entry.manifest == state.current else " "
-        print(f" {mark} {entry.release}  {entry.at}  {entry.by}  {entry.manifest}", file=out)
+        print(terminal_text(f" {mark} {entry.release}  {entry.at}  {entry.by}  {entry.manifest}"),
+              file=out)
 
 
 

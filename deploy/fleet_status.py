@@ -7,11 +7,11 @@ not in the service catalog (stopped, terminated) is listed as `unregistered` and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from components.consul.client import ConsulClient, ConsulError, ConsulHttpError
+from contracts import json_text
 from contracts.release_layout import deploy_keys, service_name
 
 UNREGISTERED = "unregistered"
@@ -87,7 +87,7 @@ def _worst(checks: list[dict[str, Any]]) -> tuple[str, str]:
 
 def _report(item: dict[str, Any]) -> tuple[str | None, str | None]:
     try:
-        data = json.loads(item.get("Value") or b"{}")
+        data = json_text.loads(item.get("Value") or b"{}")
         return str(data["release"]), str(data.get("since") or "") or None
     except (ValueError, KeyError, TypeError):
         # A node writes only this JSON; anything else is shown as unknown, not fatal.

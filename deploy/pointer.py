@@ -25,6 +25,7 @@ from components.consul.client import (
     normalize_address,
     read_ca,
 )
+from contracts import json_text
 from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size
 from contracts.release_layout import DEPLOY_EVENT, deploy_keys
 
@@ -146,7 +147,13 @@ class PointerStore:
         if raw is None:
             return ()
         try:
-            return tuple(Release(**entry) for entry in json.loads(raw))
+            entries = json_text.loads(raw)
+            if not isinstance(entries, list):
+                raise TypeError(f"a JSON {type(entries).__name__}, not a list")
+            history = tuple(Release(**entry) for entry in entries)
+            if not all(isinstance(v, str) for r in history for v in asdict(r).values()):
+                raise TypeError("an entry holds a value that is not a string")
+            return history
         except (ValueError, TypeError) as e:
             raise PointerError(f"{self.history_key} does not hold a deploy history (a JSON list "
                                f"of {{release, manifest, at, by}}): {e}; delete the key to "
@@ -211,7 +218,7 @@ def _check(key: str, index: int) -> dict[str, Any]:
 
 def _errors(body: object) -> str:
     try:
-        errors = json.loads(str(body)).get("Errors") or []
+        errors = json_text.loads(str(body)).get("Errors") or []
         return "; ".join(str(e.get("What", e)) for e in errors) or str(body)
     except (ValueError, AttributeError):
         return str(body)[:300]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
+from contracts.release_layout import manifest_key
+from deploy.artifacts import RELEASE_ID
 from deploy.errors import UNCHANGED, DeployError
 from deploy.pointer import PointerState, PointerStore, Release
 from deploy.publish import announce
@@ -18,6 +20,12 @@ def rollback(target: Target, *, s3: Any, pointers: PointerStore,
     state = pointers.read()
     chosen = choose_rollback(state, to)
     bucket, key = _split_s3(chosen.manifest)
+    if not RELEASE_ID.fullmatch(chosen.release) or key != manifest_key(target.app, chosen.release):
+        # Every node refuses any other URL at boot (release-pull): never point the fleet at it.
+        raise DeployError(f"history entry {chosen.release!r} names the manifest "
+                          f"{chosen.manifest!r}, not s3://<bucket>/"
+                          f"{manifest_key(target.app, '<release>')} with a release id of letters, "
+                          f"digits, . _ -: pick another with --to; {UNCHANGED}")
     # Without a configured bucket, the one the current pointer names is the stack's: `push`
     # wrote it there, so no AWS account lookup is needed to know it.
     ours = target.bucket or (_split_s3(state.current)[0] if state.current else None)

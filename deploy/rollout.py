@@ -114,21 +114,26 @@ def finish_canary(ports: Ports, record: CanaryRecord, index: int, timeout: float
 
 
 def revert(ports: Ports, record: CanaryRecord, index: int, timeout: float) -> str:
-    """Send the canary nodes back to the pointer's release and drop the lock; says how it went."""
-    if record.current is None or record.current_release is None:
+    """Send the canary nodes back to the pointer's release and drop the lock; says how it went.
+
+    The pointer as it is now, not as the record saw it: if someone pushed or rolled back since
+    the canary started, the rest of the fleet runs that, and so must the canary nodes."""
+    state = ports.pointers.read()
+    current, current_release = state.current, release_of(state)
+    if current is None or current_release is None:
         ports.lock.release(index)
         return "there is no current release to send the canary nodes back to"
-    ports.fire_to(record.current, record.nodes)
-    progress = RolloutProgress(f"revert {record.current_release}", ports.err,
+    ports.fire_to(current, record.nodes)
+    progress = RolloutProgress(f"revert {current_release}", ports.err,
                                now=ports.clock.now, timeout=min(timeout, REVERT_TIMEOUT))
-    result = wait_for_release(record.current_release, fleet=ports.fleet, clock=ports.clock,
+    result = wait_for_release(current_release, fleet=ports.fleet, clock=ports.clock,
                               timeout=min(timeout, REVERT_TIMEOUT), nodes=record.nodes,
                               progress=progress, poll=ports.poll)
     progress.finish()
     ports.lock.release(index)
     if result.ok:
-        return f"{', '.join(record.nodes)} went back to {record.current_release}"
-    return (f"{', '.join(record.nodes)} were sent back to {record.current_release} but did not "
+        return f"{', '.join(record.nodes)} went back to {current_release}"
+    return (f"{', '.join(record.nodes)} were sent back to {current_release} but did not "
             f"all report it healthy ({describe_failure(result)})")
 
 
@@ -172,8 +177,9 @@ def resume_or_abort(ports: Ports, *, abort: bool, timeout: float, out: TextIO) -
 def fleet_lines(ports: Ports, state: PointerState, stack: str) -> list[str]:
     """The node table of `status`, then what a canary left in flight means."""
     record, _ = ports.lock.read()
+    moved = record is not None and record.current != state.current
     return [*render_table(ports.fleet(), release_of(state)),
-            *(explain(record, stack) if record else [])]
+            *(explain(record, stack, release_of(state), moved) if record else [])]
 
 
 def follow(ports: Ports, release: str, timeout: float, out: TextIO) -> None:

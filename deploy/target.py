@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -15,6 +16,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.aws_ids import BUCKET_NAME, REGION
+from contracts.names import KV_PATH, KV_PATH_ALLOWED
 from contracts.release_layout import APP_ROOT, default_release_bucket
 from contracts.stack_file import StackFileError, load_stack_config
 from deploy.artifacts import check_app
@@ -104,13 +107,21 @@ def resolve_target(args: argparse.Namespace, env: Mapping[str, str], root: Path 
                  else "webtier:release.keepReleases")
         raise DeployError(f"{where} {json.dumps(keep, default=str)}: must be a whole number of "
                           "at least 1 (releases kept on each instance)")
+    bucket = _checked(pick("bucket", "WEBTIER_RELEASE_BUCKET"), BUCKET_NAME.pattern,
+                      "--bucket (or WEBTIER_RELEASE_BUCKET, webtier:release.bucketName)",
+                      BUCKET_NAME.allowed)
+    kv_prefix = _checked(str(pick("kv_prefix", "WEBTIER_KV_PREFIX", f"{app}/{args.stack}")),
+                         KV_PATH, "--kv-prefix (or WEBTIER_KV_PREFIX, webtier:kv.prefix)",
+                         f"must be {KV_PATH_ALLOWED}")
+    region = _checked(pick("region", "AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+                      REGION.pattern, "--region (or AWS_REGION, aws:region)", REGION.allowed)
     return Target(
         stack=args.stack,
         app=app,
-        bucket=pick("bucket", "WEBTIER_RELEASE_BUCKET"),
-        kv_prefix=str(pick("kv_prefix", "WEBTIER_KV_PREFIX", f"{app}/{args.stack}")),
+        bucket=bucket,
+        kv_prefix=kv_prefix,
         keep=keep,
-        region=pick("region", "AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+        region=region,
         s3_endpoint=_endpoint(pick("s3_endpoint", "AWS_ENDPOINT_URL_S3"),
                               "--s3-endpoint (or AWS_ENDPOINT_URL_S3)", schemeless=False),
         consul_addr=_endpoint(str(pick("consul_addr", "CONSUL_HTTP_ADDR", "127.0.0.1:8500")),
@@ -140,11 +151,26 @@ def _endpoint(value: Any, where: str, *, schemeless: bool) -> Any:
     return value
 
 
+def _checked(value: Any, rule: re.Pattern[str], where: str, allowed: str) -> Any:
+    """``value`` (None passes) if it matches ``rule`` whole; a DeployError naming ``where``."""
+    if value is not None and not (isinstance(value, str) and rule.fullmatch(value)):
+        raise DeployError(f"{where} {value!r}: {allowed}")
+    return value
+
+
 def _read_token(path: str) -> str:
     try:
-        return Path(path).read_text().strip()
+        token = Path(path).read_bytes().decode("utf-8").strip()
     except OSError as e:
         raise DeployError(f"Consul token file {path!r} cannot be read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        # Never the bytes: they are (part of) a token.
+        raise DeployError(f"Consul token file {path!r} is not UTF-8 text (byte {e.start}); it "
+                          "must hold only the token") from None
+    if not token or not token.isprintable():
+        raise DeployError(f"Consul token file {path!r} is empty or holds control characters; it "
+                          "must hold only the token") from None
+    return token
 
 
 def s3_client(target: Target) -> Any:

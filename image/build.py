@@ -51,6 +51,12 @@ from components.image.inputs import (  # noqa: E402 (needs the repo root on sys.
     parse_layer,
 )
 from contracts import image_tags  # noqa: E402 (needs the repo root on sys.path)
+from contracts.aws_ids import (  # noqa: E402 (needs the repo root on sys.path)
+    AMI_ID,
+    INSTANCE_TYPE,
+    REGION,
+    SUBNET_ID,
+)
 
 # The Go tools scripts/go-tools builds: Packer 1.9 (1.10 and later are not open source) and the
 # amazon plugin the template pins.
@@ -111,6 +117,12 @@ def run(args: argparse.Namespace, ec2: Any = None) -> str:
         if not getattr(args, flag):
             raise BuildError(f"--{flag.replace('_', '-')} (WEBTIER_IMAGE_{flag.upper()}) is "
                              f"required for the {layer} layer")
+    # Whole-string ID rules (contracts/aws_ids.py): a value with a newline never reaches Packer.
+    for flag, rule in (("region", REGION), ("source_ami", AMI_ID), ("subnet_id", SUBNET_ID),
+                       ("instance_type", INSTANCE_TYPE)):
+        value = getattr(args, flag, None)
+        if value is not None and not rule.matches(value):
+            raise BuildError(f"--{flag.replace('_', '-')} {value!r}: {rule.allowed}")
     target = LayerTarget(layer=layer, region=args.region, source_ami=args.source_ami)
     digest = content_hash(target, ROOT)
     if args.expected_hash and args.expected_hash != digest:

@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--capacity combines only with --compare or --base")
     try:
         text, status = _run(args)
-    except PlanError as e:
+    except (PlanError, StackFileError) as e:  # every mode: --capacity, --bootstrap-status too
         print(f"plan: {_redact(str(e))}", file=sys.stderr)
         return 2
     if _wants_markdown(args):

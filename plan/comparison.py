@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plan.model import Resource, _changed, decoded_user_data, tree_order
+from plan.model import Resource, _changed, tree_order
+from plan.user_data_text import decoded_user_data
 
 
 @dataclass(frozen=True)

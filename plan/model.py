@@ -6,8 +6,6 @@ replaces on is data in plan/resource_types.py; what rolls instances is decided h
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +26,7 @@ from plan.resource_types import (
     STACK,
 )
 from plan.rollout_estimate import estimate
+from plan.user_data_text import decoded_user_data
 
 # Values the mock engine makes up where AWS would assign them: names and ARNs ending in -mock (or
 # .../mock), and the AMI a promotion "finds". The plan labels them so nobody takes them as real.
@@ -229,16 +228,6 @@ def _is_scalar(value: Any) -> bool:
 
 def top_key(path: str) -> str:
     return re.split(r"[.\[(]", path, maxsplit=1)[0]
-
-
-def decoded_user_data(value: str) -> str | None:
-    """Base64 user data as text (launch templates take it encoded), or None if it is not."""
-    if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9+/=\s]+", value):
-        return None
-    try:
-        return base64.b64decode(value, validate=False).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
 
 
 # --- changes ---------------------------------------------------------------------------------

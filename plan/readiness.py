@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from bootstrap import stacks
-from components.settings.secrets import OPTIONAL_SECRETS, SECRET_KEYS
+from components.settings.secrets import (
+    OPTIONAL_SECRETS,
+    SECRET_KEYS,
+    plaintext_secrets_elsewhere,
+)
 from contracts.names import PROJECT
 from contracts.stack_file import load_stack_config, load_stack_file
 from mock_engine import is_encrypted
@@ -53,6 +57,8 @@ def readiness(stack: str, root: Path, environ: Mapping[str, str] | None = None) 
                 if not isinstance(kv_values, dict) or k not in kv_values]
     secret_keys = [*(f"{PROJECT}:{k}" for k in SECRET_KEYS), f"{PROJECT}:kvSecrets"]
     plaintext = sorted({k for k in secret_keys if k in config and not is_encrypted(config[k])})
+    plaintext += plaintext_secrets_elsewhere(config, [k for k, v in config.items()
+                                                      if is_encrypted(v)])
     imports = secrets_provider.environments(doc)
     provider = secrets_provider.provider(doc, secrets_provider.backend_url(environ, root))
     # A stack with neither secrets nor environments has no provider yet, whatever its backend.

@@ -13,13 +13,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mock_engine import SECRET, UNKNOWN
+from contracts.escaping import terminal_text
+from mock_engine import PROMOTED_AMI, SECRET, UNKNOWN
 from plan.comparison import Comparison, SettingDifference
 from plan.model import (
     MISSING,
     Change,
     Resource,
-    decoded_user_data,
     flatten,
     is_mock,
     json_document,
@@ -27,10 +27,12 @@ from plan.model import (
     top_key,
 )
 from plan.resource_types import HIDDEN_IN_TREE, SHOWN
+from plan.user_data_text import decoded_user_data
 
 LIMIT = 160  # longer values are cut, with their length and a digest so a change still shows
 SPLIT = 100  # a map or list longer than this shows one leaf per line in the tree
-_PLAIN = re.compile(r"^[\w./:@*<>+=-][\w ./:@*<>+=,-]*$")
+_MOCK_TOKEN = re.compile(rf"[^\s\[\],{{}}]*(?:{re.escape(PROMOTED_AMI)}|[-/]mock)\b")
+_PLAIN = re.compile(r"^[\w./:@*<>+=-][\w ./:@*<>+=,-]*\Z")
 LEGEND = ("[secret] = secret value · [unknown] = known only once the update runs · "
           "[mock] = made up by the mock engine (what AWS assigns, the AMI a promotion finds)")
 _DEFAULT_OPTIONS: Mapping[str, Any] = {
@@ -71,11 +73,20 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _mark_mock(line: str) -> str:
+    """Each made-up value inside a line of text labelled, as whole values are (show)."""
+    return _MOCK_TOKEN.sub(lambda m: f"[mock] {m.group(0)}", line)
+
+
 def _input_lines(key: str, value: Any) -> list[str]:
     """``key: value`` lines for the tree; a map too long for one line gets a line per leaf."""
     if isinstance(value, str) and top_key(key) == "userData":
+        # Every line, so a reviewer reads each command an instance would run as root; escapes
+        # made visible, so no line can redraw the terminal.
         text = decoded_user_data(value) or value
-        return [f"{key}: <user data: {len(text.splitlines())} lines, sha256:{_digest(text)}>"]
+        return [f"{key}: <user data: {len(text.splitlines())} lines, sha256:{_digest(text)}>",
+                *(f"  | {_mark_mock(terminal_text(line))}".rstrip()
+                  for line in text.splitlines())]
     if isinstance(value, str) and json_document(value) is not None:
         return [f"{key}: <JSON document: {len(value)} chars, sha256:{_digest(value)}>"]
     if isinstance(value, Mapping | list) and len(show(value, None)) > SPLIT:
@@ -212,7 +223,8 @@ def text_diff(path: str, a: Any, b: Any, a_name: str, b_name: str) -> list[str]:
         return []
     lines = list(difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(),
                                       a_name, b_name, lineterm="", n=2))
-    if len(lines) > 200:
+    # User data is shown whole: every command an instance runs must reach the reviewer.
+    if len(lines) > 200 and top_key(path) != "userData":
         lines = [*lines[:200], f"… {len(lines) - 200} more lines"]
     return ["", f"{code(path)}:", "", "```diff", *lines, "```"]
 

@@ -159,7 +159,7 @@ def test_deploy_real_cli_names_an_unusable_stack_file_in_one_line(
         tree: Path, broken: Callable[[bytes], str], case: str) -> None:
     content, needle = BAD_STACK_FILES[case]
     stack = broken(content)
-    result = run_cli(tree, "-m", "deploy", "status", "--stack", stack, "--bucket", "b")
+    result = run_cli(tree, "-m", "deploy", "status", "--stack", stack, "--bucket", "acme-rel")
     assert_one_line_error(result, 1, "Pulumi.broken.yaml", needle)
 
 
@@ -209,7 +209,7 @@ def test_plan_real_cli_names_a_mistyped_key_but_never_its_value(
 ])
 def test_deploy_real_cli_names_a_bad_address_in_one_line(tree: Path, argv: list[str],
                                                          needle: str) -> None:
-    result = run_cli(tree, "-m", "deploy", "status", "--stack", "staging", "--bucket", "b",
+    result = run_cli(tree, "-m", "deploy", "status", "--stack", "staging", "--bucket", "acme-rel",
                      *argv)
     assert_one_line_error(result, 1, needle, argv[1])
 
@@ -220,7 +220,7 @@ def test_deploy_real_cli_names_a_bad_keep_releases_in_one_line(
         tree: Path, broken: Callable[[bytes], str], value: str) -> None:
     text = staging_with("").decode().replace("keepReleases: 5", f"keepReleases: {value}")
     result = run_cli(tree, "-m", "deploy", "status", "--stack", broken(text.encode()),
-                     "--bucket", "b")
+                     "--bucket", "acme-rel")
     assert_one_line_error(result, 1, "webtier:release.keepReleases", value)
 
 

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from contracts import consul_ports
+from contracts import consul_ports, json_text
 
 if TYPE_CHECKING:
     import pulumi
@@ -173,7 +173,13 @@ class Reply:
     body: str
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+        """The decoded body; ConsulError when it is not JSON (e.g. a proxy's HTML error page)."""
+        try:
+            return json_text.loads(self.body) if self.body else None
+        except ValueError as e:
+            raise ConsulError(f"Consul answered {self.status} with a body that is not JSON "
+                              f"({e.args[0].split(':')[0]}): is a proxy in front of it?"
+                              ) from None
 
 
 class ConsulClient:
@@ -280,8 +286,15 @@ class ConsulClient:
     def _entries(reply: Reply) -> list[dict[str, Any]]:
         if reply.status == 404:
             return []
-        entries: list[dict[str, Any]] = reply.json() or []
+        entries = reply.json() or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ConsulError(f"Consul answered {reply.status} with JSON that is not a list of "
+                              "KV entries: is a proxy in front of it?")
         for entry in entries:
             if entry.get("Value") is not None:
-                entry["Value"] = base64.b64decode(entry["Value"])
+                try:
+                    entry["Value"] = base64.b64decode(str(entry["Value"]), validate=True)
+                except ValueError:
+                    raise ConsulError(f"Consul answered a KV entry whose Value is not base64 "
+                                      f"({entry.get('Key')!r})") from None
         return entries

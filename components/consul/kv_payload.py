@@ -22,7 +22,7 @@ KV_MAX_VALUE_BYTES = 512 * 1024
 # Left for the JSON framing of each op that the size estimate below does not count exactly.
 _OP_OVERHEAD = 96
 
-RELATIVE_KEY = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
+RELATIVE_KEY = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\Z")
 PREFIX = RELATIVE_KEY
 
 TxnOp = dict[str, dict[str, Any]]
@@ -107,19 +107,33 @@ def relative_key(prefix: str, full: str) -> str | None:
 def entry_problems(prefix: str, entries: Mapping[str, str]) -> list[str]:
     """Why these entries cannot be written under `prefix`; empty when they can."""
     problems: list[str] = []
-    if not PREFIX.match(prefix):
+    if not PREFIX.fullmatch(prefix):
         problems.append(f"prefix {prefix!r} must be a KV path like app/staging "
                         "(letters, digits, '_', '.', '-', separated by single '/')")
     for key in sorted(entries):
-        if not RELATIVE_KEY.match(key):
+        if not RELATIVE_KEY.fullmatch(key):
             problems.append(f"key {key!r} must be relative to the prefix, like "
                             "database/master-user (no leading or trailing '/', no empty segments)")
             continue
-        size = len(entries[key].encode())
-        if size > KV_MAX_VALUE_BYTES:
-            problems.append(f"value of key {key!r} is {size} bytes; Consul accepts at most "
-                            f"{KV_MAX_VALUE_BYTES}")
+        if (problem := value_problem(prefix, key, entries[key])) is not None:
+            problems.append(problem)
     return problems
+
+
+def max_value_bytes(prefix: str, key: str) -> int:
+    """The longest value (UTF-8 bytes) of ``key`` that one /v1/txn can carry: base64 makes 4
+    bytes of 3, and the op's JSON around it counts against txn_max_req_len too."""
+    room = TXN_MAX_BYTES - 2 - op_size(write_op(prefix, key, "", 0))
+    return min(KV_MAX_VALUE_BYTES, room // 4 * 3)
+
+
+def value_problem(prefix: str, key: str, value: str) -> str | None:
+    """Why Consul would refuse ``value`` (413 from /v1/txn), never showing it; None if it fits."""
+    size, limit = len(value.encode()), max_value_bytes(prefix, key)
+    if size <= limit:
+        return None
+    return (f"value of key {key!r} is {size} bytes; written through Consul's /v1/txn (base64 in "
+            f"JSON, at most {TXN_MAX_BYTES} bytes a request) a value may hold at most {limit}")
 
 
 def live_under(prefix: str, raw_entries: Iterable[Mapping[str, Any]] | None

@@ -6,10 +6,10 @@ value can reach this text because the builder never receives one.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
 from contracts import consul_agent, lifecycle, release_layout
+from contracts.escaping import env_line, hcl_string, heredoc, shell_word, url_path
 from contracts.node_secrets import (
     AGENT_TOKEN_PARAMETER,
     CA_CERT_PARAMETER,
@@ -60,8 +60,8 @@ def service_hcl(app: str, service: AppService, token: str) -> str:
     Consul 1.14 syncs a config-file service with that token, else the default (anonymous) one,
     never the agent token; 1.15+ would also try `config_file_service_registration`.
     """
-    name = _hcl_string(release_layout.service_name(app))
-    url = _hcl_string(f"http://127.0.0.1:{service.port}{service.health_path}")
+    name = hcl_string(release_layout.service_name(app))
+    url = hcl_string(f"http://127.0.0.1:{service.port}{url_path(service.health_path)}")
     return (f"service {{\n  name = {name}\n  port = {service.port}\n  token = {token}\n"
             f"  check {{\n    id       = \"app-health\"\n    http     = {url}\n"
             f"    interval = \"{service.interval}s\"\n    timeout  = \"{service.timeout}s\"\n"
@@ -72,9 +72,9 @@ def watch_hcl(token: str) -> str:
     """/etc/consul.d/watch-deploy.hcl: the deploy event runs the image's handler through sudo
     (sudoers lets `consul` run exactly it). A watch without its own `token` runs with the
     default (anonymous) token and never sees an event; ``token`` is HCL-quoted like above."""
-    handler = _hcl_string(consul_agent.DEPLOY_HANDLER)
+    handler = hcl_string(consul_agent.DEPLOY_HANDLER)
     return (f"watches = [\n  {{\n    type  = \"event\"\n"
-            f"    name  = {_hcl_string(release_layout.DEPLOY_EVENT)}\n    token = {token}\n"
+            f"    name  = {hcl_string(release_layout.DEPLOY_EVENT)}\n    token = {token}\n"
             f"    args  = [\"/usr/bin/sudo\", \"-n\", {handler}]\n  }}\n]\n")
 
 
@@ -100,7 +100,7 @@ class LifecycleBoot:
 def _lifecycle_env(boot: BootSettings) -> str:
     h = boot.hooks
     assert h is not None
-    return "\n".join(f"{k}={shlex.quote(str(v))}" for k, v in (
+    return "\n".join(env_line(k, v) for k, v in (
         ("AWS_REGION", boot.region),
         ("LAUNCH_HOOK", lifecycle.LAUNCH_HOOK),
         ("TERMINATE_HOOK", lifecycle.TERMINATE_HOOK),
@@ -115,8 +115,7 @@ IMDS = "http://169.254.169.254/latest"
 
 
 def render(boot: BootSettings) -> str:
-    q = shlex.quote
-    node_env = "\n".join(f"{k}={q(v)}" for k, v in (
+    node_env = "\n".join(env_line(k, v) for k, v in (
         ("WEBTIER_ENV", boot.environment),
         ("APP_NAME", boot.app),
         ("AWS_REGION", boot.region),
@@ -132,8 +131,8 @@ def render(boot: BootSettings) -> str:
     hooks_env = hooks_end = ""
     if boot.hooks is not None:
         env_file = lifecycle.LIFECYCLE_ENV
-        hooks_env = (f"\ncat > {env_file} <<'LIFECYCLE_ENV'\n{_lifecycle_env(boot)}\n"
-                     f"LIFECYCLE_ENV\nchmod 0644 {env_file}\n")
+        hooks_env = (f"\n{heredoc(env_file, 'LIFECYCLE_ENV', _lifecycle_env(boot))}"
+                     f"chmod 0644 {env_file}\n")
         hooks_end = ("# Terminating: drain and leave Consul first. Launching: the group waits in\n"
                      "# Pending:Wait until this instance says it is healthy (or abandons it).\n"
                      "systemctl enable --now lifecycle-watch.service\n"
@@ -143,17 +142,14 @@ def render(boot: BootSettings) -> str:
     if boot.service is not None:
         service = _consul_file(consul_agent.SERVICE_CONFIG,
                                service_hcl(boot.app, boot.service, token), "APP_SERVICE")
-    retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
+    node_config = consul_agent.NODE_CONFIG
     return f"""#!/bin/bash
 # webtier boot: the image holds everything but the environment, the secrets and the release.
 set -euo pipefail
 umask 077
 install -d -m 0755 /etc/webtier
 
-cat > /etc/webtier/node.env <<'NODE_ENV'
-{node_env}
-NODE_ENV
-chmod 0644 /etc/webtier/node.env
+{heredoc("/etc/webtier/node.env", "NODE_ENV", node_env)}chmod 0644 /etc/webtier/node.env
 . /etc/webtier/node.env
 {hooks_env}
 # Secrets come from SSM SecureString parameters at boot, never through this script.
@@ -172,20 +168,18 @@ instance_id="$(imds instance-id)"
 
 # The node name carries the stack, so the agent token's node_prefix rule covers this stack only;
 # release-pull reports under the same name (node.env), and deploy counts nodes by node_meta.
+# Every value is written here, escaped once; only the instance id comes at boot, checked first.
+[[ "$instance_id" =~ ^i-[0-9a-f]{{8,17}}$ ]] || {{
+  echo "webtier boot: IMDS instance-id is not an instance id" >&2
+  exit 1
+}}
 CONSUL_NODE_NAME="$CONSUL_NODE_NAME_PREFIX$instance_id"
 printf 'CONSUL_NODE_NAME=%s\\n' "$CONSUL_NODE_NAME" >> /etc/webtier/node.env
-cat > {consul_agent.NODE_CONFIG} <<NODE_HCL
-datacenter = "$CONSUL_DATACENTER"
-node_name  = "$CONSUL_NODE_NAME"
-node_meta {{
-  environment = "$WEBTIER_ENV"
-  app         = "$APP_NAME"
-}}
-retry_join = [{_hcl_string(retry_join)}]
-NODE_HCL
+{heredoc(node_config, "NODE_HCL", node_hcl(boot))}printf 'node_name  = "%s%s"\\n' \\
+  {shell_word(hcl_string(boot.node_name_prefix)[1:-1])} "$instance_id" >> {node_config}
 # umask 077 made it 0600 root:root: the agent runs as consul.
-chown root:consul {consul_agent.NODE_CONFIG}
-chmod 0640 {consul_agent.NODE_CONFIG}
+chown root:consul {node_config}
+chmod 0640 {node_config}
 
 # One token for everything the node does itself (consul_tokens/model.py): the agent's syncs,
 # the app's registration, the deploy watch, release-pull's report and the lifecycle leave.
@@ -246,6 +240,11 @@ chmod 0640 {consul_agent.WAN_CONFIG}
 """
 
 
-def _hcl_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+
+def node_hcl(boot: BootSettings) -> str:
+    """/etc/consul.d/node.hcl without node_name, which needs the instance id known at boot."""
+    retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
+    return (f"datacenter = {hcl_string(boot.datacenter)}\n"
+            f"node_meta {{\n  environment = {hcl_string(boot.environment)}\n"
+            f"  app         = {hcl_string(boot.app)}\n}}\n"
+            f"retry_join = [{hcl_string(retry_join)}]\n")

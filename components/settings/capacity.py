@@ -146,6 +146,16 @@ def _warm_pool(obj: ConfigObject, fleet: FleetSettings,
         w.problems.add(w.key, "{...}", "AWS cannot add a warm pool to a group with a mixed "
                                        "instances policy or spot instances: drop one of "
                                        "webtier:capacity.warmPool, webtier:capacity.mixedInstances")
+    # A pool instance only ever serves by entering the group, which stops at fleet maxSize:
+    # more warm instances than that are paid for and never used (a pool of 1000 is a typo).
+    if pool.min_size > fleet.max_size:
+        w.problems.add(f"{w.key}.minSize", pool.min_size,
+                       f"must be at most fleet maxSize ({fleet.max_size}): no more pool "
+                       "instances than that can ever enter service")
+    if pool.max_prepared is not None and pool.max_prepared > 2 * fleet.max_size:
+        w.problems.add(f"{w.key}.maxGroupPreparedCapacity", pool.max_prepared,
+                       f"must be at most twice fleet maxSize ({2 * fleet.max_size}): the group "
+                       "at its maximum plus a pool as large")
     floor = max(pool.min_size, fleet.min_size)
     if pool.max_prepared is not None and pool.max_prepared < floor:
         w.problems.add(f"{w.key}.maxGroupPreparedCapacity", pool.max_prepared,

@@ -19,7 +19,7 @@ SIZE_FIELDS = ("minSize", "maxSize", "desiredCapacity")
 PredictiveMode = Literal["ForecastOnly", "ForecastAndScale"]
 PredictiveMetric = Literal["cpu", "requests"]
 MaxCapacityBreach = Literal["HonorMaxCapacity", "IncreaseMaxCapacity"]
-ACTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+ACTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 # (field name, lowest, highest, names standing for lowest, lowest+1, ...)

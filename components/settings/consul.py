@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Literal
 
 from components.settings.reader import ConfigObject
-from contracts.aws_ids import SECURITY_GROUP_ID, TAG_KEY
+from contracts.aws_ids import JOIN_TAG, SECURITY_GROUP_ID
 from contracts.consul_agent import TLS_REQUIRED_STACKS
 
-CONSUL_ADDRESS = re.compile(r"^https?://[^\s/]+(?::\d+)?/?$")
-DATACENTER = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+CONSUL_ADDRESS = re.compile(r"^https?://[^\s/]+(?::\d+)?/?\Z")
+DATACENTER = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
 PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*"
                       r"-----END CERTIFICATE-----")
 MAX_CA_BYTES = 1_000_000
-SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 
 AdvertiseWan = Literal["none", "public-ipv4"]
 """What a node advertises to other datacenters: nothing extra (its private address serves, e.g.
@@ -122,7 +122,7 @@ def parse_tls(obj: ConfigObject, stack: str) -> ConsulTls:
 def _names(obj: ConfigObject, field: str, pattern: re.Pattern[str], allowed: str) -> list[str]:
     out: list[str] = []
     for i, item in enumerate(obj.items(field)):
-        if not isinstance(item, str) or not pattern.match(item):
+        if not isinstance(item, str) or not pattern.fullmatch(item):
             obj.problems.add(f"{obj.key}.{field}[{i}]", item, allowed)
         elif item in out:
             obj.problems.add(f"{obj.key}.{field}[{i}]", item, "is listed twice")
@@ -188,8 +188,8 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
         datacenter=datacenter,
         address=address,
         ca_cert_path=ca_path,
-        join_tag_key=join.text("key", "consul-cluster", TAG_KEY),
-        join_tag_value=join.text("value", stack, TAG_KEY, "must be a valid EC2 tag value"),
+        join_tag_key=join.text("key", "consul-cluster", JOIN_TAG),
+        join_tag_value=join.text("value", stack, JOIN_TAG),
         cluster_security_group_id=sg,
         cluster_cidr=cidr,
         tls=parse_tls(obj.child("tls"), stack),

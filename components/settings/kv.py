@@ -7,13 +7,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from components.consul.kv_payload import value_problem
 from components.settings.reader import ConfigObject
-from contracts.names import default_kv_prefix
+from contracts.names import KV_PATH, default_kv_prefix
 from contracts.release_layout import DEPLOY_FOLDER
 
-KV_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*(?:/[a-z0-9][a-z0-9_.-]*)*$")
+KV_KEY = KV_PATH
 # Consul's gossip key is 32 random bytes in base64: a string of this shape is a secret.
-GOSSIP_KEY_SHAPE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+GOSSIP_KEY_SHAPE = re.compile(r"^[A-Za-z0-9+/]{43}=\Z")
 # The kv-writer token is denied the deploy folder, so that it cannot move the deploy pointer
 # (consul_tokens/model.py): a value there could never be written.
 DEPLOY_FOLDER_PROBLEM = ("is under deploy/, the deploy tool's folder (the pointer lives there and "
@@ -35,7 +36,7 @@ class KvSettings:
 
 def looks_secret(key: str, value: str) -> bool:
     name = key.rsplit("/", 1)[-1]
-    return bool(_SECRET_NAME.search(name)) or bool(GOSSIP_KEY_SHAPE.match(value)) \
+    return bool(_SECRET_NAME.search(name)) or bool(GOSSIP_KEY_SHAPE.fullmatch(value)) \
         or value.startswith("-----BEGIN")
 
 
@@ -44,7 +45,7 @@ def parse_kv(obj: ConfigObject, stack: str, app: str) -> KvSettings:
     values: dict[str, str] = {}
     for key, value in obj.mapping("values").items():
         where = f"{obj.key}.values.{key}"
-        if not KV_KEY.match(key):
+        if not KV_KEY.fullmatch(key):
             obj.problems.add(where, key, "key must be lowercase path segments like database/host")
         elif key.split("/", 1)[0] == DEPLOY_FOLDER:
             obj.problems.add(where, key, DEPLOY_FOLDER_PROBLEM)
@@ -59,7 +60,7 @@ def parse_kv(obj: ConfigObject, stack: str, app: str) -> KvSettings:
             values[key] = json.dumps(value) if isinstance(value, bool) else str(value)
     secret_keys: set[str] = set()
     for i, key in enumerate(obj.items("secretKeys")):
-        if not isinstance(key, str) or not KV_KEY.match(key):
+        if not isinstance(key, str) or not KV_KEY.fullmatch(key):
             obj.problems.add(f"{obj.key}.secretKeys[{i}]", key, "must be a KV key like db/password")
         elif key.split("/", 1)[0] == DEPLOY_FOLDER:
             obj.problems.add(f"{obj.key}.secretKeys[{i}]", key, DEPLOY_FOLDER_PROBLEM)
@@ -68,6 +69,9 @@ def parse_kv(obj: ConfigObject, stack: str, app: str) -> KvSettings:
                              "is also in kv.values: a key is either plain or secret")
         else:
             secret_keys.add(key)
+    for key, value in values.items():
+        if (problem := value_problem(prefix, key, value)) is not None:
+            obj.problems.note(f"{obj.key}.values: {problem}")
     specific = {str(k) for k in obj.items("environmentSpecific")}
     obj.done()
     return KvSettings(prefix, values, frozenset(secret_keys), frozenset(specific))

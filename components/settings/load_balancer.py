@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from components.settings.network import cidrs
 from components.settings.reader import ConfigObject
 from contracts.aws_ids import ARN
+from contracts.escaping import URL_PATH, URL_PATH_ALLOWED
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,9 @@ class LoadBalancerSettings:
 def parse_load_balancer(obj: ConfigObject) -> LoadBalancerSettings:
     cert = obj.opt_text("certificateArn", ARN, "must be an ACM certificate ARN")
     port = obj.integer("listenerPort", 443 if cert else 80, 1, 65535)
-    path = obj.text("healthCheckPath", "/health")
-    if not path.startswith("/"):
-        obj.problems.add(f"{obj.key}.healthCheckPath", path, "must start with /")
+    # The path reaches the ALB, the node's Consul check (HCL) and lifecycle.env (shell): path
+    # characters only, so no value can end a string, a line or a heredoc in any of them.
+    path = obj.text("healthCheckPath", "/health", URL_PATH, URL_PATH_ALLOWED)
     settings = LoadBalancerSettings(
         internal=obj.flag("internal", False),
         listener_port=port,

@@ -19,9 +19,9 @@ Protocol = Literal["email", "https"]
 CREATE = "create"
 AWS_MANAGED_KEY = "alias/aws/sns"
 KMS_KEY = re.compile(r"^(?:alias/[A-Za-z0-9/_-]{1,250}|[0-9a-f-]{36}|mrk-[0-9a-f]{32}|"
-                     r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za-z0-9/_-]+)$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-HTTPS_URL = re.compile(r"^https://[^\s/]+(?:/\S*)?$")
+                     r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za-z0-9/_-]+)\Z")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+HTTPS_URL = re.compile(r"^https://[^\s/]+(?:/\S*)?\Z")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def parse_notifications(obj: ConfigObject, present: bool) -> NotificationSetting
                          "AWS managed key: leave kmsKeyId unset (the stack creates a key) or name "
                          "a key whose policy grants cloudwatch.amazonaws.com and the Auto Scaling "
                          "service-linked role kms:GenerateDataKey* and kms:Decrypt")
-    elif key != CREATE and not KMS_KEY.match(key):
+    elif key != CREATE and not KMS_KEY.fullmatch(key):
         obj.problems.add(f"{obj.key}.kmsKeyId", key,
                          "must be 'create', a key id, alias/<name>, or a KMS key or alias ARN")
     subscriptions: list[Subscription] = []
@@ -62,7 +62,7 @@ def parse_notifications(obj: ConfigObject, present: bool) -> NotificationSetting
         protocol: Protocol = s.choice("protocol", "email", Protocol)
         endpoint = s.text("endpoint", "") if s.required("endpoint") else ""
         rule = EMAIL if protocol == "email" else HTTPS_URL
-        if endpoint and not rule.match(endpoint):
+        if endpoint and not rule.fullmatch(endpoint):
             s.problems.add(f"{s.key}.endpoint", endpoint,
                            "must be an email address" if protocol == "email"
                            else "must be an https:// URL")

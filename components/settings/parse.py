@@ -23,6 +23,8 @@ from components.settings.secrets import (
     StackSecrets,
     parse_kv_secrets,
     parse_secret,
+    plaintext_secret_problem,
+    plaintext_secrets_elsewhere,
 )
 from contracts.aws_ids import REGION, TAG_KEY
 from contracts.names import APP_NAME, APP_NAME_ALLOWED, PROJECT
@@ -65,6 +67,8 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
             problems.note(f"{key} is not a known setting (known: "
                           f"{', '.join(sorted(PLAIN_KEYS))}, and the secrets "
                           f"{', '.join(sorted(SECRET_KEYS))}); its value is not shown")
+    for key in plaintext_secrets_elsewhere(raw, secret_keys):
+        problems.note(plaintext_secret_problem(key, stack))
     for key in PLAIN_KEYS:
         if f"{ns}{key}" in secret_keys:
             problems.note(f"{ns}{key} is a secret but holds plain settings: "
@@ -82,7 +86,7 @@ def parse_settings(stack: str, raw: Mapping[str, object], secret_keys: Iterable[
         region = "us-east-1"
     assert isinstance(region, str)
     app_raw = raw.get(f"{ns}app", PROJECT)
-    app = app_raw if isinstance(app_raw, str) and APP_NAME.match(app_raw) else PROJECT
+    app = app_raw if isinstance(app_raw, str) and APP_NAME.fullmatch(app_raw) else PROJECT
     if app != app_raw:
         problems.add(f"{ns}app", app_raw, f"must be {APP_NAME_ALLOWED}")
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast, get_args
 
 import pulumi
 
+from contracts import json_text
 from contracts.aws_ids import IdRule
 
 T = TypeVar("T")
@@ -115,7 +116,7 @@ class ConfigObject:
             allowed = allowed or pattern.allowed
             pattern = pattern.pattern
         if pattern is not None and name in self.raw and isinstance(value, str) \
-                and not pattern.match(value):
+                and not pattern.fullmatch(value):
             self._refuse(name, value, allowed or f"must match {pattern.pattern}")
             return default
         return value
@@ -177,7 +178,7 @@ def decode(key: str, raw: object, problems: Problems) -> object:
         text = raw.strip()
         if text[:1] in "{[":
             try:
-                return json.loads(text)
+                return json_text.loads(text)
             except json.JSONDecodeError as err:
                 problems.add(key, raw, f"is not valid JSON ({err.msg})")
                 return None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from components.consul.kv_payload import value_problem
 from components.settings.kv import KvSettings
 from components.settings.reader import Problems, Secret
+from contracts import json_text
 from contracts.names import PROJECT
 
 # The secret keys, with what each holds (the message for a missing one names the command).
@@ -19,6 +22,29 @@ SECRET_KEYS: Mapping[str, str] = {
     "kvSecrets": "secret KV values, e.g. --path 'kvSecrets[\"database/master-password\"]'",
 }
 OPTIONAL_SECRETS = frozenset({"consulKvToken", "kvSecrets"})
+# A config key (any namespace) whose name ends in a word that says it holds a secret:
+# aws:secretKey, aws:token,
+# a mistyped webtie:consulGossipKey, db:password ...
+_SECRET_NAME = re.compile(r"(?i)(?:secret(?:[_-]?key)?|token|pass(?:word|wd)?|private[_-]?key|"
+                          r"gossip[_-]?key|access[_-]?key|credentials?)\Z")
+
+
+def plaintext_secrets_elsewhere(raw_keys: Iterable[str], secret_keys: Iterable[str]) -> list[str]:
+    """Keys outside webtier: that name a secret but are not encrypted (not `--secret`).
+
+    webtier:'s own keys are checked one by one (parse_secret); these would otherwise pass:
+    Pulumi stores them in the stack file in plain text, where the repository shows them."""
+    encrypted = set(secret_keys)
+    own = f"{PROJECT}:"
+    return sorted(k for k in raw_keys if not k.startswith(own) and k not in encrypted
+                  and _SECRET_NAME.search(k.split(":", 1)[-1]))
+
+
+def plaintext_secret_problem(key: str, stack: str) -> str:
+    """The one line for such a key: never its value."""
+    return (f"{key} looks like a secret stored in plaintext (its value is not shown): remove "
+            f"it from Pulumi.{stack}.yaml, then `pulumi config set --secret {key} <value> "
+            f"--stack {stack}`; a webtier secret belongs under {PROJECT}:")
 
 
 @dataclass(frozen=True)
@@ -73,13 +99,16 @@ def parse_kv_secrets(raw: Mapping[str, object], secret_keys: set[str], kv: KvSet
     decoded = raw[key]
     if isinstance(decoded, str):
         try:
-            decoded = json.loads(decoded)
+            decoded = json_text.loads(decoded)
         except json.JSONDecodeError:
             decoded = None
     if not isinstance(decoded, dict):
         problems.add(key, "[secret]", "must be an object of KV key -> secret value")
         return {}
     out = {str(k): Secret(str(v)) for k, v in decoded.items()}
+    for name, secret in out.items():
+        if (problem := value_problem(kv.prefix, name, secret.value)) is not None:
+            problems.note(f"{key}: {problem}")
     for name in sorted(kv.secret_keys - set(out)):
         problems.note(missing(name))
     for name in sorted(set(out) - kv.secret_keys):

@@ -38,7 +38,7 @@ RESOURCE_STAR_ONLY_ACTIONS = frozenset({
 RESOURCE_STAR_ONLY_PREFIXES = ("ec2:describe", "autoscaling:describe")
 
 
-SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*$")
+SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*\Z")
 
 
 # --- IAM -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from policy.rules.values import (
     number,
 )
 
-PINNED_VERSION = re.compile(r"^[1-9][0-9]*$")
+PINNED_VERSION = re.compile(r"^[1-9][0-9]*\Z")
 
 
 # --- launch configurations and templates ----------------------------------------------------

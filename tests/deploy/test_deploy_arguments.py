@@ -83,9 +83,31 @@ def test_every_command_needs_the_stack(capsys: pytest.CaptureFixture[str], comma
     (["deploy", "--stack", "s"], "python -m deploy: error: argument command: invalid choice: "
      "'deploy' (choose from 'push', 'rollback', 'status', 'notify')"),
     (["push", "--stack", "s", "--timeout", "soon"],
-     "python -m deploy push: error: argument --timeout: invalid float value: 'soon'"),
+     "python -m deploy push: error: argument --timeout: 'soon': must be a positive number of "
+     "seconds"),
     (["push", "--stack", "s", "--bake", "long"],
-     "python -m deploy push: error: argument --bake: invalid float value: 'long'"),
+     "python -m deploy push: error: argument --bake: 'long': must be a number of seconds, 0 or "
+     "more"),
+    (["push", "--stack", "s", "--bake", "nan"],
+     "python -m deploy push: error: argument --bake: 'nan': must be a number of seconds, 0 or "
+     "more"),
+    (["push", "--stack", "s", "--bake", "-1"],
+     "python -m deploy push: error: argument --bake: '-1': must be a number of seconds, 0 or "
+     "more"),
+    (["push", "--stack", "s", "--timeout", "inf"],
+     "python -m deploy push: error: argument --timeout: 'inf': must be a positive number of "
+     "seconds"),
+    (["push", "--stack", "s", "--timeout", "0"],
+     "python -m deploy push: error: argument --timeout: '0': must be a positive number of "
+     "seconds"),
+    (["push", "--stack", "s", "--canary", ""],
+     "python -m deploy push: error: argument --canary: '': must be a whole number of nodes (1 or "
+     "more) or a percentage under 100% like 25%; to deploy to every node at once, push without "
+     "--canary"),
+    (["push", "--stack", "s", "--canary", "100%"],
+     "python -m deploy push: error: argument --canary: '100%': must be a whole number of nodes "
+     "(1 or more) or a percentage under 100% like 25%; to deploy to every node at once, push "
+     "without --canary"),
     (["push", "--stack", "s", "--keep", "2.5"],
      "python -m deploy push: error: argument --keep: invalid int value: '2.5'"),
     # A stray value could be a pasted token: only flags are named, values are counted.
@@ -96,7 +118,8 @@ def test_every_command_needs_the_stack(capsys: pytest.CaptureFixture[str], comma
     (["status", "--stack", "s", "--no-wait"],
      "python -m deploy: error: unrecognized arguments: --no-wait"),
     (["status", "--stack", "s", "--timeout", "x"],
-     "python -m deploy status: error: argument --timeout: invalid float value: 'x'"),
+     "python -m deploy status: error: argument --timeout: 'x': must be a positive number of "
+     "seconds"),
     (["notify", "--stack", "s", "--timeout", "5"],
      "python -m deploy: error: unrecognized arguments: --timeout (1 value not shown)"),
     (["push", "--stack", "s", "dir", "--resume", "yes"],

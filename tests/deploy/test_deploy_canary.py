@@ -53,12 +53,19 @@ def script(*frames: list[NodeStatus]) -> Callable[[], list[NodeStatus]]:
 
 
 @pytest.mark.parametrize(("spec", "healthy", "count"), [
-    ("1", 4, 1), ("2", 4, 2), ("9", 4, 4), ("25%", 4, 1), ("50%", 5, 3), ("1%", 3, 1),
-    ("100%", 3, 3), ("1%", 101, 2),
+    ("1", 4, 1), ("2", 4, 2), ("3", 4, 3), ("25%", 4, 1), ("50%", 5, 3), ("1%", 3, 1),
+    ("99%", 101, 100), ("1%", 101, 2),
 ])
 def test_canary_count_takes_n_nodes_or_a_percentage_rounded_up(spec: str, healthy: int,
                                                                count: int) -> None:
     assert canary_count(spec, healthy) == count
+
+
+@pytest.mark.parametrize(("spec", "healthy"), [("4", 4), ("9", 4), ("100%", 3), ("50%", 1),
+                                               ("1", 1)])
+def test_a_canary_of_the_whole_fleet_is_refused_not_done(spec: str, healthy: int) -> None:
+    with pytest.raises(CanaryError, match="the whole fleet; a canary must leave at least one"):
+        canary_count(spec, healthy)
 
 
 @pytest.mark.parametrize("spec", ["0", "-1", "x", "0%", "150%", "%"])

@@ -251,7 +251,7 @@ def test_a_pointer_moved_during_the_canary_is_not_overwritten() -> None:
 @pytest.mark.parametrize(("current", "current_release"), [(None, None), (M1, None), (None, "r1")])
 def test_revert_without_a_release_to_return_to_only_drops_the_lock(
         current: str | None, current_release: str | None) -> None:
-    w = world()
+    w = world(state=PointerState(None, 0, None, (), 0))  # the pointer is unset now
     record = CanaryRecord("r2", M2, current, current_release, ("a",), 1.0, "t", "bob")
     index = w.lock.take(record)
     assert revert(w.ports, record, index, 60) == (
@@ -457,3 +457,31 @@ def test_a_failed_upload_drops_only_the_lock_it_took() -> None:
     with pytest.raises(RuntimeError):
         start_canary(w.ports, R2, "1", 1.0, upload)
     assert w.lock.read()[0] == other
+
+
+# --- --abort after the pointer moved -----------------------------------------------------------
+
+M3 = "s3://b/releases/shop/r3/manifest.yml"
+MOVED = PointerState(M3, 9, M1, (Release("r3", M3, "t3", "eve"), Release("r1", M1, "t", "x")), 10)
+
+
+def test_abort_after_the_pointer_moved_sends_the_canary_nodes_to_the_pointer_as_it_is_now(
+        ) -> None:
+    w = world({**GOOD, M3: ("r3", "passing", "")}, state=MOVED)
+    record = CanaryRecord("r2", M2, M1, "r1", ("a",), 1.0, "t", "bob")
+    index = w.lock.take(record)
+    out = io.StringIO()
+    assert resume_or_abort(w.ports, abort=True, timeout=60, out=out) is None
+    assert w.fleet.fired == [(M3, ("a",))]  # not M1, which the rest of the fleet left
+    assert "a went back to r3" in out.getvalue()
+    assert w.lock.read() == (None, 0)
+    assert index
+
+
+def test_status_says_the_pointer_moved_under_a_canary_and_where_abort_sends_it() -> None:
+    w = world(state=MOVED)
+    w.lock.take(CanaryRecord("r2", M2, M1, "r1", ("a",), 1.0, "t", "bob"))
+    lines = fleet_lines(w.ports, MOVED, "prod")
+    assert "the pointer has moved since from r1 to r3" in lines[-2]
+    assert lines[-1].startswith("  abandon it (the canary nodes go to r3)")
+    assert not any("still names" in line or "--resume" in line for line in lines)

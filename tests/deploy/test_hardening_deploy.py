@@ -73,7 +73,7 @@ def test_push_real_cli_refuses_a_link_to_etc_passwd_before_touching_s3_or_consul
     os.symlink("/etc/passwd", path / "static" / "passwd")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CONSUL_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "deploy", "push", "--stack", "staging", "--bucket", "b",
+        [sys.executable, "-m", "deploy", "push", "--stack", "staging", "--bucket", "acme-rel",
          "--consul-addr", "127.0.0.1:1", str(path)],
         cwd=ROOT, capture_output=True, text=True, env=clean, timeout=60)
     assert result.returncode == 1, result.stderr
@@ -129,7 +129,7 @@ def test_status_names_a_pointer_that_is_not_utf8(key: str, consul_agent: ConsulA
     consul_agent.api("PUT", f"/v1/kv/{prefix}/deploy/webapp/{key}", data=b"\xff\xfes3://x")
     err = io.StringIO()
     try:
-        code = main(["status", "--stack", "staging", "--bucket", "b", "--kv-prefix", prefix,
+        code = main(["status", "--stack", "staging", "--bucket", "acme-rel", "--kv-prefix", prefix,
                      "--consul-addr", consul_agent.address],
                     env={"CONSUL_HTTP_TOKEN": consul_agent.management_token},
                     out=io.StringIO(), err=err)

@@ -23,7 +23,6 @@ from plan.model import (
     Change,
     InputChange,
     Resource,
-    decoded_user_data,
     dependency_order,
     diff,
     flatten,
@@ -37,6 +36,7 @@ from plan.model import (
     tree_order,
 )
 from plan.resource_types import COMMAND
+from plan.user_data_text import decoded_user_data
 
 
 def res(key: str, type_: str = "a:b:C", inputs: Mapping[str, Any] | None = None,

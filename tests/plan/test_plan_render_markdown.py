@@ -169,3 +169,11 @@ def test_a_text_diff_of_exactly_two_hundred_lines_is_whole() -> None:
 ])
 def test_code_span_survives_backticks_pipes_and_newlines(text: str, span: str) -> None:
     assert code(text) == span
+
+
+def test_a_user_data_diff_is_never_cut_so_every_command_reaches_the_reviewer() -> None:
+    before = "".join(f"a{i}\n" for i in range(150))
+    after = "".join(f"b{i}\n" for i in range(150))
+    lines = text_diff("userData", b64(before), b64(after), "x", "y")
+    assert len(lines) == 4 + 3 + 300 + 1
+    assert lines[-2:] == ["+b149", "```"]

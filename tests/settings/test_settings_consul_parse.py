@@ -18,6 +18,7 @@ from components.settings.consul import (
     parse_consul,
 )
 from components.settings.reader import ConfigObject, Problems
+from contracts.aws_ids import JOIN_TAG
 
 C = "webtier:consul"
 ADDRESS = "https://consul.internal:8501"
@@ -84,8 +85,8 @@ def test_consul_refusals_name_each_field() -> None:
         'webtier:consul.datacenter = "Tokyo": lowercase letters, digits, - and _',
         "webtier:consul.serviceCheck.interval = 0: must be between 1 and 300",
         "webtier:consul.serviceCheck.timeout = 301: must be between 1 and 300",
-        'webtier:consul.joinTag.key = "": must be a valid EC2 tag key',
-        'webtier:consul.joinTag.value = "a\\nb": must be a valid EC2 tag value',
+        f'webtier:consul.joinTag.key = "": {JOIN_TAG.allowed}',
+        f'webtier:consul.joinTag.value = "a\\nb": {JOIN_TAG.allowed}',
     ]
 
 

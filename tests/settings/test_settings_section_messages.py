@@ -140,7 +140,8 @@ def test_load_balancer_refusals_name_each_field() -> None:
         "ingressCidrs": ["10.0.0.1/8", "everywhere"]})
     assert problems == [
         'webtier:loadBalancer.certificateArn = "cert-1": must be an ACM certificate ARN',
-        'webtier:loadBalancer.healthCheckPath = "health": must start with /',
+        'webtier:loadBalancer.healthCheckPath = "health": must start with / and hold at most '
+        "254 letters, digits and . _ ~ @ : + / - (no spaces, quotes, $, %, ?, # or &)",
         'webtier:loadBalancer.ingressCidrs[0] = "10.0.0.1/8": must be a CIDR block like '
         "10.0.0.0/16",
         'webtier:loadBalancer.ingressCidrs[1] = "everywhere": must be a CIDR block like '
