@@ -37,11 +37,11 @@ def test_half_of_productions_largest_fleet_fits_as_a_canary() -> None:
 
 def test_a_canary_too_large_to_encode_is_refused_naming_canary_and_the_most_that_fits() -> None:
     with pytest.raises(CanaryError) as caught:
-        check_canary_fits("100%", MANIFEST, 20, PROD)
+        check_canary_fits("95%", MANIFEST, 20, PROD)
     most = max(n for n in range(1, 21) if encoded_event_size(
         "deploy", MANIFEST.encode(), worst_canary_filter(PROD, n)) <= EVENT_SIZE_LIMIT)
     message = str(caught.value)
-    assert message.startswith("--canary 100%: up to 20 of at most 20 nodes "
+    assert message.startswith("--canary 95%: up to 19 of at most 20 nodes "
                               "(webtier:fleet.maxSize) makes the encoded 'deploy' event ")
     assert message.endswith(f"Consul allows 512: use --canary {most} or fewer nodes")
     assert "\n" not in message
@@ -51,10 +51,10 @@ def test_a_canary_too_large_to_encode_is_refused_naming_canary_and_the_most_that
 
 
 def test_a_percentage_canary_is_sized_for_the_maximum_not_todays_fleet() -> None:
-    # 100% of 20 does not fit, whatever the fleet runs today; 100% of 4 does.
-    check_canary_fits("100%", MANIFEST, 4, "webapp-staging-")
-    with pytest.raises(CanaryError):
-        check_canary_fits("100%", MANIFEST, 20, PROD)
+    # 75% of 20 does not fit, whatever the fleet runs today; 75% of 4 does.
+    check_canary_fits("75%", MANIFEST, 4, "webapp-staging-")
+    with pytest.raises(CanaryError, match="of at most 20 nodes"):
+        check_canary_fits("75%", MANIFEST, 20, PROD)
 
 
 def test_a_manifest_url_that_leaves_no_room_for_any_node_says_to_shorten_it() -> None:
@@ -115,11 +115,11 @@ def test_the_cli_refuses_such_a_canary_with_exit_1_before_any_call(tmp_path: Pat
     (tmp_path / "release").mkdir()
     (tmp_path / "release" / "index.html").write_text("hi")
     err = io.StringIO()
-    code = main(["push", "--stack", "production", "--canary", "100%", "--bucket",
+    code = main(["push", "--stack", "production", "--canary", "95%", "--bucket",
                  "webapp-production-releases-123456789012", "--consul-addr", "127.0.0.1:9",
                  "--s3-endpoint", "http://127.0.0.1:9", "--region", "us-east-1",
                  str(tmp_path / "release")], env={}, out=io.StringIO(), err=err)
     lines = err.getvalue().strip().splitlines()
     assert code == 1
     assert len(lines) == 1
-    assert "--canary 100%: up to 20 of at most 20 nodes" in lines[0]
+    assert "--canary 95%: up to 19 of at most 20 nodes" in lines[0]

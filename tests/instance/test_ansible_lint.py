@@ -59,8 +59,11 @@ def test_playbooks_apply_every_role() -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_role_has_defaults_tasks_handlers_and_templates(role: str) -> None:
     folder = ANSIBLE / "roles" / role
-    assert [d for d in ("defaults", "tasks", "handlers", "templates")
-            if not any((folder / d).iterdir())] == []
+    # Handlers only where a task notifies one (stretcher's watch moved to boot, so it has none).
+    needed = ("defaults", "tasks", "templates",
+              *(("handlers",) if any("notify" in t for t in tasks(role)) else ()))
+    assert [d for d in needed if not (folder / d).is_dir() or not any((folder / d).iterdir())] \
+        == []
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -80,7 +83,8 @@ def test_role_downloads_are_tagged_so_offline_runs_can_skip_them(role: str) -> N
 def test_role_restart_handlers_are_off_for_image_bakes(role: str) -> None:
     """A bake must not start agents: a started consul would bake its node-id into the image."""
     defaults = yaml.safe_load((ANSIBLE / "roles" / role / "defaults/main.yml").read_text())
-    handlers = yaml.safe_load((ANSIBLE / "roles" / role / "handlers/main.yml").read_text())
+    path = ANSIBLE / "roles" / role / "handlers/main.yml"
+    handlers = yaml.safe_load(path.read_text()) if path.exists() else []
     starting = [h for h in handlers
                 if h.get("ansible.builtin.systemd_service", {}).get("state")]
     assert all(h.get("when") == f"{role}_restart_on_change" for h in starting), starting
