@@ -594,7 +594,8 @@ def test_push_sends_its_three_preflight_reads_together(env: Env) -> None:
             SlowRead.seen = headed.wait(2)
             return super().read()
 
-    env.push(pointers=SlowRead(connect(env.consul.address, None), KV_PREFIX, APP))
+    client = connect(env.consul.address, env.target.consul_token)
+    env.push(pointers=SlowRead(client, KV_PREFIX, APP))
     assert SlowRead.seen
 
 
