@@ -314,6 +314,78 @@ def running_agent(workdir: Path, tls: bool = False, extra_hcl: str = "",
         return
 
 
+def client_config(data_dir: Path, ports: dict[str, int], server: ConsulAgent,
+                  node_name: str) -> str:
+    """A client agent joining `server` (same gossip key), acting with its management token."""
+    port_lines = "\n".join(f"  {name} = {port}" for name, port in
+                           {"dns": -1, "https": -1, "grpc": -1, "grpc_tls": -1, **ports}.items())
+    return f"""node_name = "{node_name}"
+node_id = "{uuid.uuid5(uuid.NAMESPACE_DNS, node_name)}"
+datacenter = "{server.datacenter}"
+server = false
+data_dir = "{data_dir}"
+bind_addr = "127.0.0.1"
+advertise_addr = "127.0.0.1"
+client_addr = "127.0.0.1"
+encrypt = "{server.gossip_key}"
+retry_join = ["127.0.0.1:{server.ports["serf_lan"]}"]
+disable_update_check = true
+leave_on_terminate = true
+log_level = "info"
+ports {{
+{port_lines}
+}}
+acl {{
+  enabled = true
+  default_policy = "deny"
+  tokens {{
+    agent = "{server.management_token}"
+    default = "{server.management_token}"
+  }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def running_client(workdir: Path, server: ConsulAgent, node_name: str
+                   ) -> Iterator[ConsulAgent]:
+    """A client agent named `node_name` joined to `server`, stopped by PID on exit."""
+    consul = tool("consul")
+    config_dir, data_dir = workdir / "config", workdir / "data"
+    config_dir.mkdir(parents=True)
+    data_dir.mkdir(mode=0o700)
+    ports = _free_ports(["http", "serf_lan"])
+    (config_dir / "client.hcl").write_text(client_config(data_dir, ports, server, node_name))
+    validate(consul, config_dir)
+    log_file = workdir / "agent.log"
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen([consul, "agent", f"-config-dir={config_dir}"], stdout=log,
+                                stderr=subprocess.STDOUT, env=_agent_env(),
+                                preexec_fn=_die_with_parent)
+    agent = ConsulAgent(
+        address=f"http://127.0.0.1:{ports['http']}", scheme="http",
+        management_token=server.management_token, ca_file="", consul_binary=consul,
+        pid=proc.pid, config_dir=config_dir, data_dir=data_dir, log_file=log_file, ports=ports,
+        gossip_key=server.gossip_key, datacenter=server.datacenter)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:  # joined: the server's catalog lists the node
+            nodes = server.api("GET", "/v1/catalog/nodes").json()
+            if any(n["Node"] == node_name for n in nodes):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"client agent {node_name} did not join: "
+                                   f"{log_file.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        yield agent
+    finally:
+        _stop(proc)
+        # Gone for good, as a node the next test may name again must be: not "failed" in the
+        # member list, nor left in the catalog until reconnect_timeout.
+        server.api("PUT", f"/v1/agent/force-leave/{node_name}", params={"prune": "1"})
+        server.api("PUT", "/v1/catalog/deregister", json={"Node": node_name})
+
+
 @pytest.fixture(scope="session")
 def consul_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsulAgent]:
     """A real Consul 1.14.11 server: plain HTTP on loopback, ACLs default-deny, gossip key."""
