@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -243,10 +243,14 @@ def _wait_ready(agent: ConsulAgent, proc: subprocess.Popen[bytes]) -> None:
                        f"({last}); exit code {proc.poll()}; log tail:\n{log}")
 
 
-def _die_with_parent() -> None:
-    """In the agent before exec: SIGTERM when the test process dies, even by SIGKILL (Linux
-    PR_SET_PDEATHSIG), so no agent outlives a killed test run."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+def _agent_command(consul: str, config_dir: Path) -> list[str]:
+    """`consul agent`, run through util-linux `setpriv --pdeathsig TERM` (it execs, so the PID
+    stays the agent's): the agent gets SIGTERM when the test process dies, even by SIGKILL, so
+    none outlives a killed run. Not a preexec_fn: forking Python code in a process that runs gRPC
+    threads (the engine tests) can hang the child before it execs."""
+    setpriv = shutil.which("setpriv")
+    prefix = [setpriv, "--pdeathsig", "TERM"] if setpriv else []
+    return [*prefix, consul, "agent", f"-config-dir={config_dir}"]
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -288,9 +292,8 @@ def running_agent(workdir: Path, tls: bool = False, extra_hcl: str = "",
         log_file = workdir / f"agent-{attempt}.log"
         scheme = "https" if tls else "http"
         with log_file.open("wb") as log:
-            proc = subprocess.Popen([consul, "agent", f"-config-dir={config_dir}"],
-                                    stdout=log, stderr=subprocess.STDOUT, env=_agent_env(),
-                                    preexec_fn=_die_with_parent)
+            proc = subprocess.Popen(_agent_command(consul, config_dir),
+                                    stdout=log, stderr=subprocess.STDOUT, env=_agent_env())
         agent = ConsulAgent(
             address=f"{scheme}://127.0.0.1:{ports[scheme]}", scheme=scheme,
             management_token=token, ca_file=str(certs[0]) if certs else "",
@@ -359,9 +362,8 @@ def running_client(workdir: Path, server: ConsulAgent, node_name: str
     validate(consul, config_dir)
     log_file = workdir / "agent.log"
     with log_file.open("wb") as log:
-        proc = subprocess.Popen([consul, "agent", f"-config-dir={config_dir}"], stdout=log,
-                                stderr=subprocess.STDOUT, env=_agent_env(),
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(_agent_command(consul, config_dir), stdout=log,
+                                stderr=subprocess.STDOUT, env=_agent_env())
     agent = ConsulAgent(
         address=f"http://127.0.0.1:{ports['http']}", scheme="http",
         management_token=server.management_token, ca_file="", consul_binary=consul,
