@@ -1,7 +1,7 @@
 """An HTTP double of a Consul agent, for what a real agent cannot be made to do on cue: fail.
 
 Every test of Consul's behaviour runs against a real Consul 1.14.11 agent (tests/real_consul.py).
-This double serves the KV, txn, event, status, catalog and health endpoints the fault tests need,
+This double serves the KV, txn, event, status and (empty) health endpoints the fault tests need,
 and answers them as the agent does wherever the program looks: the conformance test
 (tests/consul_agent/test_conformance.py) runs one script against both and lists every allowed
 difference. What it adds is faults: plain attributes (`deny_all`, `fail_txn_after`, `no_leader`,
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 import uuid
@@ -29,7 +30,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size
-from tests.consul_catalog import Catalog
 
 # Consul's defaults (agent/txn_endpoint.go, agent config kv_max_value_size / txn_max_req_len).
 TXN_MAX_OPS = 128
@@ -127,8 +127,6 @@ class ConsulDouble:
         """The node this double's agent runs on (what its event list is filtered for)."""
         self.kv: dict[str, KvEntry] = {}
         self.events: list[UserEvent] = []
-        self.catalog = Catalog(datacenter)
-        """Nodes with the app service and its real HTTP check (tests/consul_catalog.py)."""
         self.requests: list[tuple[str, str]] = []
         self.recorded: list[RecordedRequest] = []
         self.txn_max_ops = TXN_MAX_OPS
@@ -183,7 +181,6 @@ class ConsulDouble:
         self._thread.start()
 
     def stop(self) -> None:
-        self.catalog.stop()
         if self._server is not None:
             with self._changed:
                 self._changed.notify_all()
@@ -309,10 +306,11 @@ class ConsulDouble:
                 return self._fire(req)
             if req.path == "/v1/event/list":
                 return self._list_events(req)
-            if req.path.startswith(("/v1/health/", "/v1/catalog/")):
-                status, body = self.catalog.handle(req.path, req.query)
-                return _Reply(status, body, {"X-Consul-Index": str(self._raft_index)},
-                              as_json=status == 200)
+            if req.path.startswith(("/v1/health/service/", "/v1/health/node/",
+                                     "/v1/catalog/nodes")):
+                # No node runs the app here: fleets are real client agents
+                # (tests/deploy/canary_fleet.py).
+                return _Reply(200, [], {"X-Consul-Index": str(self._raft_index)}, as_json=True)
             if req.path == "/v1/status/leader":
                 return _Reply(200, "127.0.0.1:8300", as_json=True)
             if req.path == "/v1/status/peers":
@@ -435,18 +433,14 @@ class ConsulDouble:
         body["LTime"] = 0
         return _Reply(200, body, as_json=True)
 
-    def events_for(self, node: str, name: str = "") -> list[UserEvent]:
-        """The user events node's agent would have received (its NodeFilter/ServiceFilter)."""
-        with self._changed:
-            return [e for e in self.events if (not name or e.name == name)
-                    and self.catalog.delivers(e.node_filter, e.service_filter, node)]
-
     def _list_events(self, req: RecordedRequest) -> _Reply:
         # An agent lists the events gossip delivered to it: those whose filters match its node.
         name = (req.query.get("name") or [""])[0]
         with self._changed:
+            # Serf matches the filters as regexps, unanchored; this node runs no service.
             found = [e.as_json() for e in self.events if (not name or e.name == name)
-                     and self.catalog.delivers(e.node_filter, e.service_filter, self.node_name)]
+                     and (not e.node_filter or re.search(e.node_filter, self.node_name))
+                     and not e.service_filter]
             return _Reply(200, found, as_json=True)
 
 

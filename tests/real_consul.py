@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -243,10 +243,14 @@ def _wait_ready(agent: ConsulAgent, proc: subprocess.Popen[bytes]) -> None:
                        f"({last}); exit code {proc.poll()}; log tail:\n{log}")
 
 
-def _die_with_parent() -> None:
-    """In the agent before exec: SIGTERM when the test process dies, even by SIGKILL (Linux
-    PR_SET_PDEATHSIG), so no agent outlives a killed test run."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+def _agent_command(consul: str, config_dir: Path) -> list[str]:
+    """`consul agent`, run through util-linux `setpriv --pdeathsig TERM` (it execs, so the PID
+    stays the agent's): the agent gets SIGTERM when the test process dies, even by SIGKILL, so
+    none outlives a killed run. Not a preexec_fn: forking Python code in a process that runs gRPC
+    threads (the engine tests) can hang the child before it execs."""
+    setpriv = shutil.which("setpriv")
+    prefix = [setpriv, "--pdeathsig", "TERM"] if setpriv else []
+    return [*prefix, consul, "agent", f"-config-dir={config_dir}"]
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -288,9 +292,8 @@ def running_agent(workdir: Path, tls: bool = False, extra_hcl: str = "",
         log_file = workdir / f"agent-{attempt}.log"
         scheme = "https" if tls else "http"
         with log_file.open("wb") as log:
-            proc = subprocess.Popen([consul, "agent", f"-config-dir={config_dir}"],
-                                    stdout=log, stderr=subprocess.STDOUT, env=_agent_env(),
-                                    preexec_fn=_die_with_parent)
+            proc = subprocess.Popen(_agent_command(consul, config_dir),
+                                    stdout=log, stderr=subprocess.STDOUT, env=_agent_env())
         agent = ConsulAgent(
             address=f"{scheme}://127.0.0.1:{ports[scheme]}", scheme=scheme,
             management_token=token, ca_file=str(certs[0]) if certs else "",
@@ -312,6 +315,77 @@ def running_agent(workdir: Path, tls: bool = False, extra_hcl: str = "",
         finally:
             _stop(proc)
         return
+
+
+def client_config(data_dir: Path, ports: dict[str, int], server: ConsulAgent,
+                  node_name: str) -> str:
+    """A client agent joining `server` (same gossip key), acting with its management token."""
+    port_lines = "\n".join(f"  {name} = {port}" for name, port in
+                           {"dns": -1, "https": -1, "grpc": -1, "grpc_tls": -1, **ports}.items())
+    return f"""node_name = "{node_name}"
+node_id = "{uuid.uuid5(uuid.NAMESPACE_DNS, node_name)}"
+datacenter = "{server.datacenter}"
+server = false
+data_dir = "{data_dir}"
+bind_addr = "127.0.0.1"
+advertise_addr = "127.0.0.1"
+client_addr = "127.0.0.1"
+encrypt = "{server.gossip_key}"
+retry_join = ["127.0.0.1:{server.ports["serf_lan"]}"]
+disable_update_check = true
+leave_on_terminate = true
+log_level = "info"
+ports {{
+{port_lines}
+}}
+acl {{
+  enabled = true
+  default_policy = "deny"
+  tokens {{
+    agent = "{server.management_token}"
+    default = "{server.management_token}"
+  }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def running_client(workdir: Path, server: ConsulAgent, node_name: str
+                   ) -> Iterator[ConsulAgent]:
+    """A client agent named `node_name` joined to `server`, stopped by PID on exit."""
+    consul = tool("consul")
+    config_dir, data_dir = workdir / "config", workdir / "data"
+    config_dir.mkdir(parents=True)
+    data_dir.mkdir(mode=0o700)
+    ports = _free_ports(["http", "serf_lan"])
+    (config_dir / "client.hcl").write_text(client_config(data_dir, ports, server, node_name))
+    validate(consul, config_dir)
+    log_file = workdir / "agent.log"
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(_agent_command(consul, config_dir), stdout=log,
+                                stderr=subprocess.STDOUT, env=_agent_env())
+    agent = ConsulAgent(
+        address=f"http://127.0.0.1:{ports['http']}", scheme="http",
+        management_token=server.management_token, ca_file="", consul_binary=consul,
+        pid=proc.pid, config_dir=config_dir, data_dir=data_dir, log_file=log_file, ports=ports,
+        gossip_key=server.gossip_key, datacenter=server.datacenter)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:  # joined: the server's catalog lists the node
+            nodes = server.api("GET", "/v1/catalog/nodes").json()
+            if any(n["Node"] == node_name for n in nodes):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"client agent {node_name} did not join: "
+                                   f"{log_file.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        yield agent
+    finally:
+        _stop(proc)
+        # Gone for good, as a node the next test may name again must be: not "failed" in the
+        # member list, nor left in the catalog until reconnect_timeout.
+        server.api("PUT", f"/v1/agent/force-leave/{node_name}", params={"prune": "1"})
+        server.api("PUT", "/v1/catalog/deregister", json={"Node": node_name})
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,8 @@ def test_no_file_is_over_500_lines(folder: str) -> None:
 
 
 def test_no_import_cycle() -> None:
-    modules = first_party()
+    """In the product's code; the tests' own doubles are held to the line limit, not to this."""
+    modules = {n: p for n, p in first_party().items() if not n.startswith("tests")}
     graph = {name: set(imports(path, set(modules))) - {name} for name, path in modules.items()}
     cycles: list[list[str]] = []
     state: dict[str, int] = {}  # 1 on the stack, 2 done

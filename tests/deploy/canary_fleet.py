@@ -1,15 +1,17 @@
 """Simulated nodes for the canary tests: what is real and what stands in.
 
-Real: the instance scripts (deploy-event-handler, release-pull, release-switch) run as processes
-per node in its own temp dir, reading the node.env the stack's user data renders; releases come
-from a real moto S3 server; each node's app is a real http.server on 127.0.0.1 whose /health
-answers 200 or 500 depending on the release `current` names (its health.txt); the Consul double
-(tests/consul_double.py + consul_catalog.py) runs the HTTP check against it for real, as the
-agent runs the check app-service.hcl defines, and serves KV, events and health over HTTP.
-Stand-ins: stretcher is tests/deploy/fake_stretcher.py (each node unpacks under its own root);
-the `consul watch` of each
-node is a thread here that hands the handler the events the double would deliver to that node
-(its NodeFilter applied), on stdin, as consul watch does; the app restart is `true`.
+Real: each node runs its own Consul 1.14.11 client agent (tests/real_consul.py), named as the
+node, joined by gossip to the session's server, with the app service and its HTTP check
+registered on it (what app-service.hcl defines) and run by the agent against the node's app; the
+instance scripts (deploy-event-handler, release-pull, release-switch) run as processes per node in
+its own temp dir against that agent, reading the node.env the stack's user data renders; releases
+come from a real moto S3 server; each node's app is a real http.server on 127.0.0.1 whose /health
+answers 200 or 500 depending on the release `current` names (its health.txt); `deploy` events
+reach a node's agent by gossip only where their NodeFilter matches it.
+Stand-ins: stretcher is tests/deploy/fake_stretcher.py (each node unpacks under its own root); the
+`consul watch` of each node is a thread here that hands the handler the events its agent lists,
+on stdin, as consul watch does; the agents act with the management token (which actor may do what
+is the token matrix's); the app restart is `true`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from typing import Any
 from components.fleet.user_data import BootSettings, render
 from contracts.consul_agent import node_name_prefix
 from contracts.release_layout import deploy_keys, node_release_key, service_name
-from tests.consul_double import ConsulDouble
+from tests.real_consul import ConsulAgent, running_client
 
 FILES = Path(__file__).resolve().parents[2] / "image/ansible/roles/stretcher/files"
 FAKE_STRETCHER = Path(__file__).resolve().parent / "fake_stretcher.py"
@@ -50,10 +53,13 @@ def node_env_text(app: str, kv_prefix: str, bucket: str) -> str:
 
 
 class SimNode:
-    def __init__(self, name: str, tmp: Path, consul: ConsulDouble, app: str, kv_prefix: str,
+    def __init__(self, name: str, tmp: Path, consul: ConsulAgent, app: str, kv_prefix: str,
                  bucket: str, s3_endpoint: str) -> None:
         self.name = name
         self.consul = consul
+        """The server; the node's own agent starts at boot."""
+        self.agent: ConsulAgent | None = None
+        self._agent_stack = ExitStack()
         self.app = app
         self.kv_prefix = kv_prefix
         self.dir = tmp / name
@@ -66,6 +72,8 @@ class SimNode:
                              f"{FAKE_STRETCHER} \"$@\"\n")
         stretcher.chmod(0o755)
         (self.dir / "node.env").write_text(node_env_text(app, kv_prefix, bucket))
+        (self.dir / "consul-template.env").write_text(
+            f"CONSUL_HTTP_TOKEN={consul.management_token}\n")
         self.env = {
             "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(self.dir),
             "WEBTIER_ROOT": str(self.root), "WEBTIER_STATE_DIR": str(self.dir / "state"),
@@ -73,7 +81,7 @@ class SimNode:
             "WEBTIER_CONSUL_ENV": str(self.dir / "consul-template.env"),
             "WEBTIER_NODE_TOKEN_ENV": str(self.dir / "node-token.env"),
             "WEBTIER_RESTART_CMD": "true", "WEBTIER_PULL_WAIT": "3",
-            "WEBTIER_NODE_NAME": name, "CONSUL_HTTP_ADDR": consul.address,
+            "WEBTIER_NODE_NAME": name,
             "AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
@@ -111,11 +119,17 @@ class SimNode:
         return Health
 
     def boot(self) -> subprocess.CompletedProcess[str]:
-        """The user data's `release-pull` (follows the pointer), then the agent joins with the
-        app service (what app-service.hcl registers), then its watch starts."""
+        """The node's agent joins; the user data's `release-pull` (follows the pointer) runs
+        against it; then the app service and its check are registered (what app-service.hcl
+        holds) and the node's watch starts."""
+        self.agent = self._agent_stack.enter_context(
+            running_client(self.dir / "consul", self.consul, self.name))
+        self.env["CONSUL_HTTP_ADDR"] = self.agent.address
         result = self.run("release-pull")
-        self.consul.catalog.register(self.name, service_name(self.app), self.health_url,
-                                     interval=0.1, timeout=1.0)
+        registered = self.agent.api("PUT", "/v1/agent/service/register", json={
+            "Name": service_name(self.app), "Port": self._app.server_address[1],
+            "Check": {"HTTP": self.health_url, "Interval": "1s", "Timeout": "1s"}})
+        assert registered.status_code == 200, registered.text
         self.start_watch()
         return result
 
@@ -136,14 +150,20 @@ class SimNode:
         if self._watch is not None:
             self._watch.join(timeout=30)
 
+    def events(self) -> list[dict[str, Any]]:
+        """The `deploy` events this node's agent received (gossip applies their NodeFilter)."""
+        assert self.agent is not None
+        answer = self.agent.api("GET", "/v1/event/list", params={"name": "deploy"})
+        return list(answer.json()) if answer.status_code == 200 else []
+
     def _watch_loop(self) -> None:
-        seen = 0
+        seen: list[str] = []
         while not self._stop.is_set():
-            events = self.consul.events_for(self.name, "deploy")
-            if len(events) != seen:
-                seen = len(events)
-                self.run("deploy-event-handler", json.dumps([e.as_json() for e in events]),
-                         CONSUL_INDEX=str(seen))
+            events = self.events()
+            if [e["ID"] for e in events] != seen:
+                seen = [e["ID"] for e in events]
+                self.run("deploy-event-handler", json.dumps(events),
+                         CONSUL_INDEX=str(len(seen)))
             self._stop.wait(0.1)
 
     def current(self) -> str | None:
@@ -156,11 +176,13 @@ class SimNode:
         return (self.root / "releases" / release).exists()
 
     def reported(self) -> str | None:
-        raw = self.consul.value(node_release_key(self.kv_prefix, self.app, self.name))
-        return json.loads(raw)["release"] if raw else None
+        key = node_release_key(self.kv_prefix, self.app, self.name)
+        answer = self.consul.api("GET", f"/v1/kv/{key}", params={"raw": ""})
+        return json.loads(answer.text)["release"] if answer.status_code == 200 else None
 
     def close(self) -> None:
         self.stop_watch()
+        self._agent_stack.close()
         self._app.shutdown()
         self._app.server_close()
 

@@ -1,6 +1,7 @@
 """Canary, health-gated deploys end to end: the real `python -m deploy` CLI as a subprocess, a
-real moto S3 server, the Consul double running real HTTP checks, and simulated nodes running the
-real instance scripts (what is real and what stands in: tests/deploy/canary_fleet.py)."""
+real moto S3 server, a real Consul 1.14.11 server with one real client agent per simulated node
+running its HTTP check, and the nodes running the real instance scripts (what is real and what
+stands in: tests/deploy/canary_fleet.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +21,8 @@ import pytest
 
 from contracts.release_layout import deploy_keys
 from deploy.target import stack_defaults
-from tests.consul_double import ConsulDouble
 from tests.deploy.canary_fleet import SimNode, wait_until
+from tests.real_consul import ConsulAgent
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = stack_defaults("staging")
@@ -31,7 +33,7 @@ NAMES = ("node-a", "node-b", "node-c")
 
 @dataclass
 class Fleet:
-    consul: ConsulDouble
+    consul: ConsulAgent
     bucket: str
     s3_endpoint: str
     tmp: Path
@@ -55,6 +57,7 @@ class Fleet:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "CONSUL_HTTP_ADDR": self.consul.address,
+                "CONSUL_HTTP_TOKEN": self.consul.management_token,
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,8 +72,12 @@ class Fleet:
         return self.cli("push", "--release-id", release, "--timeout", "30", *extra,
                         str(self.release(release, health)))
 
+    def value(self, key: str) -> str | None:
+        answer = self.consul.api("GET", f"/v1/kv/{key}", params={"raw": ""})
+        return answer.text if answer.status_code == 200 else None
+
     def pointer_release(self) -> str | None:
-        value = self.consul.value(KEYS.current)
+        value = self.value(KEYS.current)
         return value.rsplit("/", 2)[-2] if value else None
 
     def on(self, release: str) -> list[str]:
@@ -78,35 +85,38 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(moto_server: str, tmp_path: Path) -> Iterator[Fleet]:
+def fleet(moto_server: str, tmp_path: Path, consul_agent: ConsulAgent) -> Iterator[Fleet]:
     bucket = f"rel-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(
         Bucket=bucket)
-    with ConsulDouble() as consul:
-        f = Fleet(consul, bucket, moto_server, tmp_path, {})
-        try:
-            for name in NAMES:
-                f.add(name).boot()
-            first = f.push("r1", "ok")
-            assert first.returncode == 0, first.stderr
-            assert f.on("r1") == list(NAMES)
-            yield f
-        finally:
-            for node in f.nodes.values():
-                node.close()
+    consul_agent.wipe(KV_PREFIX)
+    f = Fleet(consul_agent, bucket, moto_server, tmp_path, {})
+    try:
+        for name in NAMES:
+            f.add(name).boot()
+        first = f.push("r1", "ok")
+        assert first.returncode == 0, first.stderr
+        assert f.on("r1") == list(NAMES)
+        yield f
+    finally:
+        # Each agent takes seconds to leave; they leave side by side.
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(SimNode.close, f.nodes.values()))
+        consul_agent.wipe(KV_PREFIX)
 
 
 @pytest.mark.integration
-def test_canary_real_cli_moto_consul_double_good_release_reaches_every_node(
+def test_canary_real_cli_moto_consul_good_release_reaches_every_node(
         fleet: Fleet) -> None:
     result = fleet.push("r2", "ok", "--canary", "1", "--bake", "1")
     assert result.returncode == 0, result.stderr
     assert fleet.pointer_release() == "r2"
     assert fleet.on("r2") == list(NAMES)
-    # The candidate went first to exactly one node: the canary event's filter named only it.
-    canary_events = [e for e in fleet.consul.events if e.node_filter]
-    assert [sum(fleet.consul.catalog.delivers(e.node_filter, "", n) for n in NAMES)
-            for e in canary_events] == [1]
+    # The candidate went first to exactly one node: gossip delivered the canary event (the one
+    # with a NodeFilter) to that node's agent only.
+    received = {n: [e for e in fleet.nodes[n].events() if e["NodeFilter"]] for n in NAMES}
+    assert {n: len(events) for n, events in received.items()} == {
+        "node-a": 1, "node-b": 0, "node-c": 0}
     status = fleet.cli("status")
     assert status.returncode == 0, status.stderr
     for name in NAMES:
@@ -127,7 +137,7 @@ def test_canary_real_cli_broken_release_stays_on_one_node_and_is_sent_back(
     assert [n for n in NAMES if fleet.nodes[n].ever_had("r2")] == ["node-a"]
     assert fleet.on("r1") == list(NAMES)
     assert fleet.nodes["node-a"].current() == "r1"
-    assert fleet.consul.value(KEYS.canary) is None
+    assert fleet.value(KEYS.canary) is None
     print(result.stderr)
 
 
@@ -140,7 +150,7 @@ def test_canary_real_cli_times_out_when_the_canary_never_reports(fleet: Fleet) -
     assert "node-a" in result.stderr
     assert fleet.pointer_release() == "r1"
     assert fleet.on("r1") == list(NAMES)
-    assert fleet.consul.value(KEYS.canary) is None
+    assert fleet.value(KEYS.canary) is None
 
 
 @pytest.mark.integration
@@ -161,7 +171,7 @@ def test_canary_real_cli_node_booting_mid_canary_follows_the_pointer(fleet: Flee
 def test_canary_real_cli_a_second_push_during_a_canary_is_refused(fleet: Fleet) -> None:
     proc = fleet.start("push", "--release-id", "r2", "--canary", "1", "--bake", "3",
                        str(fleet.release("r2", "ok")))
-    wait_until("the canary record", lambda: fleet.consul.value(KEYS.canary) is not None)
+    wait_until("the canary record", lambda: fleet.value(KEYS.canary) is not None)
     second = fleet.push("r3", "ok", "--canary", "1", "--bake", "1")
     plain = fleet.push("r4", "ok")
     assert (second.returncode, plain.returncode) == (1, 1), second.stderr + plain.stderr
@@ -185,7 +195,7 @@ def test_canary_real_cli_sigint_leaves_a_state_status_explains_and_resume_finish
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    record = json.loads(fleet.consul.value(KEYS.canary) or "{}")
+    record = json.loads(fleet.value(KEYS.canary) or "{}")
     assert (record["release"], record["nodes"]) == ("r2", ["node-a"])
     assert fleet.pointer_release() == "r1"
     status = fleet.cli("status")
@@ -196,7 +206,7 @@ def test_canary_real_cli_sigint_leaves_a_state_status_explains_and_resume_finish
     assert resumed.returncode == 0, resumed.stderr
     assert fleet.pointer_release() == "r2"
     assert fleet.on("r2") == list(NAMES)
-    assert fleet.consul.value(KEYS.canary) is None
+    assert fleet.value(KEYS.canary) is None
     print(status.stdout)
 
 
@@ -226,4 +236,4 @@ def test_canary_real_cli_abort_after_sigint_sends_the_canary_node_back(fleet: Fl
     assert "node-a went back to r1" in aborted.stdout
     assert fleet.on("r1") == list(NAMES)
     assert fleet.pointer_release() == "r1"
-    assert fleet.consul.value(KEYS.canary) is None
+    assert fleet.value(KEYS.canary) is None
