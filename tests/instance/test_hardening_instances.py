@@ -18,16 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.instance.test_instance_scripts import (
+from tests.instance.node_sandbox import (
     APP,
     HANDLER,
     RELEASE_PULL,
     RELEASE_SWITCH,
     Node,
-    Stack,
-    node,  # noqa: F401 - fixtures
-    stack,  # noqa: F401
     write_node_env,
+)
+from tests.instance.test_instance_scripts import (
+    Stack,
+    stack,  # noqa: F401 - the fixture
 )
 from tests.real_consul import ConsulAgent
 
@@ -56,19 +57,19 @@ def event(payload: str, **fields: object) -> dict[str, object]:
 # --- bad input: one line, a documented exit code ----------------------------------------------
 
 
-def test_release_pull_real_script_names_an_unclosed_quote_in_node_env(node: Node) -> None:  # noqa: F811
+def test_release_pull_real_script_names_an_unclosed_quote_in_node_env(node: Node) -> None:
     (node.tmp / "node.env").write_text(f"APP_NAME={APP}\nKV_PREFIX='webapp/staging\n")
     assert_one_line(node.run(RELEASE_PULL), 2, "node.env line 2", "KV_PREFIX", "quotation")
 
 
-def test_release_pull_real_script_names_a_node_env_that_is_not_utf8(node: Node) -> None:  # noqa: F811
+def test_release_pull_real_script_names_a_node_env_that_is_not_utf8(node: Node) -> None:
     (node.tmp / "node.env").write_bytes(b"APP_NAME=\xff\xfe\n")
     assert_one_line(node.run(RELEASE_PULL), 2, "node.env", "not UTF-8")
 
 
 @pytest.mark.parametrize("name", ["WEBTIER_DEPLOY_TIMEOUT", "WEBTIER_PULL_WAIT"])
 @pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf"])
-def test_release_pull_real_script_names_a_bad_duration(node: Node, name: str,  # noqa: F811
+def test_release_pull_real_script_names_a_bad_duration(node: Node, name: str,
                                                        value: str) -> None:
     write_node_env(node, BUCKET)
     args = ["--manifest", manifest_url("r1")] if name == "WEBTIER_DEPLOY_TIMEOUT" else []
@@ -85,7 +86,7 @@ def test_release_pull_real_script_names_a_bad_duration(node: Node, name: str,  #
     b"s3://rel-staging/releases/webapp/\xff\xfe/manifest.yml",
 ])
 def test_release_pull_real_script_refuses_a_pointer_with_control_bytes_or_not_utf8(
-        node: Node, pointer: bytes, consul_agent: ConsulAgent) -> None:  # noqa: F811
+        node: Node, pointer: bytes, consul_agent: ConsulAgent) -> None:
     # On a real Consul 1.14.11 agent, the pointer read with a token for the stack's prefix.
     consul_agent.wipe(f"{APP}/staging")
     consul_agent.api("PUT", f"/v1/kv/{APP}/staging/deploy/{APP}/current", data=pointer)
@@ -101,7 +102,7 @@ def test_release_pull_real_script_refuses_a_pointer_with_control_bytes_or_not_ut
 
 
 def test_release_switch_real_script_refuses_a_release_id_with_a_trailing_newline(
-        node: Node) -> None:  # noqa: F811
+        node: Node) -> None:
     node.make_release("r1")
     assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
     result = node.run(RELEASE_SWITCH, "activate", "r1\n")
@@ -112,7 +113,7 @@ def test_release_switch_real_script_refuses_a_release_id_with_a_trailing_newline
 
 @pytest.mark.parametrize("ltime", ["abc", {}, None, -3, True, 2.5, "MISSING"])
 def test_handler_real_script_refuses_an_event_without_a_whole_number_ltime(
-        node: Node, ltime: object) -> None:  # noqa: F811
+        node: Node, ltime: object) -> None:
     # On main such an event counted as LTime 0, passed the ordering check and was deployed
     # (or crashed the handler), so a late event could put an old release back.
     write_node_env(node, BUCKET)
@@ -129,14 +130,14 @@ def test_handler_real_script_refuses_an_event_without_a_whole_number_ltime(
 
 
 def test_handler_real_script_orders_valid_events_and_ignores_an_unordered_one(
-        node: Node) -> None:  # noqa: F811
+        node: Node) -> None:
     write_node_env(node, BUCKET)
     events = [event(manifest_url("r-new"), LTime=9), event(manifest_url("r-old"), LTime="abc")]
     result = node.run(HANDLER, stdin=json.dumps(events), extra={"CONSUL_INDEX": "42"})
     assert node.stretcher_calls() == [manifest_url("r-new")], result.stderr
 
 
-def test_handler_real_script_names_stdin_that_is_not_utf8(node: Node) -> None:  # noqa: F811
+def test_handler_real_script_names_stdin_that_is_not_utf8(node: Node) -> None:
     result = subprocess.run([sys.executable, str(HANDLER)], input=b"[\xff]",
                             capture_output=True, env=node.env, timeout=60)
     assert result.returncode == 1
@@ -147,7 +148,7 @@ def test_handler_real_script_names_stdin_that_is_not_utf8(node: Node) -> None:  
 
 @pytest.mark.parametrize("script", [RELEASE_PULL, HANDLER])
 def test_instance_script_real_process_interrupted_exits_130_without_a_traceback(
-        node: Node, script: Path) -> None:  # noqa: F811
+        node: Node, script: Path) -> None:
     # release-pull waits for an agent that never answers; the handler for its stdin.
     silent = __import__("socket").create_server(("127.0.0.1", 0))
     write_node_env(node, BUCKET, f"http://127.0.0.1:{silent.getsockname()[1]}")

@@ -20,9 +20,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,14 +30,14 @@ from typing import Any
 
 import pytest
 
-from tests.go_tools import tool
+from tests.instance.node_sandbox import (
+    APP,
+    HANDLER,
+    RELEASE_PULL,
+    Node,
+    write_node_env,
+)
 from tests.real_consul import ConsulAgent
-
-FILES = Path(__file__).resolve().parents[2] / "image/ansible/roles/stretcher/files"
-RELEASE_SWITCH = FILES / "release-switch"
-RELEASE_PULL = FILES / "release-pull"
-HANDLER = FILES / "deploy-event-handler"
-APP = "webapp"
 
 
 def load_script(path: Path) -> ModuleType:
@@ -101,222 +99,10 @@ def test_event_parsing_keeps_only_deploy_events_and_accepts_null() -> None:
 # --- a node in a temp dir ---------------------------------------------------------------------
 
 
-@dataclass
-class Node:
-    """The instance's paths, in a temp dir, and the environment the scripts run with."""
-
-    tmp: Path
-    root: Path
-    state: Path
-    bin: Path
-    env: dict[str, str]
-
-    @property
-    def current(self) -> Path:
-        return self.root / "current"
-
-    def current_release(self) -> str | None:
-        try:
-            target = self.root / os.readlink(self.current)
-        except OSError:
-            return None
-        return target.name if target.is_dir() else f"DANGLING:{target}"
-
-    def run(self, script: Path, *args: str, stdin: str = "",
-            extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(script), *args], input=stdin, text=True,
-                              capture_output=True, env={**self.env, **(extra or {})}, timeout=120)
-
-    def make_release(self, release_id: str, content: str = "v") -> Path:
-        path = self.root / "releases" / release_id
-        path.mkdir(parents=True)
-        (path / "app.txt").write_text(content)
-        return path
-
-    def stretcher_calls(self) -> list[str]:
-        calls = self.tmp / "stretcher-calls"
-        return calls.read_text().splitlines() if calls.exists() else []
-
-    def restarts(self) -> list[str]:
-        log = self.tmp / "restarts"
-        return log.read_text().splitlines() if log.exists() else []
-
-    def fail_restarts(self) -> None:
-        (self.tmp / "restart-fails").touch()
-
-    def shim(self, name: str, body: str) -> None:
-        """Put a command on PATH ahead of the real one."""
-        path = self.bin / name
-        path.write_text(f"#!/bin/sh\n{body}\n")
-        path.chmod(0o755)
 
 
-@pytest.fixture
-def node(tmp_path: Path) -> Node:
-    root, state, bin_dir = tmp_path / "opt-app", tmp_path / "state", tmp_path / "bin"
-    for d in (root, state, bin_dir):
-        d.mkdir()
-    if shutil.which("rsync") is None:
-        pytest.fail("rsync is missing: stretcher syncs every release with it "
-                    "(`apt-get install rsync`; the image's base role installs it)")
-    # Records the manifest URL stretcher is handed on stdin, then runs the real one on it.
-    stretcher = bin_dir / "stretcher"
-    stretcher.write_text(f'#!/bin/sh\ntee -a "{tmp_path}/stretcher-calls" | '
-                         f'exec {tool("stretcher")} "$@"\n')
-    stretcher.chmod(0o755)
-    restart = tmp_path / "restart-app"
-    # Records which release `current` names at restart time; fails when told to.
-    restart.write_text(f"#!/bin/sh\nreadlink {root}/current >> {tmp_path}/restarts\n"
-                       f"[ ! -e {tmp_path}/restart-fails ]\n")
-    restart.chmod(0o755)
-    node_env = tmp_path / "node.env"
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "HOME": str(tmp_path),
-        "WEBTIER_ROOT": str(root),
-        "WEBTIER_STATE_DIR": str(state),
-        "WEBTIER_NODE_ENV": str(node_env),
-        "WEBTIER_CONSUL_ENV": str(tmp_path / "consul-template.env"),
-        "WEBTIER_NODE_TOKEN_ENV": str(tmp_path / "node-token.env"),
-        "WEBTIER_RESTART_CMD": str(restart),
-        "WEBTIER_PULL_WAIT": "3",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    }
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    return Node(tmp_path, root, state, bin_dir, env)
 
 
-def write_node_env(node: Node, bucket: str, consul: str = "http://127.0.0.1:9") -> None:
-    (node.tmp / "node.env").write_text(
-        f"WEBTIER_ENV=staging\nAPP_NAME={APP}\nAWS_REGION=us-east-1\nKV_PREFIX={APP}/staging\n"
-        f"RELEASE_BUCKET={bucket}\nDEPLOY_POINTER_KEY={APP}/staging/deploy/{APP}/current\n")
-    node.env["CONSUL_HTTP_ADDR"] = consul
-
-
-# --- release-switch ----------------------------------------------------------------------------
-
-@pytest.mark.integration
-def test_switch_real_script_activate_points_current_at_release_and_restarts(node: Node) -> None:
-    node.make_release("r1")
-    result = node.run(RELEASE_SWITCH, "activate", "r1")
-    assert result.returncode == 0, result.stderr
-    assert node.current_release() == "r1"
-    assert node.restarts() == ["releases/r1"]
-
-
-@pytest.mark.integration
-def test_switch_real_script_with_fake_systemctl_starts_an_enabled_but_stopped_app(
-        node: Node) -> None:
-    # An instance that booted before any release existed has app.service enabled but stopped:
-    # the first deploy must start it (`restart`), which `try-restart` would not.
-    del node.env["WEBTIER_RESTART_CMD"]
-    node.shim("systemctl", f'echo "$@" >> {node.tmp}/systemctl\n'
-                           '[ "$1" != is-enabled ] || exit 0')
-    node.make_release("r1")
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
-    calls = (node.tmp / "systemctl").read_text().splitlines()
-    assert calls == ["is-enabled --quiet app.service", "restart app.service"]
-
-
-@pytest.mark.integration
-def test_switch_real_script_with_fake_systemctl_leaves_a_booting_app_unstarted(
-        node: Node) -> None:
-    # At boot the unit is not enabled yet: the pull must not start the app before its config.
-    del node.env["WEBTIER_RESTART_CMD"]
-    node.shim("systemctl", f'echo "$@" >> {node.tmp}/systemctl\n'
-                           '[ "$1" != is-enabled ] || exit 1')
-    node.make_release("r1")
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
-    assert node.current_release() == "r1"
-    assert (node.tmp / "systemctl").read_text().splitlines() == \
-        ["is-enabled --quiet app.service"]
-
-
-@pytest.mark.integration
-def test_switch_real_script_failing_restart_puts_old_current_back(node: Node) -> None:
-    node.make_release("r1")
-    node.make_release("r2")
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
-    node.fail_restarts()
-    result = node.run(RELEASE_SWITCH, "activate", "r2")
-    assert result.returncode != 0
-    assert node.current_release() == "r1"
-
-
-@pytest.mark.integration
-def test_switch_real_script_failing_restart_with_no_previous_leaves_no_current(node: Node) -> None:
-    node.make_release("r1")
-    node.fail_restarts()
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode != 0
-    assert not node.current.is_symlink()
-
-
-@pytest.mark.integration
-def test_switch_real_script_failing_mv_leaves_old_current_and_no_temp_link(node: Node) -> None:
-    node.make_release("r1")
-    node.make_release("r2")
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
-    node.shim("mv", "exit 1")
-    result = node.run(RELEASE_SWITCH, "activate", "r2")
-    assert result.returncode != 0
-    assert node.current_release() == "r1"
-    assert list(node.root.glob(".current.tmp-*")) == []
-
-
-@pytest.mark.integration
-def test_switch_real_script_killed_between_ln_and_mv_leaves_old_current(node: Node) -> None:
-    node.make_release("r1")
-    node.make_release("r2")
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
-    node.shim("mv", "kill -9 $PPID; sleep 5")
-    result = node.run(RELEASE_SWITCH, "activate", "r2")
-    assert result.returncode == -9
-    assert node.current_release() == "r1"
-    # The killed switch left its temp link; the next deploy's first step removes it.
-    assert list(node.root.glob(".current.tmp-*")) != []
-    assert node.run(RELEASE_SWITCH, "prepare", "r3").returncode == 0
-    assert list(node.root.glob(".current.tmp-*")) == []
-
-
-@pytest.mark.integration
-def test_switch_real_script_killed_after_mv_leaves_current_on_a_complete_release(
-        node: Node) -> None:
-    node.make_release("r1")
-    node.make_release("r2")
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
-    node.shim("restart-and-die", "kill -9 $PPID; sleep 5")
-    result = node.run(RELEASE_SWITCH, "activate", "r2",
-                      extra={"WEBTIER_RESTART_CMD": str(node.bin / "restart-and-die")})
-    assert result.returncode == -9
-    assert node.current_release() == "r2"
-
-
-@pytest.mark.integration
-def test_switch_real_script_refuses_a_missing_release_and_keeps_current(node: Node) -> None:
-    node.make_release("r1")
-    assert node.run(RELEASE_SWITCH, "activate", "r1").returncode == 0
-    assert node.run(RELEASE_SWITCH, "activate", "r9").returncode != 0
-    assert node.current_release() == "r1"
-
-
-@pytest.mark.integration
-def test_prune_real_script_keeps_the_newest_and_always_the_current(node: Node) -> None:
-    for i, name in enumerate(["r1", "r2", "r3", "r4"]):
-        os.utime(node.make_release(name), (1_000_000 + i, 1_000_000 + i))
-    # r1 is the oldest but current (a rollback): it stays, with the newest other one.
-    os.symlink("releases/r1", node.current)
-    assert node.run(RELEASE_SWITCH, "prune", "--keep", "2").returncode == 0
-    assert sorted(p.name for p in (node.root / "releases").iterdir()) == ["r1", "r4"]
-
-
-@pytest.mark.integration
-def test_abandon_real_script_never_deletes_the_current_release(node: Node) -> None:
-    node.make_release("r1")
-    os.symlink("releases/r1", node.current)
-    assert node.run(RELEASE_SWITCH, "abandon", "r1").returncode == 0
-    assert node.current_release() == "r1"
 
 
 # --- with S3 (moto) and a real Consul 1.14.11 agent: releases published by the real deploy tool --
