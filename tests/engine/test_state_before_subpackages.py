@@ -22,26 +22,24 @@ import pytest
 
 from components.consul.kv import ConsulConnection, ConsulKv, ConsulKvArgs
 from components.consul.prepared_query import PreparedQueries, PreparedQueriesArgs
-from tests.consul_double import ConsulDouble
-from tests.consul_double_catalog import Catalog
 from tests.engine.workspace import ROOT, Captured, engine_env, inline_stack
+from tests.real_consul import ConsulAgent
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 BEFORE = "8932c38"  # the last commit with every component module directly in components/
 PROJECT = "webtier-layout"
 STACK = "before"
-TOKEN = "layout-kv-token-51c0a7"
-PREFIX = "app/layout"
+SERVICE = "layoutweb"
 ENTRIES = {"service/port": "8080", "feature/flag": "on"}
 
 
-def program(address: str) -> None:
+def program(address: str, prefix: str, token: str) -> None:
     """The same resources in both trees: KV entries and one failover query."""
-    ConsulKv("kv", ConsulKvArgs(prefix=PREFIX, entries=dict(ENTRIES),
-                                connection=ConsulConnection(address=address, token=TOKEN)))
+    ConsulKv("kv", ConsulKvArgs(prefix=prefix, entries=dict(ENTRIES),
+                                connection=ConsulConnection(address=address, token=token)))
     PreparedQueries("queries", PreparedQueriesArgs(
-        services=["web"], peers=["dc2"], datacenter="dc1", address=address, token=TOKEN,
+        services=[SERVICE], peers=["dc2"], datacenter="dc1", address=address, token=token,
         ca_pem=None))
 
 
@@ -55,12 +53,12 @@ from components.prepared_query import PreparedQueries, PreparedQueriesArgs
 from tests.engine.workspace import inline_stack
 from pathlib import Path
 from typing import Any
-address, tmp = sys.argv[1], Path(sys.argv[2])
+address, tmp, prefix, token = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 def program():
-    ConsulKv("kv", ConsulKvArgs(prefix={prefix!r}, entries={entries!r},
-             connection=ConsulConnection(address=address, token={token!r})))
-    PreparedQueries("queries", PreparedQueriesArgs(services=["web"], peers=["dc2"],
-        datacenter="dc1", address=address, token={token!r}, ca_pem=None))
+    ConsulKv("kv", ConsulKvArgs(prefix=prefix, entries={entries!r},
+             connection=ConsulConnection(address=address, token=token)))
+    PreparedQueries("queries", PreparedQueriesArgs(services=[{service!r}], peers=["dc2"],
+        datacenter="dc1", address=address, token=token, ca_pem=None))
 inline_stack(tmp, {project!r}, {stack!r}, program).up()
 """
 
@@ -78,34 +76,45 @@ def old_tree(into: Path) -> Path:
     return into
 
 
-def test_state_from_before_the_move_previews_refreshes_and_destroys(tmp_path: Path) -> None:
-    with ConsulDouble(token=TOKEN) as consul:
-        catalog = Catalog(consul)
-        old = old_tree(tmp_path / "old")
-        script = OLD_RUN.format(prefix=PREFIX, entries=ENTRIES, token=TOKEN, project=PROJECT,
-                                stack=STACK)
-        ran = subprocess.run([sys.executable, "-c", script, consul.address, str(tmp_path / "eng")],
-                             cwd=old, capture_output=True, text=True, check=False, timeout=600,
-                             env={**os.environ, **engine_env(tmp_path / "eng"),
-                                  "PYTHONPATH": str(old)})
-        assert ran.returncode == 0, ran.stderr[-2000:]
-        stack = inline_stack(tmp_path / "eng", PROJECT, STACK, lambda: program(consul.address))
-        # The state names the old module paths: the aliases are what make the steps below work.
-        assert pickled_modules(stack.export_stack().deployment) == {
-            b"components.kv_provider", b"components.prepared_query"}
+def test_state_from_before_the_move_previews_refreshes_and_destroys(
+        tmp_path: Path, consul_agent: ConsulAgent) -> None:
+    address, token = consul_agent.address, consul_agent.management_token
+    prefix = consul_agent.fresh_prefix()
+    old = old_tree(tmp_path / "old")
+    script = OLD_RUN.format(entries=ENTRIES, service=SERVICE, project=PROJECT, stack=STACK)
+    # The token goes through argv of a child of this test only, never into output or state text.
+    ran = subprocess.run([sys.executable, "-c", script, address, str(tmp_path / "eng"), prefix,
+                          token],
+                         cwd=old, capture_output=True, text=True, check=False, timeout=600,
+                         env={**os.environ, **engine_env(tmp_path / "eng"),
+                              "PYTHONPATH": str(old)})
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    stack = inline_stack(tmp_path / "eng", PROJECT, STACK, lambda: program(address, prefix, token))
+    # The state names the old module paths: the aliases are what make the steps below work.
+    assert pickled_modules(stack.export_stack().deployment) == {
+        b"components.kv_provider", b"components.prepared_query"}
 
-        previewed = stack.preview(on_output=Captured())
-        assert set(previewed.change_summary) == {"same"}, previewed.stdout
+    previewed = stack.preview(on_output=Captured())
+    assert set(previewed.change_summary) == {"same"}, previewed.stdout
 
-        refreshed = stack.refresh(on_output=Captured())
-        assert set(refreshed.summary.resource_changes or {}) <= {"same"}, refreshed.stdout
+    refreshed = stack.refresh(on_output=Captured())
+    assert set(refreshed.summary.resource_changes or {}) <= {"same"}, refreshed.stdout
 
-        written = {f"{PREFIX}/{k}" for k in ENTRIES}
-        assert written <= set(consul.kv)
-        destroyed = stack.destroy(on_output=Captured())
-        assert destroyed.summary.resource_changes == {"delete": 5}
-        assert not written & set(consul.kv)
-        assert catalog.queries == {}
+    def kv_keys() -> set[str]:
+        listed = consul_agent.api("GET", f"/v1/kv/{prefix}/", params={"keys": ""})
+        return set(listed.json()) if listed.status_code == 200 else set()
+
+    def queries() -> list[str]:
+        return [q["Name"] for q in consul_agent.api("GET", "/v1/query").json()
+                if q["Name"].startswith(SERVICE)]
+
+    written = {f"{prefix}/{k}" for k in ENTRIES}
+    assert written <= kv_keys()
+    assert queries() == [f"{SERVICE}-failover"]
+    destroyed = stack.destroy(on_output=Captured())
+    assert destroyed.summary.resource_changes == {"delete": 5}
+    assert not written & kv_keys()
+    assert queries() == []
 
 
 def pickled_modules(deployment: dict[str, Any]) -> set[bytes]:
