@@ -1,0 +1,55 @@
+"""Fixtures of the fleet harness: bare nodes (the image alone) and the whole fleet."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fleet_harness import netns, node_root
+from tests.fleet_harness.node import Node
+from tests.test_ansible_roles_chroot import announce
+
+pytestmark = pytest.mark.fleet_harness
+
+
+def need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the fleet harness needs root (debootstrap, overlay mounts, systemd-nspawn)")
+    for tool in ("systemd-nspawn", "nsenter", "ip", "debootstrap"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: run `bash scripts/setup` (it installs it with apt)")
+
+
+@pytest.fixture(scope="module")
+def bare_nodes(tmp_path_factory: pytest.TempPathFactory,
+               pytestconfig: pytest.Config) -> Iterator[list[Node]]:
+    """Three nodes booted from the converged image, wired, nothing else started."""
+    need_root()
+    image, built = node_root.image_layer()
+    workdir = tmp_path_factory.mktemp("bare-fleet")
+    nodes = [Node(f"wtnode{i}", i, netns.node_address(i), f"i-bare{i}", workdir / f"n{i}")
+             for i in (1, 2, 3)]
+    netns.make_bridge()
+    try:
+        for node in nodes:
+            node.mount([image])
+            node.boot(workdir / f"{node.name}.log")
+            node.wire()
+        for node in nodes:
+            node.wait_booted()
+        boots = [n.timings["booted"] - n.timings["nspawn_started"] for n in nodes]
+        made = f"built in {built:.0f} s" if built else "cached"
+        announce(pytestconfig, f"fleet harness: image {made} ({Path(image).name}); "
+                 "3 nodes booted to multi-user in "
+                 + ", ".join(f"{b:.1f} s" for b in boots))
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        for node in nodes:
+            node.unmount()
+        netns.delete_bridge()
