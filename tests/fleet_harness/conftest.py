@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.fleet_harness import netns, node_root
+from tests.fleet_harness.app_release import make_release
+from tests.fleet_harness.fleet import APP_PORT, Fleet
 from tests.fleet_harness.node import Node
 from tests.test_ansible_roles_chroot import announce
 
@@ -53,3 +55,35 @@ def bare_nodes(tmp_path_factory: pytest.TempPathFactory,
         for node in nodes:
             node.unmount()
         netns.delete_bridge()
+
+
+KV = {"app/log-level": "info", "database/master-user": "webapp",
+      "database/master-password": "fleet-db-password-7f3a", "database/master-host": "db.internal",
+      "database/master-database": "webapp", "feature/new-checkout": "false"}
+FIRST_RELEASE = "r1-fleet"
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory,
+          pytestconfig: pytest.Config) -> Iterator[Fleet]:
+    """The control plane, release r1 published, the stack's KV written, three nodes booted from
+    the image running the stack's user data, each waited for until its launch hook completed."""
+    need_root()
+    workdir = tmp_path_factory.mktemp("fleet")
+    fleet = Fleet(workdir, 3)
+    try:
+        fleet.start()
+        release = make_release(workdir / "releases" / FIRST_RELEASE, APP_PORT)
+        pushed = fleet.deploy("push", str(release), "--release-id", FIRST_RELEASE, "--no-wait")
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        fleet.put_kv(KV)
+        nodes = [fleet.add_node() for _ in range(3)]
+        for node in nodes:
+            node.wait_booted()
+            fleet.run_user_data(node)
+        for node in nodes:
+            fleet.wait_in_service(node, timeout=300)
+        announce(pytestconfig, "fleet harness: " + fleet.timing_report())
+        yield fleet
+    finally:
+        fleet.stop()

@@ -81,6 +81,9 @@ class Node:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name}: no systemd inside the container after 60 s")
 
+    def powered(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def wire(self) -> None:
         deadline = time.monotonic() + 30
         while not Path(f"/sys/class/net/{self.host_link}").exists():
