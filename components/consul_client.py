@@ -268,9 +268,12 @@ class ConsulClient:
         params = [("cas", str(cas))] if cas is not None else []
         return bool(self.call("DELETE", f"/v1/kv/{key}", params).json())
 
-    def service_health(self, service: str) -> list[dict[str, Any]]:
-        """Every instance of `service` with its node and checks (/v1/health/service)."""
-        entries = self.call("GET", f"/v1/health/service/{service}").json()
+    def service_health(self, service: str, node_meta: Mapping[str, str] | None = None
+                       ) -> list[dict[str, Any]]:
+        """Every instance of `service` with its node and checks (/v1/health/service), only on
+        nodes carrying every ``node_meta`` key:value (Consul's repeatable `node-meta` filter)."""
+        params = [("node-meta", f"{k}:{v}") for k, v in (node_meta or {}).items()]
+        entries = self.call("GET", f"/v1/health/service/{service}", params).json()
         return entries if isinstance(entries, list) else []
 
     @staticmethod

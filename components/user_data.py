@@ -47,14 +47,38 @@ class AppService:
     timeout: int
 
 
-def service_hcl(app: str, service: AppService) -> str:
-    """/etc/consul.d/app-service.hcl: the app as a Consul service with an HTTP check."""
+def service_hcl(app: str, service: AppService, token: str) -> str:
+    """/etc/consul.d/app-service.hcl: the app as a Consul service with an HTTP check.
+
+    ``token`` is HCL-quoted text for the service's own `token` (boot passes a shell expansion):
+    Consul 1.14 syncs a config-file service with that token, else the default (anonymous) one,
+    never the agent token; 1.15+ would also try `config_file_service_registration`.
+    """
     name = _hcl_string(release_layout.service_name(app))
     url = _hcl_string(f"http://127.0.0.1:{service.port}{service.health_path}")
-    return (f"service {{\n  name = {name}\n  port = {service.port}\n  check {{\n"
-            f"    id       = \"app-health\"\n    http     = {url}\n"
+    return (f"service {{\n  name = {name}\n  port = {service.port}\n  token = {token}\n"
+            f"  check {{\n    id       = \"app-health\"\n    http     = {url}\n"
             f"    interval = \"{service.interval}s\"\n    timeout  = \"{service.timeout}s\"\n"
             "  }\n}\n")
+
+
+def watch_hcl(token: str) -> str:
+    """/etc/consul.d/watch-deploy.hcl: the deploy event runs the image's handler through sudo
+    (sudoers lets `consul` run exactly it). A watch without its own `token` runs with the
+    default (anonymous) token and never sees an event; ``token`` is HCL-quoted like above."""
+    handler = _hcl_string(consul_agent.DEPLOY_HANDLER)
+    return (f"watches = [\n  {{\n    type  = \"event\"\n"
+            f"    name  = {_hcl_string(release_layout.DEPLOY_EVENT)}\n    token = {token}\n"
+            f"    args  = [\"/usr/bin/sudo\", \"-n\", {handler}]\n  }}\n]\n")
+
+
+def _consul_file(path: str, text: str, marker: str) -> str:
+    """Shell that writes an agent file with $agent_token expanded (and nothing else: $, ` and \\
+    in the text are escaped), readable by the consul group only."""
+    body = text.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")
+    body = body.replace("\\$AGENT_TOKEN", "$agent_token")
+    return (f"cat > {path} <<{marker}\n{body}{marker}\nchown root:consul {path}\n"
+            f"chmod 0640 {path}\n")
 
 
 @dataclass(frozen=True)
@@ -113,11 +137,11 @@ def render(boot: BootSettings) -> str:
                      "# Pending:Wait until this instance says it is healthy (or abandons it).\n"
                      "systemctl enable --now lifecycle-watch.service\n"
                      "/usr/local/bin/lifecycle-hook launch\n")
+    token = '"$AGENT_TOKEN"'
     service = ""
     if boot.service is not None:
-        service = (f"\ncat > /etc/consul.d/app-service.hcl <<'APP_SERVICE'\n"
-                   f"{service_hcl(boot.app, boot.service)}APP_SERVICE\n"
-                   "chmod 0644 /etc/consul.d/app-service.hcl\n")
+        service = _consul_file(consul_agent.SERVICE_CONFIG,
+                               service_hcl(boot.app, boot.service, token), "APP_SERVICE")
     retry_join = f"provider=aws tag_key={boot.join_tag_key} tag_value={boot.join_tag_value}"
     return f"""#!/bin/bash
 # webtier boot: the image holds everything but the environment, the secrets and the release.
@@ -145,24 +169,35 @@ imds() {{
 }}
 instance_id="$(imds instance-id)"
 
-# The node name carries the stack, so the agent token's node_prefix rule covers this stack only.
-cat > {consul_agent.CONFIG_DIR}/node.hcl <<NODE_HCL
+# The node name carries the stack, so the agent token's node_prefix rule covers this stack only;
+# release-pull reports under the same name (node.env), and deploy counts nodes by node_meta.
+CONSUL_NODE_NAME="$CONSUL_NODE_NAME_PREFIX$instance_id"
+printf 'CONSUL_NODE_NAME=%s\\n' "$CONSUL_NODE_NAME" >> /etc/webtier/node.env
+cat > {consul_agent.NODE_CONFIG} <<NODE_HCL
 datacenter = "$CONSUL_DATACENTER"
-node_name  = "$CONSUL_NODE_NAME_PREFIX$instance_id"
+node_name  = "$CONSUL_NODE_NAME"
 node_meta {{
   environment = "$WEBTIER_ENV"
   app         = "$APP_NAME"
 }}
 retry_join = [{_hcl_string(retry_join)}]
 NODE_HCL
-{service}
+# umask 077 made it 0600 root:root: the agent runs as consul.
+chown root:consul {consul_agent.NODE_CONFIG}
+chmod 0640 {consul_agent.NODE_CONFIG}
+
+# One token for everything the node does itself (consul_tokens/model.py): the agent's syncs,
+# the app's registration, the deploy watch, release-pull's report and the lifecycle leave.
 gossip_key="$(param {GOSSIP_KEY_PARAMETER})"
 agent_token="$(param {AGENT_TOKEN_PARAMETER})"
 printf 'encrypt = "%s"\\nacl {{\\n  tokens {{\\n    agent = "%s"\\n  }}\\n}}\\n' \\
-  "$gossip_key" "$agent_token" > /etc/consul.d/secrets.hcl
+  "$gossip_key" "$agent_token" > {consul_agent.SECRETS_CONFIG}
+chown root:consul {consul_agent.SECRETS_CONFIG}
+chmod 0640 {consul_agent.SECRETS_CONFIG}
+{service}{_consul_file(consul_agent.WATCH_CONFIG, watch_hcl(token), "WATCH_DEPLOY")}\
+printf 'CONSUL_HTTP_TOKEN=%s\\n' "$agent_token" > {consul_agent.NODE_TOKEN_ENV}
+chmod 0600 {consul_agent.NODE_TOKEN_ENV}
 unset gossip_key agent_token
-chown root:consul /etc/consul.d/secrets.hcl
-chmod 0640 /etc/consul.d/secrets.hcl
 
 printf 'CONSUL_HTTP_TOKEN=%s\\n' "$(param {TEMPLATE_TOKEN_PARAMETER})" \\
   > /etc/webtier/consul-template.env

@@ -2,12 +2,14 @@
 # /etc/consul.d/consul.hcl. Nothing here differs between staging and production.
 #
 # Written at boot by the user data, next to this file (never baked, never in this repo):
-#   /etc/consul.d/node.hcl     (0644)  datacenter = "<stack datacenter>"
+#   /etc/consul.d/node.hcl     (0640, root:consul)  datacenter = "<stack datacenter>"
 #                                      node_meta { environment = "<stack>", app = "<app>" }
 #                                      retry_join = ["provider=aws tag_key=<key> tag_value=<value>"]
 #   /etc/consul.d/secrets.hcl  (0640, owner consul)
 #                                      encrypt = "<gossip key from SSM SecureString>"
 #                                      acl { tokens { agent = "<agent token from SSM SecureString>" } }
+#   /etc/consul.d/app-service.hcl, watch-deploy.hcl (0640, root:consul)  the app's service and
+#                                      the deploy watch, each with the agent token as its `token`
 #   /etc/consul.d/tls/ca.pem   (0644, root:consul)  the servers' CA certificate, from SSM
 #   /etc/consul.d/tls.hcl      (0640)  a copy of the baked tls/agent-tls.hcl (config/consul-agent-
 #                                      tls.hcl), only when webtier:consul.tls.enabled is true
@@ -50,6 +52,10 @@ acl {
   # Tokens live only in secrets.hcl (mode 0640), never persisted into the data dir.
   enable_token_persistence = false
 }
+
+# Answers about another datacenter's nodes (DNS, catalog, the failover prepared query) carry
+# their WAN address. The agent that *answers* translates, and the app asks this one.
+translate_wan_addrs = true
 
 # Deploys arrive as `deploy` user events handled by a watch, not by remote exec.
 disable_remote_exec  = true

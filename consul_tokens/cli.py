@@ -11,7 +11,8 @@ printed only when stdout is a terminal.
 
 Exit codes: 0 done, 2 bad arguments, stack settings or no Consul address, 3 Consul refused or
 unreachable, 4 `pulumi config set` failed, 5 refused to print tokens to something that is not a
-terminal.
+terminal, 6 a token with this command's description carries other policies, roles or identities
+than its own policy (never reused, never stored: the line names its accessor and the fix).
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ from components.consul_client import (
 )
 from components.settings import SettingsError, StackSettings, parse_settings
 from components.settings.secrets import SECRET_KEYS
-from consul_tokens.apply import Ensured, ensure
+from consul_tokens.apply import Ensured, ForeignToken, ensure
 from consul_tokens.rules import TokenSpec, stack_tokens
 from contracts.names import STACKS
 
 ROOT = Path(__file__).resolve().parent.parent
-EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL = 2, 3, 4, 5
+EXIT_USAGE, EXIT_CONSUL, EXIT_PULUMI, EXIT_NOT_A_TERMINAL, EXIT_FOREIGN = 2, 3, 4, 5, 6
 
 
 class CommandError(Exception):
@@ -156,6 +157,8 @@ def run(argv: Sequence[str], *, environ: Mapping[str, str], out: TextIO, err: Te
         try:
             with ConsulClient(endpoint) as client:
                 results = [ensure(client, spec) for spec in specs]
+        except ForeignToken as e:
+            raise CommandError(EXIT_FOREIGN, str(e)) from None
         except ConsulError as e:
             raise CommandError(EXIT_CONSUL, f"{endpoint.where()}: {e}") from None
         if args.set_config:

@@ -1,12 +1,14 @@
-"""The ACL policy of each token a stack needs, as Consul rule text: pure, tested without Consul.
+"""The ACL policy of each token a stack needs, as Consul rule text: rendered from the token model
+(consul_tokens/model.py, which says who sends each token and what for), pure, tested without
+Consul and as a matrix on a real agent (tests/consul_agent/).
 
-Least privilege, each named for its one job:
-  agent        registers its own node (the stack's node-name prefix) and the app's service, and
-               reads the deploy event its watch handles
-  template     reads the stack's KV prefix (consul-template, release-pull at boot)
-  kv-writer    writes the stack's KV prefix (this program), and the failover queries it creates
-  deploy       fires the deploy event, moves the deploy pointer/previous/history keys, and reads
-               the health of the stack's nodes and app
+  agent        the node's own token: node registration, the app's config-file service, the
+               deploy watch, release-pull's node report and the lifecycle hook's leave
+  template     reads the stack's KV prefix (consul-template, release-pull's pointer read)
+  kv-writer    writes the stack's KV prefix except deploy/ (this program), and the failover
+               queries it creates
+  deploy       moves the deploy pointer, takes the canary lock, reads the nodes' reports and
+               health, fires the deploy event
 """
 
 from __future__ import annotations
@@ -14,10 +16,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.prepared_query_payload import query_name
-from contracts.consul_agent import node_name_prefix
-from contracts.names import PROJECT
-from contracts.release_layout import DEPLOY_EVENT, deploy_keys
+from consul_tokens.model import (
+    AGENT,
+    DEPLOY,
+    KV_WRITER,
+    TEMPLATE,
+    TOKENS,
+    Grant,
+    StackScope,
+    grants,
+    policy_name,
+)
 
 
 @dataclass(frozen=True)
@@ -32,49 +41,36 @@ class TokenSpec:
 
 
 def rule(resource: str, segment: str, policy: str) -> str:
-    return f'{resource} "{segment}" {{\n  policy = "{policy}"\n}}\n'
+    return Grant(resource, segment, policy).text()
 
 
-def _prefix(kv_prefix: str) -> str:
-    # The trailing slash keeps app/staging from covering app/staging-old.
-    return f"{kv_prefix.strip('/')}/"
+def rules_for(scope: StackScope, role: str) -> str:
+    return "".join(g.text() for g in grants(scope, role))
 
 
-def agent_rules(app: str, stack: str) -> str:
-    return (rule("node_prefix", node_name_prefix(app, stack), "write")
-            + rule("service", app, "write")
-            + rule("event", DEPLOY_EVENT, "read"))
+def agent_rules(app: str, stack: str, kv_prefix: str | None = None) -> str:
+    return rules_for(StackScope(app, stack, kv_prefix or f"{app}/{stack}"), AGENT)
 
 
 def template_rules(kv_prefix: str) -> str:
-    return rule("key_prefix", _prefix(kv_prefix), "read")
+    return rules_for(StackScope("-", "-", kv_prefix), TEMPLATE)
 
 
-def kv_writer_rules(kv_prefix: str, failover_services: Sequence[str]) -> str:
-    text = rule("key_prefix", _prefix(kv_prefix), "write")
-    for service in failover_services:
-        text += rule("query", query_name(service), "write") + rule("service", service, "read")
-    return text
+def kv_writer_rules(kv_prefix: str, failover_services: Sequence[str],
+                    app: str = "webapp") -> str:
+    return rules_for(StackScope(app, "-", kv_prefix, tuple(failover_services)), KV_WRITER)
 
 
 def deploy_rules(app: str, stack: str, kv_prefix: str) -> str:
-    keys = deploy_keys(kv_prefix, app)
-    return (rule("event", DEPLOY_EVENT, "write")
-            + "".join(rule("key", k, "write") for k in (keys.current, keys.previous,
-                                                         keys.history))
-            + rule("node_prefix", node_name_prefix(app, stack), "read")
-            + rule("service", app, "read"))
+    return rules_for(StackScope(app, stack, kv_prefix), DEPLOY)
 
 
 def stack_tokens(app: str, stack: str, kv_prefix: str,
                  failover_services: Sequence[str] = ()) -> list[TokenSpec]:
-    def spec(role: str, rules: str, config_key: str | None) -> TokenSpec:
-        name = f"{PROJECT}-{app}-{stack}-{role}"
-        return TokenSpec(role, name, f"{name} (python -m consul_tokens)", rules, config_key)
-
-    return [
-        spec("agent", agent_rules(app, stack), "consulAgentToken"),
-        spec("template", template_rules(kv_prefix), "consulTemplateToken"),
-        spec("kv-writer", kv_writer_rules(kv_prefix, failover_services), "consulKvToken"),
-        spec("deploy", deploy_rules(app, stack, kv_prefix), None),
-    ]
+    scope = StackScope(app, stack, kv_prefix, tuple(failover_services))
+    out = []
+    for token in TOKENS:
+        name = policy_name(scope, token.role)
+        out.append(TokenSpec(token.role, name, f"{name} (python -m consul_tokens)",
+                             rules_for(scope, token.role), token.config_key))
+    return out

@@ -28,3 +28,14 @@ def node_name_prefix(app: str, stack: str) -> str:
     """Every node of a stack is named <prefix><instance id>, so one `node_prefix` rule covers
     the stack's nodes and no other stack's."""
     return f"{names.resource_prefix(app, stack)}-"
+
+NODE_CONFIG = f"{CONFIG_DIR}/node.hcl"
+SECRETS_CONFIG = f"{CONFIG_DIR}/secrets.hcl"
+SERVICE_CONFIG = f"{CONFIG_DIR}/app-service.hcl"
+WATCH_CONFIG = f"{CONFIG_DIR}/watch-deploy.hcl"
+"""The deploy watch: written at boot, because it carries the agent token (the watch's `token`)."""
+DEPLOY_HANDLER = "/usr/local/bin/deploy-event-handler"
+"""The watch's handler; the image's stretcher role installs it and lets consul sudo it."""
+NODE_TOKEN_ENV = "/etc/webtier/node-token.env"
+"""Root-only CONSUL_HTTP_TOKEN=<agent token>: release-pull's node report and the lifecycle hook's
+`consul leave` send it (consul_tokens/model.py)."""

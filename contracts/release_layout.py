@@ -39,9 +39,18 @@ def manifest_key(app: str, release_id: str) -> str:
     return f"{release_prefix(app)}/{release_id}/manifest.yml"
 
 
+DEPLOY_FOLDER = "deploy"
+"""The folder under a stack's KV prefix that holds the deploy state: the deploy tool's alone (the
+settings refuse KV values there and the kv-writer token is denied it)."""
+
+
+def deploy_folder(kv_prefix: str) -> str:
+    return f"{kv_prefix.strip('/')}/{DEPLOY_FOLDER}/"
+
+
 def deploy_key_base(kv_prefix: str, app: str) -> str:
     """KV folder of an app's deploy state, under the stack's KV prefix."""
-    return f"{kv_prefix.strip('/')}/deploy/{app}"
+    return f"{deploy_folder(kv_prefix)}{app}"
 
 
 @dataclass(frozen=True)

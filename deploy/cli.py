@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         client = connect(target.consul_addr, target.consul_token, target.consul_ca)
         pointers = PointerStore(client, target.kv_prefix, target.app)
         ports = Ports(pointers, CanaryLock(client, target.kv_prefix, target.app),
-                      FleetView(client, target.kv_prefix, target.app).nodes,
+                      FleetView(client, target.kv_prefix, target.app, target.stack).nodes,
                       lambda manifest, nodes: fire_to(client, manifest, nodes),
                       Clock(time.monotonic, time.sleep), err)
         if args.command == "push":

@@ -38,15 +38,18 @@ class NodeStatus:
 
 
 class FleetView:
-    def __init__(self, client: ConsulClient, kv_prefix: str, app: str) -> None:
+    def __init__(self, client: ConsulClient, kv_prefix: str, app: str, stack: str) -> None:
         self._client = client
         self._service = service_name(app)
         self.nodes_prefix = deploy_keys(kv_prefix, app).nodes
+        # Boot sets node_meta {environment = <stack>, app = <app>} (components/user_data.py):
+        # another stack's nodes registered under the same service name are not this fleet.
+        self._meta = {"environment": stack, "app": app}
 
     def nodes(self) -> list[NodeStatus]:
         """Every node of the service and every node that reported, sorted by name."""
         try:
-            entries = self._client.service_health(self._service)
+            entries = self._client.service_health(self._service, self._meta)
             reports = self._client.read_tree(self.nodes_prefix)
         except ConsulHttpError as e:
             if e.status != 403:
@@ -57,7 +60,8 @@ class FleetView:
                              ) from e
         except ConsulError as e:
             raise FleetError(f"could not ask Consul where the nodes stand: {e}") from e
-        health = {str(e["Node"]["Node"]): _worst(e.get("Checks") or []) for e in entries or []}
+        health = {str(e["Node"]["Node"]): _worst(e.get("Checks") or []) for e in entries or []
+                  if self._not_others(e)}
         reported = {str(r["Key"])[len(self.nodes_prefix):]: _report(r) for r in reports or []}
         out = []
         for node in sorted(set(health) | set(reported)):
@@ -65,6 +69,13 @@ class FleetView:
             status, output = health.get(node, (UNREGISTERED, ""))
             out.append(NodeStatus(node, release, since, status, output))
         return out
+
+
+    def _not_others(self, entry: dict[str, Any]) -> bool:
+        # Consul filtered by node-meta already; a node that says it belongs elsewhere is dropped
+        # should a server or proxy have ignored the filter.
+        meta = entry.get("Node", {}).get("Meta") or {}
+        return all(meta.get(k, v) == v for k, v in self._meta.items())
 
 
 def _worst(checks: list[dict[str, Any]]) -> tuple[str, str]:

@@ -145,6 +145,13 @@ def wait_fleet(ports: Ports, release: str, timeout: float, bake: float = 0.0) ->
         raise RolloutUnhealthy(f"the pointer names {release}, but the fleet is not healthy on "
                                f"it: {describe_failure(result)}. Roll back with `python -m "
                                "deploy rollback`")
+    if result.reason:
+        # Zero nodes is never "every node runs it": nothing was seen to run the release (a fleet
+        # scaled to zero, or nodes that never registered, e.g. refused by ACLs).
+        raise RolloutUnhealthy(f"the pointer names {release}, but no node of this stack is "
+                               f"registered in the service ({result.reason}), so none was seen "
+                               "running it; new instances boot it. Check `python -m deploy "
+                               "status` and the agents' logs for `blocked by ACLs`")
 
 
 def resume_or_abort(ports: Ports, *, abort: bool, timeout: float, out: TextIO) -> str | None:

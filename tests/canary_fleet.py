@@ -71,6 +71,7 @@ class SimNode:
             "WEBTIER_ROOT": str(self.root), "WEBTIER_STATE_DIR": str(self.dir / "state"),
             "WEBTIER_NODE_ENV": str(self.dir / "node.env"),
             "WEBTIER_CONSUL_ENV": str(self.dir / "consul-template.env"),
+            "WEBTIER_NODE_TOKEN_ENV": str(self.dir / "node-token.env"),
             "WEBTIER_RESTART_CMD": "true", "WEBTIER_PULL_WAIT": "3",
             "WEBTIER_NODE_NAME": name, "CONSUL_HTTP_ADDR": consul.address,
             "AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_ACCESS_KEY_ID": "testing",

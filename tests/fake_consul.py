@@ -8,6 +8,7 @@ that method raise, as the real client raises ConsulError/ConsulHttpError. No HTT
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -67,7 +68,11 @@ class FakeConsul:
         self.events.append((name, payload, node_filter))
         return {"ID": f"ev-{len(self.events)}"}
 
-    def service_health(self, service: str) -> list[dict[str, Any]]:
+    def service_health(self, service: str, node_meta: Mapping[str, str] | None = None
+                       ) -> list[dict[str, Any]]:
+        # Consul's `node-meta` filter: only nodes whose Meta holds every key:value asked for.
         self._check("service_health")
         self.service_asked = service
-        return self.health
+        wanted = (node_meta or {}).items()
+        return [e for e in self.health
+                if all((e.get("Node", {}).get("Meta") or {}).get(k) == v for k, v in wanted)]

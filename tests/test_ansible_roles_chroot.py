@@ -236,7 +236,8 @@ def test_consul_config_dir_in_chroot_is_closed_to_others(converged: Converged) -
 
 def test_consul_in_chroot_bakes_no_node_settings_or_secrets(converged: Converged) -> None:
     files = sorted(p.name for p in inside(converged, "/etc/consul.d").iterdir())
-    assert files == ["consul.hcl", "tls", "watch-deploy.hcl"]
+    # The deploy watch carries the agent token, so boot writes it (tests/fleet/).
+    assert files == ["consul.hcl", "tls"]
 
 
 def test_consul_tls_in_chroot_is_baked_inert_without_any_certificate(converged: Converged) -> None:
@@ -316,14 +317,6 @@ def test_release_script_in_chroot_is_installed_executable(converged: Converged,
     baked = inside(converged, f"/usr/local/bin/{script}")
     shipped = ANSIBLE / "roles/stretcher/files" / script
     assert (baked.read_bytes() == shipped.read_bytes(), mode(baked)) == (True, "0o755")
-
-
-def test_deploy_watch_in_chroot_runs_the_handler_through_sudo(converged: Converged) -> None:
-    watch = inside(converged, "/etc/consul.d/watch-deploy.hcl")
-    text = watch.read_text()
-    assert 'name = "deploy"' in text
-    assert 'args = ["/usr/bin/sudo", "-n", "/usr/local/bin/deploy-event-handler"]' in text
-    assert (mode(watch), owner(converged, watch)) == ("0o640", ("root", "consul"))
 
 
 def test_sudoers_in_chroot_lets_consul_run_only_the_deploy_handler(converged: Converged) -> None:
@@ -502,6 +495,15 @@ def test_user_data_in_chroot_reads_every_secret_from_ssm_with_decryption(booted:
     lookups = [c for c in booted.calls if c.startswith("aws ssm get-parameter")]
     assert len(lookups) == 4
     assert all("--with-decryption" in c for c in lookups)
+
+
+@pytest.mark.parametrize("name", ["node.hcl", "watch-deploy.hcl"])
+def test_user_data_in_chroot_lets_the_agent_read_what_it_writes(booted: Booted, name: str) -> None:
+    # The agent runs as consul; under the script's umask 077 a plain write is 0600 root:root.
+    written = booted.root / "etc/consul.d" / name
+    image = Converged(booted.root, subprocess.CompletedProcess([], 0),
+                      subprocess.CompletedProcess([], 0))
+    assert (mode(written), owner(image, written)) == ("0o640", ("root", "consul"))
 
 
 def test_user_data_in_chroot_names_the_node_for_its_stack(booted: Booted) -> None:

@@ -103,5 +103,6 @@ def test_boot_advertises_a_wan_address_only_when_asked() -> None:
 
 def test_boot_names_the_node_with_the_stacks_prefix() -> None:
     assert "CONSUL_NODE_NAME_PREFIX=webapp-staging-" in boot()
-    assert 'node_name  = "$CONSUL_NODE_NAME_PREFIX$instance_id"' in boot()
+    assert 'CONSUL_NODE_NAME="$CONSUL_NODE_NAME_PREFIX$instance_id"' in boot()
+    assert 'node_name  = "$CONSUL_NODE_NAME"' in boot()
     assert consul_agent.node_name_prefix("webapp", "staging") == "webapp-staging-"

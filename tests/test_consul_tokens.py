@@ -52,14 +52,17 @@ def test_deploy_writes_exactly_the_contracts_deploy_keys() -> None:
     keys = deploy_keys("webapp/staging", "webapp")
     written = {r.segment for r in parse_rules(deploy_rules("webapp", "staging", "webapp/staging"))
                if r.resource == "key" and r.policy == "write"}
-    assert written == {keys.current, keys.previous, keys.history}
+    # The canary lock record is the deploy tool's too (deploy/canary_lock.py).
+    assert written == {keys.current, keys.previous, keys.history, keys.canary}
 
 
 def test_no_rule_grants_acl_operator_or_prefix_wide_writes() -> None:
     for spec in stack_tokens("webapp", "staging", "webapp/staging", ("webapp",)):
         for r in parse_rules(spec.rules):
-            assert r.resource not in ("acl", "operator", "keyring", "agent_prefix"), spec.role
+            assert r.resource not in ("acl", "operator", "keyring"), spec.role
             assert not (r.prefix and r.segment == ""), spec.role
+            # The agent may act on its own stack's agents (the lifecycle hook's leave) only.
+            assert r.resource != "agent" or (spec.role, r.segment) == ("agent", "webapp-staging-")
 
 
 # --- the command against the double -------------------------------------------------------------
@@ -285,4 +288,4 @@ def test_double_kv_writer_token_creates_the_failover_query_only_with_peers(
 
 def test_rules_text_is_plain_consul_hcl() -> None:
     for spec in stack_tokens("webapp", "staging", "webapp/staging", ("webapp",)):
-        assert re.fullmatch(r'(\w+ "[^"]*" \{\n  policy = "(read|write)"\n\}\n)+', spec.rules)
+        assert re.fullmatch(r'(\w+ "[^"]*" \{\n  policy = "(read|write|deny)"\n\}\n)+', spec.rules)

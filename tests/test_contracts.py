@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from components.settings import STACKS, SettingsError, parse_settings, stack_file_kv_keys
-from components.user_data import BootSettings, render
-from contracts import consul_ports, release_layout
+from components.user_data import BootSettings, render, watch_hcl
+from contracts import consul_agent, consul_ports, release_layout
 from contracts.consul_agent import node_name_prefix
 from contracts.names import APP_NAME
 from tests.mocks import stack_config
@@ -59,10 +59,18 @@ def test_release_pull_accepts_exactly_the_manifest_key_the_deploy_tool_writes() 
 
 def test_the_event_handler_listens_for_the_event_the_deploy_tool_fires() -> None:
     assert handler.EVENT_NAME == release_layout.DEPLOY_EVENT
+    watch = watch_hcl('"t"')
+    assert f'name  = "{release_layout.DEPLOY_EVENT}"' in watch
+
+
+def test_the_boot_written_watch_runs_the_handler_the_image_installs_and_sudoers_allows() -> None:
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
-    assert defaults["stretcher_event_name"] == release_layout.DEPLOY_EVENT
-    watch = (ROLE / "templates/watch-deploy.hcl.j2").read_text()
-    assert 'name = "{{ stretcher_event_name }}"' in watch
+    installed = f"{defaults['stretcher_scripts_dir']}/deploy-event-handler"
+    assert "deploy-event-handler" in defaults["stretcher_scripts"]
+    assert installed == consul_agent.DEPLOY_HANDLER
+    assert f'"{consul_agent.DEPLOY_HANDLER}"]' in watch_hcl('"t"')
+    sudoers = (ROLE / "templates/sudoers-deploy.j2").read_text()
+    assert "{{ stretcher_scripts_dir }}/deploy-event-handler" in sudoers
 
 
 def test_a_bucket_name_with_dots_is_refused_by_its_config_key() -> None:

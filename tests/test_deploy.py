@@ -555,8 +555,9 @@ def test_cli_push_then_rollback_real_subprocess_against_moto_and_consul_double(
     release = make_release(env.tmp / "cli-release", {"index.html": b"<h1>hi</h1>"})
     run_env = {**os.environ, "CONSUL_HTTP_ADDR": env.consul.address,
                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    # No node is registered here: without --no-wait a push exits 5 (zero nodes is not success).
     common = ["--stack", "staging", "--bucket", env.bucket, "--s3-endpoint", moto_server,
-              "--region", "us-east-1"]
+              "--region", "us-east-1", "--no-wait"]
 
     def cli(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "deploy", *argv], cwd=ROOT,
@@ -594,7 +595,7 @@ def test_cli_without_bucket_uses_the_name_the_stack_gives_it_against_moto(
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
     code = main(["push", "--stack", "staging", "--s3-endpoint", moto_server,
-                        "--region", "us-east-1", str(make_release(env.tmp / "r"))],
+                        "--region", "us-east-1", "--no-wait", str(make_release(env.tmp / "r"))],
                        env={"CONSUL_HTTP_ADDR": env.consul.address}, out=io.StringIO(),
                        err=io.StringIO())
     assert code == 0

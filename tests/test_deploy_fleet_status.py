@@ -14,8 +14,9 @@ from tests.fake_consul import FakeConsul
 PREFIX = "shop/prod/deploy/shop/nodes/"
 
 
-def entry(node: str, *checks: dict[str, Any] | None) -> dict[str, Any]:
-    return {"Node": {"Node": node}, "Checks": None if checks == (None,) else list(checks)}
+def entry(node: str, *checks: dict[str, Any] | None, stack: str = "prod") -> dict[str, Any]:
+    return {"Node": {"Node": node, "Meta": {"environment": stack, "app": "shop"}},
+            "Checks": None if checks == (None,) else list(checks)}
 
 
 def check(status: str | None, output: str | None = "") -> dict[str, Any]:
@@ -26,7 +27,7 @@ def check(status: str | None, output: str | None = "") -> dict[str, Any]:
 
 
 def view(consul: FakeConsul) -> FleetView:
-    return FleetView(consul, "shop/prod", "shop")
+    return FleetView(consul, "shop/prod", "shop", "prod")
 
 
 def report(consul: FakeConsul, node: str, value: object) -> None:
@@ -48,6 +49,15 @@ def test_nodes_join_the_service_catalog_and_the_reports_sorted_by_name() -> None
         NodeStatus("c", "r1", "2026-01-01T00:00:00Z", UNREGISTERED, ""),
     ]
     assert consul.service_asked == "shop"
+
+
+def test_nodes_of_another_stack_under_the_same_service_do_not_count() -> None:
+    consul = FakeConsul()
+    consul.health = [entry("shop-prod-i-1", check("passing")),
+                     entry("shop-staging-i-2", check("critical"), stack="staging"),
+                     {"Node": {"Node": "no-meta"}, "Checks": []}]
+    # FakeConsul applies the node-meta filter as Consul does (tests/fake_consul.py).
+    assert [n.node for n in view(consul).nodes()] == ["shop-prod-i-1"]
 
 
 @pytest.mark.parametrize(("checks", "health"), [

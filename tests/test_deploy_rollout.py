@@ -289,6 +289,16 @@ def test_wait_fleet_without_bake_returns_at_once() -> None:
     assert w.err.getvalue() == "rollout r2 [########################] 1/1  on r2, healthy\n"
 
 
+def test_wait_fleet_with_no_node_of_the_stack_never_reports_success() -> None:
+    # Nodes refused registration by ACLs, or another stack's nodes filtered out: zero nodes of
+    # this stack is not "every node runs r2, healthy".
+    w = World(Fleet(GOOD))
+    with pytest.raises(RolloutUnhealthy) as caught:
+        wait_fleet(w.ports, "r2", 60)
+    assert str(caught.value).startswith("the pointer names r2, but no node of this stack is "
+                                        "registered in the service")
+
+
 def test_wait_fleet_says_the_pointer_moved_but_the_fleet_is_not_healthy() -> None:
     w = World(Fleet(GOOD, a="r1"), poll=2.0)
     with pytest.raises(RolloutUnhealthy) as caught:

@@ -174,6 +174,7 @@ def node(tmp_path: Path) -> Node:
         "WEBTIER_STATE_DIR": str(state),
         "WEBTIER_NODE_ENV": str(node_env),
         "WEBTIER_CONSUL_ENV": str(tmp_path / "consul-template.env"),
+        "WEBTIER_NODE_TOKEN_ENV": str(tmp_path / "node-token.env"),
         "WEBTIER_RESTART_CMD": str(restart),
         "WEBTIER_PULL_WAIT": "3",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
@@ -425,6 +426,28 @@ def test_release_pull_real_script_reads_the_pointer_with_the_consul_template_tok
         kv_reads = [r for r in consul.recorded if r.path.startswith("/v1/kv/")]
         assert kv_reads
         assert {r.headers.get("x-consul-token") for r in kv_reads} == {"s3cret"}
+
+
+@pytest.mark.integration
+def test_release_pull_real_script_reports_with_the_node_token_under_the_consul_node_name(
+        stack: Stack) -> None:
+    # The template token may only read (consul_tokens/model.py); the report is a write, sent
+    # with the agent token boot puts in node-token.env, under the node name boot puts in node.env.
+    (stack.node.tmp / "consul-template.env").write_text("CONSUL_HTTP_TOKEN=template-tok\n")
+    (stack.node.tmp / "node-token.env").write_text("CONSUL_HTTP_TOKEN=agent-tok\n")
+    with (stack.node.tmp / "node.env").open("a") as env:
+        env.write(f"NODES_PREFIX={APP}/staging/deploy/{APP}/nodes/\n"
+                  f"CONSUL_NODE_NAME={APP}-staging-i-0abc\n")
+    release = stack.push("one")
+    before = len(stack.consul.recorded)
+    assert stack.node.run(RELEASE_PULL).returncode == 0
+    kv = [r for r in stack.consul.recorded[before:] if r.path.startswith("/v1/kv/")]
+    reads = {r.headers.get("x-consul-token") for r in kv if r.method == "GET"}
+    writes = [(r.path.split("?")[0], r.headers.get("x-consul-token"))
+              for r in kv if r.method == "PUT"]
+    assert reads == {"template-tok"}
+    assert writes[-1] == (f"/v1/kv/{APP}/staging/deploy/{APP}/nodes/{APP}-staging-i-0abc",
+                          "agent-tok"), release
 
 
 @pytest.mark.integration

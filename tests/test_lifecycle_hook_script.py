@@ -71,10 +71,12 @@ def root(tmp_path: Path) -> Iterator[Root]:
     (stubs / "aws").write_text(
         f'#!/bin/sh\necho "aws $*" >> {calls}\n'
         'case "$*" in *describe-instances*) echo webapp-staging-fleet-x ;; esac\n')
-    (stubs / "consul").write_text(f'#!/bin/sh\necho "consul $*" >> {calls}\n')
+    (stubs / "consul").write_text(
+        f'#!/bin/sh\necho "consul $* (token ${{CONSUL_HTTP_TOKEN:-none}})" >> {calls}\n')
     for stub in stubs.iterdir():
         stub.chmod(0o755)
     (tmp_path / "app").mkdir()
+    (tmp_path / "node-token.env").write_text("CONSUL_HTTP_TOKEN=agent-token-7f3a\n")
     (tmp_path / "lifecycle.env").write_text(
         "AWS_REGION=ap-northeast-1\nLAUNCH_HOOK=webtier-launch\n"
         "TERMINATE_HOOK=webtier-terminate\n"
@@ -83,6 +85,7 @@ def root(tmp_path: Path) -> Iterator[Root]:
     env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}",
            "WEBTIER_LIFECYCLE_ENV": str(tmp_path / "lifecycle.env"),
            "WEBTIER_ROOT": str(tmp_path / "app"), "WEBTIER_IMDS": base,
+           "WEBTIER_NODE_TOKEN_ENV": str(tmp_path / "node-token.env"),
            "WEBTIER_POLL": "0.2", "WEBTIER_HEARTBEAT": "0.5"}
     Double.healthy = True
     yield Root(tmp_path, env)
@@ -134,6 +137,18 @@ def test_hook_script_real_terminate_deregisters_drains_leaves_consul_then_contin
     assert "--target-group-arn arn:aws:tg/x --targets Id=i-0abc" in calls[steps[0]]
     assert calls[steps[2]].endswith("--lifecycle-hook-name webtier-terminate --instance-id i-0abc "
                                     "--lifecycle-action-result CONTINUE")
+
+
+def test_hook_script_real_leaves_consul_with_the_agent_token_from_node_token_env(
+        root: Root) -> None:
+    # `consul leave` needs `agent "<node>" write`; without a token it would send the agent's
+    # default (anonymous) token and get 403 (consul_tokens/model.py).
+    env = {k: v for k, v in root.env.items() if k != "CONSUL_HTTP_TOKEN"}
+    done = subprocess.run([str(SCRIPT), "watch"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert [c for c in root.calls() if c.startswith("consul")] == \
+        ["consul leave (token agent-token-7f3a)"]
 
 
 def test_hook_script_real_without_its_env_file_exits_2_naming_it(root: Root) -> None:

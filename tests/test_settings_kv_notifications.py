@@ -65,6 +65,15 @@ def test_kv_refusals_name_each_key() -> None:
     ]
 
 
+def test_kv_keys_in_the_deploy_folder_are_refused_by_key() -> None:
+    # The kv-writer token is denied <prefix>/deploy/ so it cannot move the deploy pointer.
+    _, problems = kv({"values": {"deploy/webapp/current": "x", "deployment/x": "y"},
+                      "secretKeys": ["deploy/token"]})
+    assert [p.split(" = ")[0] for p in problems] == [
+        "webtier:kv.values.deploy/webapp/current", "webtier:kv.secretKeys[0]"]
+    assert all("is under deploy/, the deploy tool's folder" in p for p in problems)
+
+
 def test_kv_a_plain_value_that_looks_secret_is_refused_without_showing_it() -> None:
     _, problems = kv({"values": {"database/master-password": "hunter2"}}, stack="production")
     assert problems == [
