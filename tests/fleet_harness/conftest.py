@@ -83,6 +83,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory,
             fleet.run_user_data(node)
         for node in nodes:
             fleet.wait_in_service(node, timeout=300)
+            # What each node ran when it came into service; later scenarios move the pointer.
+            fleet.boot_state[node.name] = (
+                node.run("readlink", "/opt/app/current").stdout.strip(), fleet.node_health(node))
         announce(pytestconfig, "fleet harness: " + fleet.timing_report())
         yield fleet
     finally:

@@ -38,6 +38,7 @@ from tests.fleet_harness import netns, node_root
 from tests.fleet_harness.certs import Authority
 from tests.fleet_harness.consul_server import ConsulServer
 from tests.fleet_harness.imds_double import ImdsDouble
+from tests.fleet_harness.kv_engine import KvEngine
 from tests.fleet_harness.lifecycle_double import LifecycleDouble
 from tests.fleet_harness.node import Node
 from tests.fleet_harness.query_api import Ec2Instance, QueryApi, service_hosts
@@ -89,6 +90,7 @@ class Fleet:
     nodes: list[Node] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    boot_state: dict[str, tuple[str, dict[str, object] | None]] = field(default_factory=dict)
     stack: ExitStack = field(default_factory=ExitStack)
 
     def start(self) -> Fleet:
@@ -174,9 +176,11 @@ class Fleet:
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     def put_kv(self, values: dict[str, str]) -> None:
-        for key, value in values.items():
-            self.server.call("PUT", f"/v1/kv/{KV_PREFIX}/{key}", raw=value.encode(),
-                             token=self.tokens["kv-writer"])
+        """`pulumi up` of the stack's KV: the real ConsulKv under the real engine."""
+        if not hasattr(self, "kv"):
+            self.kv = KvEngine(self.workdir / "engine", self.server.http, KV_PREFIX,
+                               self.tokens["kv-writer"])
+        self.kv.up(values)
 
     # --- nodes -----------------------------------------------------------------------------------
 
@@ -230,14 +234,7 @@ class Fleet:
 
     def wait_in_service(self, node: Node, timeout: float) -> None:
         """Until the group holds the node InService (its launch hook completed with CONTINUE)."""
-        deadline = time.monotonic() + timeout
-        while self.lifecycle.instances[node.instance_id].state != "InService":
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{node.name} not InService after {timeout:.0f} s "
-                    f"({self.lifecycle.instances[node.instance_id].history}); user data log:\n"
-                    + self.journal(node, "webtier-user-data.service")[-3000:])
-            time.sleep(1)
+        self.wait_state(node, "InService", timeout)
         node.timings["in_service"] = time.monotonic()
 
     def journal(self, node: Node, unit: str) -> str:
@@ -252,3 +249,29 @@ class Fleet:
                 parts.append(f"{n.name} boot to InService "
                              f"{n.timings['in_service'] - n.timings['nspawn_started']:.1f} s")
         return "; ".join(parts)
+
+    def power_off(self, node: Node) -> None:
+        """What stopping or terminating the instance does: systemd shuts the node down."""
+        node.stop()
+        if isinstance(node.imds, ImdsDouble):
+            node.imds.stop()
+        node.imds = None
+
+    def wait_state(self, node: Node, state: str, timeout: float) -> None:
+        """Until the group holds the node in ``state``; names the node's hook logs otherwise."""
+        deadline = time.monotonic() + timeout
+        inst = self.lifecycle.instances[node.instance_id]
+        while inst.state != state:
+            if time.monotonic() > deadline:
+                logs = "".join(self.journal(node, unit)[-2500:] for unit in
+                               ("webtier-user-data.service", "lifecycle-watch.service"))
+                raise AssertionError(f"{node.name} not {state} after {timeout:.0f} s "
+                                     f"({inst.history}); logs:\n{logs}")
+            time.sleep(0.5)
+
+    def member_status(self, node: Node) -> int | None:
+        """Serf status the server sees: 1 alive, 3 left, 4 failed; None if unknown."""
+        for m in self.server.call("GET", "/v1/agent/members"):
+            if m["Name"] == f"{NODE_PREFIX}{node.instance_id}":
+                return int(m["Status"])
+        return None
