@@ -204,8 +204,11 @@ class Fleet:
         hosts = " ".join(service_hosts(REGION, [BUCKET]))
         (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {node.name}\n"
                                         f"{netns.HOST} {hosts}\n")
-        bundle = root / "etc/ssl/certs/ca-certificates.crt"
-        bundle.write_text(bundle.read_text() + self.ca.pem.read_text())
+        # The system store (Go: stretcher, Consul's auto-join) and the CA file the Debian aws CLI
+        # ships with its own botocore (awscli/botocore/cacert.pem) both trust the harness CA.
+        for bundle in (root / "etc/ssl/certs/ca-certificates.crt",
+                       root / "usr/lib/python3/dist-packages/awscli/botocore/cacert.pem"):
+            bundle.write_text(bundle.read_text() + self.ca.pem.read_text())
         data = root / "var/lib/cloud/instance"
         data.mkdir(parents=True, exist_ok=True)
         (data / "user-data.txt").write_text(render(BOOT))
@@ -262,10 +265,14 @@ class Fleet:
         deadline = time.monotonic() + timeout
         inst = self.lifecycle.instances[node.instance_id]
         while inst.state != state:
-            if time.monotonic() > deadline:
+            failed = node.powered() and node.run(
+                "systemctl", "is-failed", "--quiet", "webtier-user-data.service").returncode == 0
+            if failed or time.monotonic() > deadline:
                 logs = "".join(self.journal(node, unit)[-2500:] for unit in
-                               ("webtier-user-data.service", "lifecycle-watch.service"))
-                raise AssertionError(f"{node.name} not {state} after {timeout:.0f} s "
+                               ("webtier-user-data.service", "consul.service",
+                                "lifecycle-watch.service"))
+                why = "its user data failed" if failed else f"after {timeout:.0f} s"
+                raise AssertionError(f"{node.name} not {state} ({why}) "
                                      f"({inst.history}); logs:\n{logs}")
             time.sleep(0.5)
 

@@ -45,11 +45,14 @@ class ImdsDouble:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _send(self, status: int, body: str, kind: str = "text/plain") -> None:
+            def _send(self, status: int, body: str, kind: str = "text/plain",
+                      ttl: int | None = None) -> None:
                 double.requests.append((self.command, self.path, status))
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
+                if ttl is not None:  # [v2]: the token's answer repeats its TTL (Go SDKs read it)
+                    self.send_header("X-aws-ec2-metadata-token-ttl-seconds", str(ttl))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -65,7 +68,7 @@ class ImdsDouble:
                     return self._send(400, "Bad Request")
                 token = secrets.token_urlsafe(24)
                 double.tokens[token] = time.monotonic() + ttl
-                self._send(200, token)
+                self._send(200, token, ttl=ttl)
 
             def do_GET(self) -> None:
                 token = self.headers.get("X-aws-ec2-metadata-token", "")

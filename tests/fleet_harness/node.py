@@ -18,6 +18,8 @@ from pathlib import Path
 
 from tests.fleet_harness import netns
 
+NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 
 @dataclass
 class Node:
@@ -51,6 +53,10 @@ class Node:
                        check=True, capture_output=True, timeout=30)
         # debootstrap copied the build machine's /etc/hostname; each node names itself.
         (self.root / "etc/hostname").write_text(f"{self.name}\n")
+        # As the image's dhclient hook sets it on EC2: dnsmasq first (and only: no VPC resolver).
+        resolv = self.root / "etc/resolv.conf"
+        resolv.unlink(missing_ok=True)
+        resolv.write_text("nameserver 127.0.0.1\n")
 
     def boot(self, log: Path) -> None:
         started = time.monotonic()
@@ -58,7 +64,8 @@ class Node:
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 ["systemd-nspawn", "-D", str(self.root), "--register=no", "--keep-unit", "-b",
-                 "--network-veth", "-M", self.name, "--console=read-only"],
+                 "--network-veth", "-M", self.name, "--console=read-only",
+                 "--resolv-conf=off"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
         self.leader = self._find_leader(deadline=started + 60)
@@ -95,9 +102,11 @@ class Node:
     def run(self, *argv: str, timeout: float = 60,
             check: bool = False) -> subprocess.CompletedProcess[str]:
         """A command inside the node: its mount, UTS, IPC, network and PID namespaces."""
+        # A clean environment, as a unit would have: nothing of the host's leaks in.
         done = subprocess.run(["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-n", "-p",
-                               "--", *argv], capture_output=True, text=True, timeout=timeout,
-                              check=False)
+                               "--", "/usr/bin/env", "-i", f"PATH={NODE_PATH}", "HOME=/root",
+                               "LANG=C.UTF-8", *argv], capture_output=True, text=True,
+                              timeout=timeout, check=False)
         if check and done.returncode != 0:
             raise RuntimeError(f"{self.name}: {' '.join(argv)} exited {done.returncode}: "
                                f"{done.stdout[-1500:]}{done.stderr[-1500:]}")
