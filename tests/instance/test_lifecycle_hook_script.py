@@ -68,9 +68,18 @@ def root(tmp_path: Path) -> Iterator[Root]:
     stubs = tmp_path / "bin"
     stubs.mkdir()
     calls = tmp_path / "calls"
+    # AWS_REFUSE_COMPLETIONS=N: the first N completions are refused as AWS refuses one that
+    # comes before the action waits (ValidationError, "No active Lifecycle Action found").
     (stubs / "aws").write_text(
         f'#!/bin/sh\necho "aws $*" >> {calls}\n'
-        'case "$*" in *describe-instances*) echo webapp-staging-fleet-x ;; esac\n')
+        'case "$*" in *describe-instances*) echo webapp-staging-fleet-x ;; esac\n'
+        'case "$*" in *complete-lifecycle-action*)\n'
+        f'  n=$(cat {tmp_path}/refused 2>/dev/null || echo 0)\n'
+        '  if [ "$n" -lt "${AWS_REFUSE_COMPLETIONS:-0}" ]; then\n'
+        f'    echo $((n + 1)) > {tmp_path}/refused\n'
+        '    echo "An error occurred (ValidationError) when calling the CompleteLifecycleAction '
+        'operation: No active Lifecycle Action found with instance ID i-0abc" >&2\n'
+        '    exit 254\n  fi ;;\nesac\n')
     (stubs / "consul").write_text(
         f'#!/bin/sh\necho "consul $* (token ${{CONSUL_HTTP_TOKEN:-none}})" >> {calls}\n')
     for stub in stubs.iterdir():
@@ -86,7 +95,9 @@ def root(tmp_path: Path) -> Iterator[Root]:
            "WEBTIER_LIFECYCLE_ENV": str(tmp_path / "lifecycle.env"),
            "WEBTIER_ROOT": str(tmp_path / "app"), "WEBTIER_IMDS": base,
            "WEBTIER_NODE_TOKEN_ENV": str(tmp_path / "node-token.env"),
-           "WEBTIER_POLL": "0.2", "WEBTIER_HEARTBEAT": "0.5"}
+           "WEBTIER_POLL": "0.2", "WEBTIER_HEARTBEAT": "0.5",
+           "WEBTIER_STATE_DIR": str(tmp_path / "state"), "WEBTIER_RUN_DIR": str(tmp_path / "run"),
+           "WEBTIER_COMPLETE_WAIT": "10"}
     Double.healthy = True
     yield Root(tmp_path, env)
     server.shutdown()
@@ -126,17 +137,44 @@ def test_hook_script_real_launch_without_a_release_times_out_and_abandons(root: 
     assert [c.split()[-1] for c in completions(root)] == ["ABANDON"]
 
 
-def test_hook_script_real_terminate_deregisters_drains_leaves_consul_then_continues(
+def test_hook_script_real_terminate_leaves_consul_then_continues_without_draining_again(
         root: Root) -> None:
+    # The group deregistered and drained the instance before Terminating:Wait (AWS docs).
     done = root.run("watch")
     assert done.returncode == 0, done.stderr
     calls = [c for c in root.calls() if "describe-instances" not in c]
-    steps = [next(i for i, c in enumerate(calls) if key in c)
-             for key in ("deregister-targets", "consul leave", "complete-lifecycle-action")]
-    assert steps == sorted(steps), calls
-    assert "--target-group-arn arn:aws:tg/x --targets Id=i-0abc" in calls[steps[0]]
-    assert calls[steps[2]].endswith("--lifecycle-hook-name webtier-terminate --instance-id i-0abc "
-                                    "--lifecycle-action-result CONTINUE")
+    assert not any("deregister-targets" in c for c in calls)
+    assert [c.split()[0] if c.startswith("consul") else c.split()[4] for c in calls] == [
+        "consul", "complete-lifecycle-action"]
+    assert calls[1].endswith("--lifecycle-hook-name webtier-terminate --instance-id i-0abc "
+                             "--lifecycle-action-result CONTINUE")
+
+
+def test_hook_script_real_retries_completion_while_no_action_is_active(root: Root) -> None:
+    (root.path / "app/current").mkdir()
+    done = subprocess.run([str(SCRIPT), "launch"], env={**root.env, "AWS_REFUSE_COMPLETIONS": "2"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len(completions(root)) == 3
+    assert done.stderr.count("AWS holds no action for i-0abc yet") == 2
+
+
+def test_hook_script_real_gives_up_retrying_at_the_completion_wait(root: Root) -> None:
+    (root.path / "app/current").mkdir()
+    env = {**root.env, "AWS_REFUSE_COMPLETIONS": "99", "WEBTIER_COMPLETE_WAIT": "2"}
+    done = subprocess.run([str(SCRIPT), "launch"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    assert "No active Lifecycle Action found" in done.stderr
+    assert 1 < len(completions(root)) < 5
+
+
+def test_hook_script_real_launch_marks_the_instance_in_service_for_this_boot(
+        root: Root) -> None:
+    (root.path / "app/current").mkdir()
+    assert root.run("launch").returncode == 0
+    assert (root.path / "run/in-service").exists()
+    assert not (root.path / "state/warmed").exists()
 
 
 def test_hook_script_real_leaves_consul_with_the_agent_token_from_node_token_env(
