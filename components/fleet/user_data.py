@@ -6,10 +6,11 @@ value can reach this text because the builder never receives one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from contracts import consul_agent, lifecycle, release_layout
-from contracts.escaping import env_line, hcl_string, heredoc, shell_word, url_path
+from contracts.escaping import UnsafeValue, env_line, hcl_string, heredoc, shell_word, url_path
 from contracts.node_secrets import (
     AGENT_TOKEN_PARAMETER,
     CA_CERT_PARAMETER,
@@ -112,9 +113,14 @@ def _lifecycle_env(boot: BootSettings) -> str:
 
 
 IMDS = "http://169.254.169.254/latest"
+# A Consul node name is a DNS label: boot joins it to the instance id in node.env and node.hcl.
+NODE_NAME_PREFIX = re.compile(r"[A-Za-z0-9-]*")
 
 
 def render(boot: BootSettings) -> str:
+    if not NODE_NAME_PREFIX.fullmatch(boot.node_name_prefix):
+        raise UnsafeValue(f"node name prefix {boot.node_name_prefix!r}: a Consul node name is "
+                          "letters, digits and '-'")
     node_env = "\n".join(env_line(k, v) for k, v in (
         ("WEBTIER_ENV", boot.environment),
         ("APP_NAME", boot.app),
