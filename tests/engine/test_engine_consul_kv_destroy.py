@@ -47,8 +47,11 @@ def _revoke_read(kv: KvStack, agent: ConsulAgent) -> str:
 
 
 def _cause(failed: auto.CommandError) -> str:
-    causes = {line.strip() for line in str(failed).splitlines()
-              if line.strip().startswith("components.consul.kv_sync.ConsulKvError:")}
+    """The provider's one line (components/provider_errors.py cuts the host's traceback)."""
+    assert "Traceback" not in str(failed), str(failed)
+    marker = "error: components.consul.kv_sync.ConsulKvError:"
+    causes = {line.split(marker, 1)[1].strip() for line in str(failed).splitlines()
+              if marker in line}
     assert len(causes) == 1, str(failed)
     return causes.pop()
 
