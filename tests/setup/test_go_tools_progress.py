@@ -30,6 +30,7 @@ def test_each_build_is_announced_with_its_estimate_before_it_starts(tmp_path: Pa
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts/go-tools", repo / "scripts/go-tools")
+    shutil.copy(ROOT / "scripts/tools-path", repo / "scripts/tools-path")
     for tool in (ROOT / "gotools").iterdir():
         (repo / "gotools" / tool.name).mkdir(parents=True)
         for name in ("go.mod", "go.sum"):
