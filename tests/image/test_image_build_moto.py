@@ -171,8 +171,8 @@ def broken_tree(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(ROOT / "image", root / "image",
                     ignore=shutil.ignore_patterns("manifest*.json", "packer_cache"))
-    (root / "components").mkdir()
-    for name in ("__init__.py", "image_inputs.py"):
+    (root / "components" / "image").mkdir(parents=True)
+    for name in ("__init__.py", "state_aliases.py", "image/__init__.py", "image/inputs.py"):
         shutil.copy(ROOT / "components" / name, root / "components" / name)
     shutil.copytree(ROOT / "contracts", root / "contracts",
                     ignore=shutil.ignore_patterns("__pycache__"))
