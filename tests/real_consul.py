@@ -29,7 +29,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -318,11 +318,15 @@ def running_agent(workdir: Path, tls: bool = False, extra_hcl: str = "",
 
 
 def client_config(data_dir: Path, ports: dict[str, int], server: ConsulAgent,
-                  node_name: str) -> str:
-    """A client agent joining `server` (same gossip key), acting with its management token."""
+                  node_name: str, node_meta: Mapping[str, str] | None = None) -> str:
+    """A client agent joining `server` (same gossip key), acting with its management token;
+    `node_meta` as boot writes it (deploy counts a stack's nodes by it)."""
     port_lines = "\n".join(f"  {name} = {port}" for name, port in
                            {"dns": -1, "https": -1, "grpc": -1, "grpc_tls": -1, **ports}.items())
+    meta = "".join(f'  {k} = "{v}"\n' for k, v in (node_meta or {}).items())
     return f"""node_name = "{node_name}"
+node_meta {{
+{meta}}}
 node_id = "{uuid.uuid5(uuid.NAMESPACE_DNS, node_name)}"
 datacenter = "{server.datacenter}"
 server = false
@@ -350,15 +354,16 @@ acl {{
 
 
 @contextlib.contextmanager
-def running_client(workdir: Path, server: ConsulAgent, node_name: str
-                   ) -> Iterator[ConsulAgent]:
+def running_client(workdir: Path, server: ConsulAgent, node_name: str,
+                   node_meta: Mapping[str, str] | None = None) -> Iterator[ConsulAgent]:
     """A client agent named `node_name` joined to `server`, stopped by PID on exit."""
     consul = tool("consul")
     config_dir, data_dir = workdir / "config", workdir / "data"
     config_dir.mkdir(parents=True)
     data_dir.mkdir(mode=0o700)
     ports = _free_ports(["http", "serf_lan"])
-    (config_dir / "client.hcl").write_text(client_config(data_dir, ports, server, node_name))
+    config = client_config(data_dir, ports, server, node_name, node_meta)
+    (config_dir / "client.hcl").write_text(config)
     validate(consul, config_dir)
     log_file = workdir / "agent.log"
     with log_file.open("wb") as log:

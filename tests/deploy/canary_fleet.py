@@ -123,7 +123,8 @@ class SimNode:
         against it; then the app service and its check are registered (what app-service.hcl
         holds) and the node's watch starts."""
         self.agent = self._agent_stack.enter_context(
-            running_client(self.dir / "consul", self.consul, self.name))
+            running_client(self.dir / "consul", self.consul, self.name,
+                           {"environment": "staging", "app": self.app}))
         self.env["CONSUL_HTTP_ADDR"] = self.agent.address
         result = self.run("release-pull")
         registered = self.agent.api("PUT", "/v1/agent/service/register", json={
