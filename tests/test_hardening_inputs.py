@@ -234,7 +234,7 @@ def test_real_cli_interrupted_exits_130_without_a_traceback(tree: Path,
     silent = socket.create_server(("127.0.0.1", 0))
     clean = {k: v for k, v in os.environ.items()
              if not k.lower().startswith(("aws_", "consul_", "webtier_", "http_", "https_"))}
-    env = {**clean, "PYTHONPATH": str(tree), "NO_PROXY": "*", "WEBTIER_RELEASE_BUCKET": "b",
+    env = {**clean, "PYTHONPATH": str(tree), "NO_PROXY": "*", "WEBTIER_RELEASE_BUCKET": "acme-rel",
            "CONSUL_HTTP_ADDR": f"http://127.0.0.1:{silent.getsockname()[1]}"}
     for delay in (1.0, 0.6, 0.3):  # later is better (it is working), but it must still run
         proc = subprocess.Popen([sys.executable, *argv], cwd=tree, env=env, text=True,
