@@ -6,18 +6,18 @@ service model, so the wire format is the one botocore's parser checks on every c
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from tests import loopback
 from tests.fleet.refresh_double import AutoScalingDouble, AwsError
 
 NAMESPACE = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
@@ -135,12 +135,5 @@ def _handler(double: AutoScalingDouble) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serving(double: AutoScalingDouble) -> Iterator[str]:
     """The double's URL on 127.0.0.1 (a free port); the server stops afterwards."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(double))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with loopback.serving(_handler(double)) as url:
+        yield url

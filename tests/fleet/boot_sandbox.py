@@ -11,13 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.fleet.user_data import (
+from components.fleet.user_data import BootSettings, render
+from contracts.node_secrets import (
     AGENT_TOKEN_PARAMETER,
     CA_CERT_PARAMETER,
     GOSSIP_KEY_PARAMETER,
     TEMPLATE_TOKEN_PARAMETER,
-    BootSettings,
-    render,
 )
 
 GOSSIP = "c3R1Yi1nb3NzaXAta2V5LTMyLWJ5dGVzLWxvbmchIQ=="

@@ -20,19 +20,16 @@ from pathlib import Path
 
 import boto3
 
-from components.fleet.user_data import (
+from components.fleet.user_data import AppService, BootSettings, LifecycleBoot, render
+from components.image.inputs import ROOT
+from consul_tokens.rules import stack_tokens
+from contracts import consul_agent, lifecycle
+from contracts.node_secrets import (
     AGENT_TOKEN_PARAMETER,
     CA_CERT_PARAMETER,
     GOSSIP_KEY_PARAMETER,
     TEMPLATE_TOKEN_PARAMETER,
-    AppService,
-    BootSettings,
-    LifecycleBoot,
-    render,
 )
-from components.image.inputs import ROOT
-from consul_tokens.rules import stack_tokens
-from contracts import consul_agent, lifecycle
 from contracts.release_layout import deploy_keys, service_name
 from tests.fleet_harness import netns, node_root
 from tests.fleet_harness.certs import Authority

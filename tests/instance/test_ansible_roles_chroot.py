@@ -19,16 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from components.fleet.user_data import (
+from components.fleet.user_data import BootSettings, render
+from components.image.inputs import ROOT
+from contracts import consul_agent
+from contracts.node_secrets import (
     AGENT_TOKEN_PARAMETER,
     CA_CERT_PARAMETER,
     GOSSIP_KEY_PARAMETER,
     TEMPLATE_TOKEN_PARAMETER,
-    BootSettings,
-    render,
 )
-from components.image.inputs import ROOT
-from contracts import consul_agent
 from contracts.release_layout import deploy_keys
 from tests.instance.image_root import ANSIBLE, Converged, enabled, inside, mode, owner, recap, unit
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import http.server
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import loopback
 
 pytestmark = pytest.mark.integration
 
@@ -62,45 +63,44 @@ class Root:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Iterator[Root]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Double)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    stubs = tmp_path / "bin"
-    stubs.mkdir()
-    calls = tmp_path / "calls"
-    # AWS_REFUSE_COMPLETIONS=N: the first N completions are refused as AWS refuses one that
-    # comes before the action waits (ValidationError, "No active Lifecycle Action found").
-    (stubs / "aws").write_text(
-        f'#!/bin/sh\necho "aws $*" >> {calls}\n'
-        'case "$*" in *describe-instances*) echo webapp-staging-fleet-x ;; esac\n'
-        'case "$*" in *complete-lifecycle-action*)\n'
-        f'  n=$(cat {tmp_path}/refused 2>/dev/null || echo 0)\n'
-        '  if [ "$n" -lt "${AWS_REFUSE_COMPLETIONS:-0}" ]; then\n'
-        f'    echo $((n + 1)) > {tmp_path}/refused\n'
-        '    echo "An error occurred (ValidationError) when calling the CompleteLifecycleAction '
-        'operation: No active Lifecycle Action found with instance ID i-0abc" >&2\n'
-        '    exit 254\n  fi ;;\nesac\n')
-    (stubs / "consul").write_text(
-        f'#!/bin/sh\necho "consul $* (token ${{CONSUL_HTTP_TOKEN:-none}})" >> {calls}\n')
-    for stub in stubs.iterdir():
-        stub.chmod(0o755)
-    (tmp_path / "app").mkdir()
-    (tmp_path / "node-token.env").write_text("CONSUL_HTTP_TOKEN=agent-token-7f3a\n")
-    (tmp_path / "lifecycle.env").write_text(
-        "AWS_REGION=ap-northeast-1\nLAUNCH_HOOK=webtier-launch\n"
-        "TERMINATE_HOOK=webtier-terminate\n"
-        f"HEALTH_URL={base}/health\nTARGET_GROUP_ARN='arn:aws:tg/x'\nDRAIN_SECONDS=1\n"
-        "LAUNCH_DEADLINE=2\n")
-    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}",
-           "WEBTIER_LIFECYCLE_ENV": str(tmp_path / "lifecycle.env"),
-           "WEBTIER_ROOT": str(tmp_path / "app"), "WEBTIER_IMDS": base,
-           "WEBTIER_NODE_TOKEN_ENV": str(tmp_path / "node-token.env"),
-           "WEBTIER_POLL": "0.2", "WEBTIER_HEARTBEAT": "0.5",
-           "WEBTIER_STATE_DIR": str(tmp_path / "state"), "WEBTIER_RUN_DIR": str(tmp_path / "run"),
-           "WEBTIER_COMPLETE_WAIT": "10"}
-    Double.healthy = True
-    yield Root(tmp_path, env)
-    server.shutdown()
+    with loopback.serving(Double) as base:
+        stubs = tmp_path / "bin"
+        stubs.mkdir()
+        calls = tmp_path / "calls"
+        # AWS_REFUSE_COMPLETIONS=N: the first N completions are refused as AWS refuses one that
+        # comes before the action waits (ValidationError, "No active Lifecycle Action found").
+        (stubs / "aws").write_text(
+            f'#!/bin/sh\necho "aws $*" >> {calls}\n'
+            'case "$*" in *describe-instances*) echo webapp-staging-fleet-x ;; esac\n'
+            'case "$*" in *complete-lifecycle-action*)\n'
+            f'  n=$(cat {tmp_path}/refused 2>/dev/null || echo 0)\n'
+            '  if [ "$n" -lt "${AWS_REFUSE_COMPLETIONS:-0}" ]; then\n'
+            f'    echo $((n + 1)) > {tmp_path}/refused\n'
+            '    echo "An error occurred (ValidationError) when calling the '
+            'CompleteLifecycleAction operation: No active Lifecycle Action found with instance '
+            'ID i-0abc" >&2\n'
+            '    exit 254\n  fi ;;\nesac\n')
+        (stubs / "consul").write_text(
+            f'#!/bin/sh\necho "consul $* (token ${{CONSUL_HTTP_TOKEN:-none}})" >> {calls}\n')
+        for stub in stubs.iterdir():
+            stub.chmod(0o755)
+        (tmp_path / "app").mkdir()
+        (tmp_path / "node-token.env").write_text("CONSUL_HTTP_TOKEN=agent-token-7f3a\n")
+        (tmp_path / "lifecycle.env").write_text(
+            "AWS_REGION=ap-northeast-1\nLAUNCH_HOOK=webtier-launch\n"
+            "TERMINATE_HOOK=webtier-terminate\n"
+            f"HEALTH_URL={base}/health\nTARGET_GROUP_ARN='arn:aws:tg/x'\nDRAIN_SECONDS=1\n"
+            "LAUNCH_DEADLINE=2\n")
+        env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}",
+               "WEBTIER_LIFECYCLE_ENV": str(tmp_path / "lifecycle.env"),
+               "WEBTIER_ROOT": str(tmp_path / "app"), "WEBTIER_IMDS": base,
+               "WEBTIER_NODE_TOKEN_ENV": str(tmp_path / "node-token.env"),
+               "WEBTIER_POLL": "0.2", "WEBTIER_HEARTBEAT": "0.5",
+               "WEBTIER_STATE_DIR": str(tmp_path / "state"),
+               "WEBTIER_RUN_DIR": str(tmp_path / "run"),
+               "WEBTIER_COMPLETE_WAIT": "10"}
+        Double.healthy = True
+        yield Root(tmp_path, env)
 
 
 def completions(r: Root) -> list[str]:
