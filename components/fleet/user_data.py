@@ -90,11 +90,10 @@ def _consul_file(path: str, text: str, marker: str) -> str:
 
 @dataclass(frozen=True)
 class LifecycleBoot:
-    """What lifecycle-hook needs: where the app answers and how long it may take."""
+    """What lifecycle-hook needs: where the app answers and how long it may take. No target
+    group and no drain time: the group drains a terminating instance before Terminating:Wait."""
 
     health_url: str
-    target_group_arn: str
-    drain_seconds: int
     launch_deadline: int
 
 
@@ -106,8 +105,6 @@ def _lifecycle_env(boot: BootSettings) -> str:
         ("LAUNCH_HOOK", lifecycle.LAUNCH_HOOK),
         ("TERMINATE_HOOK", lifecycle.TERMINATE_HOOK),
         ("HEALTH_URL", h.health_url),
-        ("TARGET_GROUP_ARN", h.target_group_arn),
-        ("DRAIN_SECONDS", h.drain_seconds),
         ("LAUNCH_DEADLINE", h.launch_deadline),
     ))
 

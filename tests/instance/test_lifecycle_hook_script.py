@@ -89,8 +89,7 @@ def root(tmp_path: Path) -> Iterator[Root]:
         (tmp_path / "lifecycle.env").write_text(
             "AWS_REGION=ap-northeast-1\nLAUNCH_HOOK=webtier-launch\n"
             "TERMINATE_HOOK=webtier-terminate\n"
-            f"HEALTH_URL={base}/health\nTARGET_GROUP_ARN='arn:aws:tg/x'\nDRAIN_SECONDS=1\n"
-            "LAUNCH_DEADLINE=2\n")
+            f"HEALTH_URL={base}/health\nLAUNCH_DEADLINE=2\n")
         env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}",
                "WEBTIER_LIFECYCLE_ENV": str(tmp_path / "lifecycle.env"),
                "WEBTIER_ROOT": str(tmp_path / "app"), "WEBTIER_IMDS": base,
