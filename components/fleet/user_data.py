@@ -145,6 +145,8 @@ def render(boot: BootSettings) -> str:
     if boot.service is not None:
         service = _consul_file(consul_agent.SERVICE_CONFIG,
                                service_hcl(boot.app, boot.service, token), "APP_SERVICE")
+        if boot.hooks is not None:
+            service += _park_while_warming()
     node_config = consul_agent.NODE_CONFIG
     return f"""#!/bin/bash
 # webtier boot: the image holds everything but the environment, the secrets and the release.
@@ -207,6 +209,15 @@ systemctl enable --now consul.service
 systemctl enable --now consul-template.service
 systemctl enable --now app.service
 {hooks_end}"""
+
+
+def _park_while_warming() -> str:
+    """Warmed for the pool, the instance runs and checks the app but is no node of the service:
+    nothing may route to it or wait for it before it leaves the pool (lifecycle-hook registers
+    it then). Read before the agent starts, so it is never registered, not even briefly."""
+    live, parked = consul_agent.SERVICE_CONFIG, consul_agent.POOLED_SERVICE_CONFIG
+    return ("case \"$(imds autoscaling/target-lifecycle-state || true)\" in\n"
+            f"  Warmed:*) mv {live} {parked} ;;\nesac\n")
 
 
 def _tls(boot: BootSettings) -> str:
