@@ -206,6 +206,8 @@ chmod 0600 /etc/webtier/consul-template.env
 systemctl enable --now consul.service
 # The release must be in place before consul-template restarts the app and the LB sees it healthy.
 /usr/local/bin/release-pull
+# Every later boot pulls again: deploys fired while the instance was off are not replayed to it.
+systemctl enable release-pull.service
 systemctl enable --now consul-template.service
 systemctl enable --now app.service
 {hooks_end}"""
