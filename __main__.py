@@ -84,7 +84,6 @@ role = InstanceRole(f"{name}-instance", InstanceRoleArgs(
     release_prefix=release_prefix(settings.app),
     ssm_prefix=settings.ssm_prefix,
     group_name_prefix=group_name_prefix(f"{name}-fleet"),
-    target_group_arn=load_balancer.target_group_arn,
     tags=tags,
     permissions_boundary=(f"arn:aws:iam::{account_id}:policy/"
                           f"{permissions_boundary_policy(settings.stack)}"),
@@ -124,7 +123,7 @@ if settings.consul.wan.failover_services:
     ))
     pulumi.export("failoverQueries", queries.query_ids)
 
-user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render(BootSettings(
+user_data = render(BootSettings(
     environment=settings.stack,
     app=settings.app,
     region=settings.region,
@@ -141,8 +140,6 @@ user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render
     hooks=LifecycleBoot(
         health_url=(f"http://127.0.0.1:{settings.fleet.app_port}"
                     f"{settings.load_balancer.health_check_path}"),
-        target_group_arn=target_group_arn,
-        drain_seconds=settings.load_balancer.deregistration_delay,
         launch_deadline=settings.rollout.launch_heartbeat_timeout,
     ),
     service=AppService(
@@ -151,7 +148,7 @@ user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render
         interval=settings.consul.service_check.interval,
         timeout=settings.consul.service_check.timeout,
     ),
-)))
+))
 
 # Where the group's failures and every alarm are reported.
 notifications = Notifications(f"{name}-notifications", NotificationsArgs(

@@ -61,11 +61,14 @@ translate_wan_addrs = true
 disable_remote_exec  = true
 enable_script_checks = false
 
-# Leave the cluster cleanly when an Auto Scaling scale-in stops the instance (SIGTERM from
-# systemd): the servers drop the node at once instead of marking it failed. A node that dies
-# without leaving stays "failed" until the servers reap it after reconnect_timeout (a server
-# setting, 72h by default); docs/consul.md says what that means for health and DNS.
-leave_on_terminate = true
+# A shutdown is not a leave: a node the group still holds in service but that was stopped,
+# powered off or is rebooting must stay in the catalog (failed, its checks critical), so a deploy
+# names it and waits for it instead of counting it out (the fleet harness's power-off scenario).
+# Whenever the group takes an instance out (scale-in, back to the warm pool, warmed and about to
+# be stopped), lifecycle-hook runs `consul leave` itself before completing the hook. A node that
+# dies without leaving stays "failed" until the servers reap it after reconnect_timeout (a server
+# setting, 72h by default); docs/consul.md says what that means for health, DNS and deploys.
+leave_on_terminate = false
 rejoin_after_leave = true
 
 telemetry {

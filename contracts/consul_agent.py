@@ -32,6 +32,10 @@ def node_name_prefix(app: str, stack: str) -> str:
 NODE_CONFIG = f"{CONFIG_DIR}/node.hcl"
 SECRETS_CONFIG = f"{CONFIG_DIR}/secrets.hcl"
 SERVICE_CONFIG = f"{CONFIG_DIR}/app-service.hcl"
+POOLED_SERVICE_CONFIG = f"{SERVICE_CONFIG}.pooled"
+"""Where boot parks the service file of an instance warmed for the pool (the agent loads only
+*.hcl and *.json): a warming node is not in the app's service. lifecycle-hook moves it back and
+reloads the agent when the instance leaves the pool, and parks it again when it returns."""
 WATCH_CONFIG = f"{CONFIG_DIR}/watch-deploy.hcl"
 """The deploy watch: written at boot, because it carries the agent token (the watch's `token`)."""
 DEPLOY_HANDLER = "/usr/local/bin/deploy-event-handler"

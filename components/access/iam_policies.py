@@ -20,14 +20,15 @@ EC2_ASSUME_ROLE: PolicyDocument = {
 
 
 def instance_policy(*, region: str, account_id: str, release_bucket: str, release_prefix: str,
-                    ssm_prefix: str, group_name_prefix: str, target_group_arn: str
-                    ) -> PolicyDocument:
+                    ssm_prefix: str, group_name_prefix: str) -> PolicyDocument:
     """What an instance may do: find Consul peers, read releases, read its stack's parameters.
 
     ``ec2:DescribeInstances`` supports no resource-level permissions, so it is the one grant on
     ``Resource: "*"`` (Consul cloud auto-join needs it, and lifecycle-hook reads its own group
     from its tags with it); every other grant names its resources. Lifecycle actions are scoped
     to the stack's groups by name prefix: the group's ARN carries an id unknown until it exists.
+    No load balancer grant: the group deregisters a terminating instance from its target group
+    and waits for the drain before Terminating:Wait, so the instance never calls ELB itself.
     """
     prefix = release_prefix.strip("/")
     return {
@@ -66,12 +67,6 @@ def instance_policy(*, region: str, account_id: str, release_bucket: str, releas
                            "autoscaling:RecordLifecycleActionHeartbeat"],
                 "Resource": (f"arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:*:"
                              f"autoScalingGroupName/{group_name_prefix}*"),
-            },
-            {
-                "Sid": "DeregisterFromOwnTargetGroup",
-                "Effect": "Allow",
-                "Action": ["elasticloadbalancing:DeregisterTargets"],
-                "Resource": target_group_arn,
             },
         ],
     }

@@ -21,7 +21,6 @@ class InstanceRoleArgs:
     ssm_prefix: str
     group_name_prefix: str
     """Lifecycle actions are allowed on groups named with this prefix only."""
-    target_group_arn: pulumi.Input[str]
     tags: Mapping[str, str]
     permissions_boundary: str
     """ARN of the stack's boundary policy (bootstrap makes it): the deploy role may create and
@@ -48,13 +47,11 @@ class InstanceRole(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        document = pulumi.Output.from_input(args.target_group_arn).apply(
-            lambda tg: json.dumps(instance_policy(
-                region=args.region, account_id=args.account_id,
-                release_bucket=args.release_bucket, release_prefix=args.release_prefix,
-                ssm_prefix=args.ssm_prefix, group_name_prefix=args.group_name_prefix,
-                target_group_arn=tg,
-            ), sort_keys=True))
+        document = json.dumps(instance_policy(
+            region=args.region, account_id=args.account_id,
+            release_bucket=args.release_bucket, release_prefix=args.release_prefix,
+            ssm_prefix=args.ssm_prefix, group_name_prefix=args.group_name_prefix,
+        ), sort_keys=True)
         aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child)
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name,
                                           tags=dict(args.tags), opts=child)

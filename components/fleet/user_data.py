@@ -90,11 +90,10 @@ def _consul_file(path: str, text: str, marker: str) -> str:
 
 @dataclass(frozen=True)
 class LifecycleBoot:
-    """What lifecycle-hook needs: where the app answers and how long it may take."""
+    """What lifecycle-hook needs: where the app answers and how long it may take. No target
+    group and no drain time: the group drains a terminating instance before Terminating:Wait."""
 
     health_url: str
-    target_group_arn: str
-    drain_seconds: int
     launch_deadline: int
 
 
@@ -106,8 +105,6 @@ def _lifecycle_env(boot: BootSettings) -> str:
         ("LAUNCH_HOOK", lifecycle.LAUNCH_HOOK),
         ("TERMINATE_HOOK", lifecycle.TERMINATE_HOOK),
         ("HEALTH_URL", h.health_url),
-        ("TARGET_GROUP_ARN", h.target_group_arn),
-        ("DRAIN_SECONDS", h.drain_seconds),
         ("LAUNCH_DEADLINE", h.launch_deadline),
     ))
 
@@ -148,6 +145,8 @@ def render(boot: BootSettings) -> str:
     if boot.service is not None:
         service = _consul_file(consul_agent.SERVICE_CONFIG,
                                service_hcl(boot.app, boot.service, token), "APP_SERVICE")
+        if boot.hooks is not None:
+            service += _park_while_warming()
     node_config = consul_agent.NODE_CONFIG
     return f"""#!/bin/bash
 # webtier boot: the image holds everything but the environment, the secrets and the release.
@@ -207,9 +206,20 @@ chmod 0600 /etc/webtier/consul-template.env
 systemctl enable --now consul.service
 # The release must be in place before consul-template restarts the app and the LB sees it healthy.
 /usr/local/bin/release-pull
+# Every later boot pulls again: deploys fired while the instance was off are not replayed to it.
+systemctl enable release-pull.service
 systemctl enable --now consul-template.service
 systemctl enable --now app.service
 {hooks_end}"""
+
+
+def _park_while_warming() -> str:
+    """Warmed for the pool, the instance runs and checks the app but is no node of the service:
+    nothing may route to it or wait for it before it leaves the pool (lifecycle-hook registers
+    it then). Read before the agent starts, so it is never registered, not even briefly."""
+    live, parked = consul_agent.SERVICE_CONFIG, consul_agent.POOLED_SERVICE_CONFIG
+    return ("case \"$(imds autoscaling/target-lifecycle-state || true)\" in\n"
+            f"  Warmed:*) mv {live} {parked} ;;\nesac\n")
 
 
 def _tls(boot: BootSettings) -> str:

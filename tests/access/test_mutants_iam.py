@@ -12,8 +12,7 @@ from components.access.iam_policies import EC2_ASSUME_ROLE, instance_policy
 def test_instance_policy_grants_exactly_what_the_instance_needs() -> None:
     doc = instance_policy(region="eu-west-1", account_id="123456789012",
                           release_bucket="rel-bucket", release_prefix="/releases/web/",
-                          ssm_prefix="/webtier/staging", group_name_prefix="web-staging-",
-                          target_group_arn="arn:tg")
+                          ssm_prefix="/webtier/staging", group_name_prefix="web-staging-")
     assert doc == {"Version": "2012-10-17", "Statement": [
         {"Sid": "ConsulCloudAutoJoin", "Effect": "Allow", "Action": ["ec2:DescribeInstances"],
          "Resource": "*"},
@@ -31,8 +30,6 @@ def test_instance_policy_grants_exactly_what_the_instance_needs() -> None:
                     "autoscaling:RecordLifecycleActionHeartbeat"],
          "Resource": "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:"
                      "autoScalingGroupName/web-staging-*"},
-        {"Sid": "DeregisterFromOwnTargetGroup", "Effect": "Allow",
-         "Action": ["elasticloadbalancing:DeregisterTargets"], "Resource": "arn:tg"},
     ]}
 
 

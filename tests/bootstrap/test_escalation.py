@@ -90,8 +90,7 @@ def test_the_boundary_allows_everything_the_instance_policy_grants(
     policy = instance_policy(
         region="ap-northeast-1", account_id=acct, release_bucket=s.release_bucket,
         release_prefix="releases/webapp", ssm_prefix=f"/{s.app}/{stack}",
-        group_name_prefix=f"{s.prefix}fleet-",
-        target_group_arn=f"arn:aws:elasticloadbalancing:ap-northeast-1:{acct}:targetgroup/tg/1")
+        group_name_prefix=f"{s.prefix}fleet-")
     samples = {
         "ReadReleases": f"arn:aws:s3:::{s.release_bucket}/releases/webapp/r1/manifest.yml",
         "ReadStackParameters": f"arn:aws:ssm:ap-northeast-1:{acct}:parameter/{s.app}/{stack}/x",

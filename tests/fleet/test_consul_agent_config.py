@@ -54,8 +54,11 @@ def test_consul_template_and_dnsmasq_use_the_agents_loopback_ports() -> None:
     assert dnsmasq["dnsmasq_consul_server"] == f"127.0.0.1#{consul_ports.DNS.port}"
 
 
-def test_agent_leaves_the_cluster_when_terminated() -> None:
-    assert re.search(r"^leave_on_terminate = true$", AGENT, re.M)
+def test_a_shutdown_is_not_a_leave() -> None:
+    # lifecycle-hook leaves when the group takes the instance out; a stop, power-off or reboot
+    # of an in-service instance must leave it failed in the catalog, where deploys see it.
+    assert re.search(r"^leave_on_terminate = false$", AGENT, re.M)
+    assert re.search(r"^rejoin_after_leave = true$", AGENT, re.M)
 
 
 def test_tls_block_verifies_the_servers_with_auto_encrypt() -> None:

@@ -26,9 +26,7 @@ BOOT = BootSettings(
     kv_prefix="webapp/staging", release_bucket="webapp-staging-releases",
     deploy_pointer_key="webapp/staging/deploy/webapp/current", ssm_prefix="/webapp/staging",
     join_tag_key="consul-cluster", join_tag_value="staging", node_name_prefix="webapp-staging-",
-    hooks=LifecycleBoot("http://127.0.0.1:8080/health",
-                        "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
-                        "targetgroup/webapp/0123456789abcdef", 30, 600),
+    hooks=LifecycleBoot("http://127.0.0.1:8080/health", 600),
     service=AppService(8080, "/health", 10, 5))
 
 STUBS = {
@@ -97,7 +95,7 @@ def test_the_real_boot_script_runs_and_writes_what_it_was_given(tmp_path: Path) 
 
 @pytest.mark.parametrize("value", ADVERSARIAL, ids=repr)
 @pytest.mark.parametrize("field", [*NODE_ENV_FIELDS.values(), "join_tag_key", "join_tag_value",
-                                   "health_path", "target_group_arn"])
+                                   "health_path", "health_url"])
 def test_every_boot_value_comes_back_as_itself_or_is_refused(field: str, value: str,
                                                              tmp_path: Path) -> None:
     boot = BOOT
@@ -106,9 +104,9 @@ def test_every_boot_value_comes_back_as_itself_or_is_refused(field: str, value: 
     if field == "health_path":
         boot = dataclasses.replace(boot, service=dataclasses.replace(boot.service,
                                                                       health_path="/" + value))
-    elif field == "target_group_arn":
-        boot = dataclasses.replace(boot, hooks=dataclasses.replace(boot.hooks,
-                                                                    target_group_arn=value))
+    elif field == "health_url":
+        boot = dataclasses.replace(boot, hooks=dataclasses.replace(
+            boot.hooks, health_url=f"http://127.0.0.1:8080/{value}"))
     else:
         boot = dataclasses.replace(boot, **{field: value})
     try:
@@ -123,9 +121,11 @@ def test_every_boot_value_comes_back_as_itself_or_is_refused(field: str, value: 
     assert sourced(env_file, list(expected)) == expected
     assert {k: shlexed(env_file)[k] for k in expected} == expected
     hooks = tmp_path / "etc/webtier/lifecycle.env"
-    assert shlexed(hooks)["TARGET_GROUP_ARN"] == boot.hooks.target_group_arn  # type: ignore[union-attr]
-    assert sourced(hooks, ["TARGET_GROUP_ARN"])["TARGET_GROUP_ARN"] == \
-        boot.hooks.target_group_arn  # type: ignore[union-attr]
+    assert shlexed(hooks)["HEALTH_URL"] == boot.hooks.health_url  # type: ignore[union-attr]
+    assert sourced(hooks, ["HEALTH_URL"])["HEALTH_URL"] == \
+        boot.hooks.health_url  # type: ignore[union-attr]
+    # The group drains before Terminating:Wait: the hook is told neither target group nor drain.
+    assert not {"TARGET_GROUP_ARN", "DRAIN_SECONDS"} & set(shlexed(hooks))
     # The Consul files hold exactly what the builder made (hcl_string's round trip through the
     # real agent is tests/consul_agent/test_hcl_escaping.py).
     assert (tmp_path / "etc/consul.d/node.hcl").read_text().startswith(node_hcl(boot))

@@ -46,8 +46,6 @@ KV_PREFIX = f"{APP}/{STACK}"
 BUCKET = f"{APP}-{STACK}-releases-123456789012"
 SSM_PREFIX = f"/{APP}/{STACK}"
 GROUP = f"{APP}-{STACK}-fleet-asg"
-TARGET_GROUP = (f"arn:aws:elasticloadbalancing:{REGION}:123456789012:targetgroup/"
-                f"{APP}-{STACK}/0123456789abcdef")
 APP_PORT, HEALTH_PATH = 8080, "/health"
 JOIN_TAG = ("consul-cluster", STACK)
 NODE_PREFIX = consul_agent.node_name_prefix(APP, STACK)
@@ -69,7 +67,7 @@ BOOT = BootSettings(
     join_tag_key=JOIN_TAG[0], join_tag_value=JOIN_TAG[1], node_name_prefix=NODE_PREFIX,
     tls=True,
     hooks=LifecycleBoot(health_url=f"http://127.0.0.1:{APP_PORT}{HEALTH_PATH}",
-                        target_group_arn=TARGET_GROUP, drain_seconds=5, launch_deadline=300),
+                        launch_deadline=300),
     service=AppService(port=APP_PORT, health_path=HEALTH_PATH, interval=2, timeout=1))
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from tests.fleet_harness.app_release import make_release
 from tests.fleet_harness.conftest import FIRST_RELEASE
-from tests.fleet_harness.fleet import Fleet
+from tests.fleet_harness.deploy_view import ServiceSightings, consul_name
+from tests.fleet_harness.fleet import SERVICE, Fleet
 from tests.fleet_harness.node import Node
 
 pytestmark = pytest.mark.fleet_harness
@@ -21,13 +22,20 @@ ACTIVE_AFTER = 20.0
 sooner is answered "No active Lifecycle Action found" and must be retried."""
 
 
+IN_POOL: dict[str, int | None] = {}
+"""What the server showed of the pooled node while it was warmed and stopped in the pool."""
+
+
 @pytest.fixture(scope="module")
 def pooled(fleet: Fleet) -> Node:
     node = fleet.add_node(into_pool=True)
     node.wait_booted()
-    fleet.run_user_data(node)
-    fleet.wait_state(node, "Warmed:Stopped", timeout=300)
+    with ServiceSightings(fleet, node) as warming:
+        fleet.run_user_data(node)
+        fleet.wait_state(node, "Warmed:Stopped", timeout=300)
+    IN_POOL["service_statuses"] = len(warming.seen)
     fleet.power_off(node)
+    IN_POOL["member"] = fleet.member_status(node)
     release = make_release(fleet.workdir / "releases" / SECOND_RELEASE, 8080)
     pushed = fleet.deploy("push", str(release), "--release-id", SECOND_RELEASE, "--no-wait")
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
@@ -43,6 +51,21 @@ def test_warm_pool_launch_hook_completes_at_both_pauses(fleet: Fleet, pooled: No
     assert inst.history[:4] == ["Warmed:Pending", "Warmed:Pending:Wait", "Warmed:Pending:Proceed",
                                 "Warmed:Stopped"]
     assert inst.history[-3:] == ["Pending:Wait", "Pending:Proceed", "InService"]
+
+
+def test_warm_pool_node_left_consul_before_it_was_stopped_in_the_pool(
+        fleet: Fleet, pooled: Node) -> None:
+    # Left (3), not failed (4): a stopped node in the catalog would hold every deploy waiting.
+    assert IN_POOL["member"] == 3
+
+
+def test_warm_pool_node_is_no_node_of_the_service_while_warming(
+        fleet: Fleet, pooled: Node) -> None:
+    # Its app ran and passed its check while warming, yet nothing could route to it or wait
+    # for it; out of the pool, it is registered and passing.
+    assert IN_POOL["service_statuses"] == 0
+    passing = fleet.server.call("GET", f"/v1/health/service/{SERVICE}?passing=true")
+    assert consul_name(pooled) in {e["Node"]["Node"] for e in passing}
 
 
 def test_warm_pool_node_pulls_the_current_release_when_it_leaves_the_pool(

@@ -417,6 +417,8 @@ def test_user_data_in_chroot_advertises_the_public_address_to_other_datacenters(
 def test_user_data_in_chroot_pulls_the_release_before_the_app_starts(booted: Booted) -> None:
     order = [c for c in booted.calls if not c.startswith(("aws", "curl"))]
     assert order == ["systemctl enable --now consul.service", "release-pull",
+                     # Not --now: the pull above is this boot's; the unit is every later one's.
+                     "systemctl enable release-pull.service",
                      "systemctl enable --now consul-template.service",
                      "systemctl enable --now app.service"]
 

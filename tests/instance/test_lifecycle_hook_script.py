@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ SCRIPT = (Path(__file__).resolve().parents[2]
 
 class Double(http.server.BaseHTTPRequestHandler):
     healthy = True
+    target = "Terminated"
 
     def do_PUT(self) -> None:  # IMDSv2 token
         self._answer(200, "token")
@@ -32,7 +34,7 @@ class Double(http.server.BaseHTTPRequestHandler):
         if self.path == "/latest/meta-data/instance-id":
             self._answer(200, "i-0abc")
         elif self.path == "/latest/meta-data/autoscaling/target-lifecycle-state":
-            self._answer(200, "Terminated")
+            self._answer(200, Double.target)
         elif self.path == "/health":
             self._answer(200 if Double.healthy else 503, "ok")
         else:
@@ -89,8 +91,7 @@ def root(tmp_path: Path) -> Iterator[Root]:
         (tmp_path / "lifecycle.env").write_text(
             "AWS_REGION=ap-northeast-1\nLAUNCH_HOOK=webtier-launch\n"
             "TERMINATE_HOOK=webtier-terminate\n"
-            f"HEALTH_URL={base}/health\nTARGET_GROUP_ARN='arn:aws:tg/x'\nDRAIN_SECONDS=1\n"
-            "LAUNCH_DEADLINE=2\n")
+            f"HEALTH_URL={base}/health\nLAUNCH_DEADLINE=2\n")
         env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}",
                "WEBTIER_LIFECYCLE_ENV": str(tmp_path / "lifecycle.env"),
                "WEBTIER_ROOT": str(tmp_path / "app"), "WEBTIER_IMDS": base,
@@ -99,7 +100,7 @@ def root(tmp_path: Path) -> Iterator[Root]:
                "WEBTIER_STATE_DIR": str(tmp_path / "state"),
                "WEBTIER_RUN_DIR": str(tmp_path / "run"),
                "WEBTIER_COMPLETE_WAIT": "10"}
-        Double.healthy = True
+        Double.healthy, Double.target = True, "Terminated"
         yield Root(tmp_path, env)
 
 
@@ -175,6 +176,66 @@ def test_hook_script_real_launch_marks_the_instance_in_service_for_this_boot(
     assert root.run("launch").returncode == 0
     assert (root.path / "run/in-service").exists()
     assert not (root.path / "state/warmed").exists()
+
+
+def test_hook_script_real_launch_while_warming_leaves_consul_before_completing(
+        root: Root) -> None:
+    # Warmed for the pool, the instance is stopped once its action completes; a shutdown is not
+    # a leave (config/consul-agent.hcl), so it leaves first or deploys would wait for it.
+    (root.path / "app/current").mkdir()
+    Double.target = "Warmed:Stopped"
+    assert root.run("launch").returncode == 0
+    calls = [c for c in root.calls() if "describe-instances" not in c]
+    assert [c.split()[0] if c.startswith("consul") else c.split()[4] for c in calls] == [
+        "consul", "complete-lifecycle-action"]
+    assert (root.path / "state/warmed").exists()
+    assert not (root.path / "run/in-service").exists()
+
+
+def watch_until_completed(root: Root, hook: str) -> list[str]:
+    """`watch` runs for good: stopped once it has completed ``hook``; the calls it made."""
+    env = {**root.env, "WEBTIER_SERVICE_CONFIG": str(root.path / "consul.d/app-service.hcl"),
+           "WEBTIER_NODE_ENV": str(root.path / "no-node.env")}
+    proc = subprocess.Popen([str(SCRIPT), "watch"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(f"--lifecycle-hook-name {hook}" in c and "complete" in c
+                      for c in root.calls()):
+            assert time.monotonic() < deadline, root.calls()
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return [c for c in root.calls() if "describe-instances" not in c]
+
+
+def test_hook_script_real_out_of_the_pool_registers_the_parked_service(root: Root) -> None:
+    # Boot parked the service file while the instance was warmed (components/fleet/user_data.py).
+    (root.path / "app/current").mkdir()
+    (root.path / "state").mkdir()
+    (root.path / "state/warmed").touch()
+    (root.path / "consul.d").mkdir()
+    (root.path / "consul.d/app-service.hcl.pooled").write_text("service {}\n")
+    Double.target = "InService"
+    calls = watch_until_completed(root, "webtier-launch")
+    assert (root.path / "consul.d/app-service.hcl").read_text() == "service {}\n"
+    assert not (root.path / "consul.d/app-service.hcl.pooled").exists()
+    assert [c.split()[0] if c.startswith("consul") else c.split()[4] for c in calls] == [
+        "consul", "complete-lifecycle-action"]
+    assert calls[0] == "consul reload (token agent-token-7f3a)"
+
+
+def test_hook_script_real_back_to_the_pool_parks_the_service(root: Root) -> None:
+    (root.path / "run").mkdir()
+    (root.path / "run/in-service").touch()
+    (root.path / "consul.d").mkdir()
+    (root.path / "consul.d/app-service.hcl").write_text("service {}\n")
+    Double.target = "Warmed:Pending:Wait"
+    calls = watch_until_completed(root, "webtier-terminate")
+    assert not (root.path / "consul.d/app-service.hcl").exists()
+    assert (root.path / "consul.d/app-service.hcl.pooled").read_text() == "service {}\n"
+    assert calls[0] == "consul leave (token agent-token-7f3a)"
 
 
 def test_hook_script_real_leaves_consul_with_the_agent_token_from_node_token_env(

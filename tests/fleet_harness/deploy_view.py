@@ -1,0 +1,159 @@
+"""What the deploy scenarios read off the fleet: which instances the group holds in service, what
+each node really runs (its `current`, its app's /health, every release it ever unpacked), and a
+timeline of the deploy pointer and the nodes' reports as the server saw them change."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from components.image.inputs import ROOT
+from consul_tokens.rules import stack_tokens
+from tests.fleet_harness.fleet import APP, KEYS, NODE_PREFIX, REGION, SERVICE, Fleet
+from tests.fleet_harness.node import Node
+from tests.moto_server import FAKE_CREDENTIALS
+
+
+def consul_name(node: Node) -> str:
+    return f"{NODE_PREFIX}{node.instance_id}"
+
+
+def in_service(fleet: Fleet) -> list[Node]:
+    """The nodes the Auto Scaling double holds InService: the ones a push must reach."""
+    return [n for n in fleet.nodes
+            if fleet.lifecycle.instances[n.instance_id].state == "InService"]
+
+
+def current(node: Node) -> str:
+    """The release `/opt/app/current` names on the node."""
+    return node.run("readlink", "/opt/app/current").stdout.strip().removeprefix("releases/")
+
+
+def unpacked(node: Node) -> set[str]:
+    """Every release directory the node holds (release-switch keeps the newest few)."""
+    return set(node.run("ls", "-1", "/opt/app/releases").stdout.split())
+
+
+def events_seen(node: Node) -> list[str]:
+    """The payloads (manifest URLs) of the `deploy` events the node's own agent received since
+    it started: an agent keeps only the user events whose node filter matched it, and its watch
+    hands exactly those to deploy-event-handler (/v1/event/list, agent-local)."""
+    # With the node's own token (the one its deploy watch reads events with), read on the node.
+    done = node.run("sh", "-c", ". /etc/webtier/node-token.env && curl -fsS -H "
+                    "\"X-Consul-Token: $CONSUL_HTTP_TOKEN\" "
+                    "'http://127.0.0.1:8500/v1/event/list?name=deploy'", check=True)
+    return [base64.b64decode(e["Payload"] or "").decode() for e in json.loads(done.stdout)]
+
+
+def wait_until_runs(fleet: Fleet, node: Node, release: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        health = fleet.node_health(node)
+        if current(node) == release and health is not None and health["release"] == release:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{node.name} does not run {release} after {timeout:.0f} s: "
+                                 f"current {current(node)!r}, health {health}")
+        time.sleep(1)
+
+
+@dataclass
+class Timeline:
+    """First moment (monotonic) the server held each pointer value and each node report."""
+
+    fleet: Fleet
+    pointer: dict[str, float] = field(default_factory=dict)
+    reports: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(consul node name, release) -> first seen."""
+    stop_flag: threading.Event = field(default_factory=threading.Event)
+    errors: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> Timeline:
+        self.thread = threading.Thread(target=self._poll, daemon=True, name="kv-timeline")
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_flag.set()
+        self.thread.join(timeout=10)
+
+    def _poll(self) -> None:
+        while not self.stop_flag.is_set():
+            try:
+                self._look(time.monotonic())
+            except (OSError, ValueError) as e:  # a slow answer under load: look again
+                self.errors.append(str(e))
+            self.stop_flag.wait(0.3)
+
+    def _look(self, now: float) -> None:
+        for item in self.fleet.server.call("GET", f"/v1/kv/{KEYS.nodes}?recurse=true") or []:
+            data = json.loads(base64.b64decode(item["Value"] or ""))
+            self.reports.setdefault((item["Key"][len(KEYS.nodes):], str(data["release"])), now)
+        value = self.fleet.server.call("GET", f"/v1/kv/{KEYS.current}?raw=true")
+        self.pointer.setdefault(str(value).strip(), now)
+
+    def pointer_moved_to(self, release: str) -> float | None:
+        return next((t for url, t in self.pointer.items() if f"/{release}/" in url), None)
+
+
+def deploy_other_stack(fleet: Fleet, stack: str, *args: str,
+                       timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The real `python -m deploy` for a second stack of the same app in the same datacenter,
+    with its own bucket and its own deploy token (from consul_tokens' rules): no node of it
+    exists, so its group has zero in-service instances."""
+    kv_prefix, bucket = f"{APP}/{stack}", f"{APP}-{stack}-releases-123456789012"
+    token = fleet.workdir / f"deploy-token-{stack}"
+    if not token.exists():
+        spec = next(s for s in stack_tokens(APP, stack, kv_prefix) if s.role == "deploy")
+        policy = fleet.server.call("PUT", "/v1/acl/policy",
+                                   {"Name": spec.policy_name, "Rules": spec.rules})
+        made = fleet.server.call("PUT", "/v1/acl/token", {"Description": spec.description,
+                                                          "Policies": [{"ID": policy["ID"]}]})
+        fleet.aws("s3").create_bucket(  # type: ignore[attr-defined]
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        token.write_text(made["SecretID"])
+        token.chmod(0o600)
+    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_REGION": REGION}
+    return subprocess.run(
+        [sys.executable, "-m", "deploy", *args[:1], "--stack", stack, "--app", APP,
+         "--bucket", bucket, "--kv-prefix", kv_prefix, "--region", REGION,
+         "--s3-endpoint", fleet.moto, "--consul-addr", fleet.server.http,
+         "--consul-token-file", str(token), *args[1:]],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@dataclass
+class ServiceSightings:
+    """Every health status the server listed ``node`` with in the app's service, polled."""
+
+    fleet: Fleet
+    node: Node
+    seen: set[str] = field(default_factory=set)
+    stop_flag: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> ServiceSightings:
+        self.thread = threading.Thread(target=self._poll, daemon=True, name="service-sightings")
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_flag.set()
+        self.thread.join(timeout=10)
+
+    def _poll(self) -> None:
+        name = consul_name(self.node)
+        while not self.stop_flag.is_set():
+            try:
+                entries = self.fleet.server.call("GET", f"/v1/health/service/{SERVICE}") or []
+            except OSError:  # a slow answer under load: look again
+                entries = []
+            for entry in entries:
+                if entry["Node"]["Node"] == name:
+                    self.seen.update(str(c["Status"]) for c in entry["Checks"])
+            self.stop_flag.wait(0.3)
