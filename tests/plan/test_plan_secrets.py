@@ -93,7 +93,8 @@ def test_real_plan_refuses_a_plaintext_secret_in_the_stack_file_without_repeatin
         tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
-        "venv", "node_modules", ".git", ".tools", "mutants", "__pycache__", ".mypy_cache", ".ruff_cache"))
+        "venv", "node_modules", ".git", ".tools", "mutants", "__pycache__", ".mypy_cache",
+        ".ruff_cache"))
     stack_file(tree, {"webtier:consulGossipKey": PLAINTEXT})
     done = subprocess.run([sys.executable, "-m", "plan", "staging"], cwd=tree,
                           capture_output=True, text=True, timeout=120, check=False)

@@ -198,7 +198,8 @@ def program_repo(tmp_path: Path) -> Path:
     """A git repository holding a copy of the program, its first commit the current tree."""
     repo = tmp_path / "webtier"
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(
-        ".git", "venv", "node_modules", ".tools", "mutants", "__pycache__", ".*_cache", "packer_cache", "build"))
+        ".git", "venv", "node_modules", ".tools", "mutants", "__pycache__", ".*_cache",
+        "packer_cache", "build"))
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
