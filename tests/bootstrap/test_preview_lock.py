@@ -3,8 +3,9 @@
 Real: the bootstrap (into moto, which stores the state bucket, versioned as bootstrap makes it)
 and the pinned `pulumi` CLI, which runs `preview`, then `up`, of each stack (an empty program)
 against that bucket as its DIY S3 backend: what the CLI writes is read back from the bucket's
-versions, so the layout (the lock included) is the real CLI's, not ours. The decisions come from tests/bootstrap/iam_evaluator.py over the documents
-bootstrap wrote (moto stores IAM but does not enforce it).
+versions, so the layout (the lock included) is the real CLI's, not ours. The decisions come from
+tests/bootstrap/iam_evaluator.py over the documents bootstrap wrote (moto stores IAM but does not
+enforce it).
 """
 
 from __future__ import annotations
