@@ -35,7 +35,7 @@ def test_every_string_written_with_hcl_string_reads_back_from_the_agent(tmp_path
              + "".join(f"    {hcl_string(v)},\n" for v in VALUES) + "  ]\n}\n")
     assert BOOT.service is not None
     config = {"probe.hcl": probe, "node.hcl": node_hcl(BOOT),
-              "app-service.hcl": service_hcl(BOOT.app, BOOT.service,
+              "app-service.hcl": service_hcl(BOOT.app, BOOT.environment, BOOT.service,
                                              hcl_string("2b7c2e6e-5d5e-4f7a-9d1c-6d8e0b1f3a42"))}
     (tmp_path / "v").mkdir()
     for name, text in config.items():

@@ -38,9 +38,9 @@ def probe_for(s: StackScope, r: Request) -> p.Judge | None:
     if path == "/v1/agent/leave":
         return None
     if path.startswith("/v1/event/list"):
-        return p.event_list()
+        return p.event_list(s)
     if path.startswith("/v1/event/fire/"):
-        return p.event_fire()
+        return p.event_fire(s)
     if path.startswith("/v1/health/service/"):
         return p.health(s)
     if path == "/v1/txn":
@@ -82,14 +82,16 @@ def expected_rows(s: StackScope) -> list[tuple[str, str, p.Judge, bool]]:
          p.write_key(f"{keys.nodes}{s.sample_node}"), False),
         (AGENT, "agent reads a setting (database/master-user)", p.read_key(setting), False),
         (AGENT, "agent moves the pointer", p.txn_cas(keys.current), False),
-        (AGENT, "agent fires the deploy event", p.event_fire(), False),
+        (AGENT, "agent fires the deploy event", p.event_fire(s), False),
+        (AGENT, f"agent registers {other.stack}'s service on its own node",
+         p.register_service(other, on=s), False),
         (AGENT, "agent registers another stack's node", p.register_node(other.nodes), False),
         (AGENT, "agent makes the test server (no stack's node) leave", p.leave_server(), False),
         (DEPLOY, "deploy reads a setting", p.read_key(setting), False),
         (DEPLOY, "deploy writes a setting", p.write_key(setting), False),
         (DEPLOY, "deploy registers a node", p.register_node(s.nodes), False),
         ("anonymous", "no token sees the deploy event (a watch without `token`)",
-         p.event_list(), False),
+         p.event_list(s), False),
     ]
     for role in ROLES:
         rows += [
@@ -102,6 +104,10 @@ def expected_rows(s: StackScope) -> list[tuple[str, str, p.Judge, bool]]:
              p.read_tree(other_keys.nodes, f"{other_keys.nodes}{other.sample_node}"), False),
             (role, f"{role} moves {other.stack}'s pointer", p.txn_cas(other_keys.current), False),
             (role, f"{role} sees {other.stack}'s nodes", p.health(other), False),
+            # On a Consul cluster both stacks share, one stack's deploy never wakes the other's
+            # nodes, and no token of one stack can fire or watch the other's deploy event.
+            (role, f"{role} fires {other.stack}'s deploy event", p.event_fire(other), False),
+            (role, f"{role} sees {other.stack}'s deploy events", p.event_list(other), False),
         ]
     return rows
 
