@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.names import resource_prefix
+
 # The Consul user event an older release fired for every stack alike; a node whose node.env names
 # no DEPLOY_EVENT (user data rendered before the event was per stack) still watches this one.
 LEGACY_DEPLOY_EVENT = "deploy"
@@ -85,10 +87,15 @@ def node_release_key(kv_prefix: str, app: str, node: str) -> str:
 
 
 def deploy_event(app: str, stack: str) -> str:
-    """The Consul user event a deploy of the stack fires; its nodes' watch handler runs on it."""
-    return LEGACY_DEPLOY_EVENT
+    """The Consul user event a deploy of the stack fires; its nodes' watch handler runs on it.
+
+    Per stack, so on a Consul cluster two stacks share, one's deploy never wakes the other's
+    watches and the deploy token's `event` rule (write on this exact name) fires no other."""
+    return f"{resource_prefix(app, stack)}-deploy"
 
 
 def service_name(app: str, stack: str) -> str:
-    """The Consul service the app registers as (its HTTP check is the node's app health)."""
-    return app
+    """The Consul service the stack's app registers as (its HTTP check is the node's app
+    health). Per stack, so a node's agent token (`service` write on this name) cannot register
+    into another stack's service, which its health checks and failover queries would then count."""
+    return resource_prefix(app, stack)

@@ -190,8 +190,8 @@ def announce(pointers: PointerStore, manifest: str) -> str:
     try:
         return pointers.announce(manifest)
     except PointerError as e:
-        raise EventError(f"{pointers.current_key} now names {manifest}, but the `deploy` event "
-                         f"was not fired: {e}. Running instances keep their release until it "
+        raise EventError(f"{pointers.current_key} now names {manifest}, but the `{pointers.event}` "
+                         f"event was not fired: {e}. Running instances keep their release until it "
                          "is; new instances already boot the new one. Fire it with "
                          "`python -m deploy notify`.") from e
 
