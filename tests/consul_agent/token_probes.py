@@ -184,3 +184,17 @@ def leave_server() -> Judge:
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def forge_check(prefix: str) -> Judge:
+    """A passing check written onto another node named <prefix>…, through the catalog: what a
+    node could do to make `python -m deploy` see a node of its stack as healthy."""
+    def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
+        node = f"{prefix}i-other{uuid.uuid4().hex[:8]}"
+        agent.api("PUT", "/v1/catalog/register", json={"Node": node, "Address": "127.0.0.5"})
+        r = agent.api("PUT", "/v1/catalog/register", token, json={
+            "Node": node, "Address": "127.0.0.5", "SkipNodeUpdate": True,
+            "Check": {"CheckID": "app-health", "Name": "forged", "Status": "passing"}})
+        agent.api("PUT", "/v1/catalog/deregister", json={"Node": node})
+        return r.status_code == 200, _status(r)
+    return judge
