@@ -15,8 +15,6 @@ from contracts.names import PROJECT, STACKS, permissions_boundary_policy
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
-# Where the S3 backend writes a stack's lock; `pulumi preview` takes it, as `up` does.
-LOCK_PREFIX = ".pulumi/locks/"
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 # An older bootstrap attached this to the deploy roles; it is detached (it allows
 # lambda:UpdateFunctionCode, ssm:SendCommand, ... on every resource of the account).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bootstrap.policies import LOCK_PREFIX, NAMES, Document, bucket_arns, policy_arn
+from bootstrap.policies import NAMES, Document, bucket_arns, policy_arn
 from contracts.names import PROJECT, resource_prefix
 
 # Services whose resources the program creates and tags with `environment: <stack>`.
@@ -103,18 +103,18 @@ def boundary_policy(a: AccountScope, stack: str) -> Document:
 
 
 def preview_policy(a: AccountScope, stack: str) -> Document:
-    """On top of ReadOnlyAccess: read state, take the stack lock, decrypt this stack's secrets;
-    and never decrypt with any other key (the other stack's, or aws/ssm behind the SecureString
-    parameters), nor read the other stack's parameters."""
+    """On top of ReadOnlyAccess: read state, decrypt this stack's secrets; and never decrypt with
+    any other key (the other stack's, or aws/ssm behind the SecureString parameters), nor read the
+    other stack's parameters. No write to the state bucket: the DIY backend takes no lock for a
+    preview (pulumi/pulumi pkg/backend/diy/backend.go, Preview; tests/bootstrap/
+    test_preview_lock.py runs the pinned CLI); a pull request's workflow could otherwise write a
+    lock that blocks the stack's `up`, or delete the one an `up` holds."""
     s = a.of(stack)
     others = a.others(stack)
     statements: list[Document] = [
         {"Sid": "ReadState", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
          "Resource": bucket_arns(a.bucket)},
-        {"Sid": "TakeStackLock", "Effect": "Allow",
-         "Action": ["s3:PutObject", "s3:DeleteObject"],
-         "Resource": f"arn:aws:s3:::{a.bucket}/{LOCK_PREFIX}*"},
         {"Sid": "DecryptOwnStackSecrets", "Effect": "Allow", "Action": "kms:Decrypt",
          "Resource": s.key_arn},
         {"Sid": "NoOtherKey", "Effect": "Deny", "Action": "kms:Decrypt",

@@ -20,7 +20,7 @@ from components.consul.prepared_query_payload import query_name
 from contracts.consul_agent import node_name_prefix
 from contracts.escaping import hcl_string
 from contracts.names import PROJECT
-from contracts.release_layout import DEPLOY_EVENT, deploy_folder, deploy_keys, service_name
+from contracts.release_layout import deploy_event, deploy_folder, deploy_keys, service_name
 
 AGENT, TEMPLATE, KV_WRITER, DEPLOY = "agent", "template", "kv-writer", "deploy"
 
@@ -95,7 +95,7 @@ TOKENS = (Token(AGENT, "consulAgentToken"), Token(TEMPLATE, "consulTemplateToken
 
 def _node_actors(s: StackScope) -> list[Actor]:
     keys = deploy_keys(s.kv_prefix, s.app)
-    node, service = s.sample_node, service_name(s.app)
+    node, service, event = s.sample_node, service_name(s.app, s.stack), deploy_event(s.app, s.stack)
     return [
         Actor("agent (node registration, anti-entropy)", AGENT,
               "`acl.tokens.agent` (secrets.hcl)", (
@@ -109,8 +109,8 @@ def _node_actors(s: StackScope) -> list[Actor]:
                     Grant("service", service, "write")),
         )),
         Actor("deploy watch", AGENT, "the watch's `token` (watch-deploy.hcl)", (
-            Request("GET", f"/v1/event/list?name={DEPLOY_EVENT}", "see deploy events",
-                    Grant("event", DEPLOY_EVENT, "read")),
+            Request("GET", f"/v1/event/list?name={event}", "see its stack's deploy events",
+                    Grant("event", event, "read")),
         )),
         Actor("release-pull node report", AGENT, "CONSUL_HTTP_TOKEN from node-token.env", (
             Request("PUT", f"/v1/kv/{keys.nodes}{node}", "report the release it runs",
@@ -133,7 +133,7 @@ def _node_actors(s: StackScope) -> list[Actor]:
 
 def _operator_actors(s: StackScope) -> list[Actor]:
     keys = deploy_keys(s.kv_prefix, s.app)
-    service = service_name(s.app)
+    service, event = service_name(s.app, s.stack), deploy_event(s.app, s.stack)
     kv_writer = [
         Request("GET", f"/v1/kv/{s.prefix}?recurse", "read what the stack wrote",
                 Grant("key_prefix", s.prefix, "read")),
@@ -160,8 +160,8 @@ def _operator_actors(s: StackScope) -> list[Actor]:
                 Grant("node_prefix", s.nodes, "read")),
         Request("GET", f"/v1/health/service/{service}", "the nodes' health (service read)",
                 Grant("service", service, "read")),
-        Request("PUT", f"/v1/event/fire/{DEPLOY_EVENT}", "fire the deploy event",
-                Grant("event", DEPLOY_EVENT, "write")),
+        Request("PUT", f"/v1/event/fire/{event}", "fire its stack's deploy event",
+                Grant("event", event, "write")),
     ]
     return [
         Actor("`pulumi up` KV writer", KV_WRITER,

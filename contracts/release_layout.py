@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The Consul user event a deploy fires; the instances' watch handler runs on it.
-DEPLOY_EVENT = "deploy"
+from contracts.names import resource_prefix
+
+# The Consul user event an older release fired for every stack alike; a node whose node.env names
+# no DEPLOY_EVENT (user data rendered before the event was per stack) still watches this one.
+LEGACY_DEPLOY_EVENT = "deploy"
 
 # Where the app's releases live on an instance (releases/<id>, the `current` link, shared/): the
 # image's app role creates it, and stretcher manifests name it literally (stretcher 1.1 renders
@@ -83,6 +86,16 @@ def node_release_key(kv_prefix: str, app: str, node: str) -> str:
     return f"{deploy_keys(kv_prefix, app).nodes}{node}"
 
 
-def service_name(app: str) -> str:
-    """The Consul service the app registers as (its HTTP check is the node's app health)."""
-    return app
+def deploy_event(app: str, stack: str) -> str:
+    """The Consul user event a deploy of the stack fires; its nodes' watch handler runs on it.
+
+    Per stack, so on a Consul cluster two stacks share, one's deploy never wakes the other's
+    watches and the deploy token's `event` rule (write on this exact name) fires no other."""
+    return f"{resource_prefix(app, stack)}-deploy"
+
+
+def service_name(app: str, stack: str) -> str:
+    """The Consul service the stack's app registers as (its HTTP check is the node's app
+    health). Per stack, so a node's agent token (`service` write on this name) cannot register
+    into another stack's service, which its health checks and failover queries would then count."""
+    return resource_prefix(app, stack)

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 
 from contracts import json_text
 from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size, worst_canary_filter
-from contracts.release_layout import DEPLOY_EVENT
 from deploy.fleet_status import UNREGISTERED, NodeStatus
 from deploy.progress import RolloutProgress
 
@@ -93,7 +92,8 @@ def canary_count(spec: str, healthy: int) -> int:
     return count
 
 
-def check_canary_fits(spec: str, manifest: str, fleet_max: int, node_prefix: str) -> None:
+def check_canary_fits(spec: str, manifest: str, fleet_max: int, node_prefix: str,
+                      event: str) -> None:
     """CanaryError unless the canary event fits for the largest fleet the settings allow.
 
     Checked before anything is written: the node filter grows with every canary node, and the
@@ -101,7 +101,7 @@ def check_canary_fits(spec: str, manifest: str, fleet_max: int, node_prefix: str
     count = canary_count(spec, fleet_max)
 
     def size(n: int) -> int:
-        return encoded_event_size(DEPLOY_EVENT, manifest.encode(),
+        return encoded_event_size(event, manifest.encode(),
                                   worst_canary_filter(node_prefix, n))
 
     if size(count) <= EVENT_SIZE_LIMIT:
@@ -110,7 +110,7 @@ def check_canary_fits(spec: str, manifest: str, fleet_max: int, node_prefix: str
     fix = (f"use --canary {most} or fewer nodes" if most
            else "shorten the manifest URL (bucket name, --release-id)")
     raise CanaryError(f"--canary {spec}: up to {count} of at most {fleet_max} nodes "
-                      f"(webtier:fleet.maxSize) makes the encoded '{DEPLOY_EVENT}' event "
+                      f"(webtier:fleet.maxSize) makes the encoded '{event}' event "
                       f"{size(count)} bytes with its node filter; Consul allows "
                       f"{EVENT_SIZE_LIMIT}: {fix}")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from components.consul.client import ConsulClient, ConsulError, ConsulHttpError
 from contracts.consul_event import node_filter
-from contracts.release_layout import DEPLOY_EVENT, deploy_keys
+from contracts.release_layout import deploy_keys
 from deploy.canary import CanaryError, CanaryRecord
 from deploy.pointer import PointerError, check_event_fits
 
@@ -61,23 +61,24 @@ class CanaryLock:
                               f"runs): {e}") from e
 
 
-def fire_to(client: ConsulClient, manifest: str, nodes: Sequence[str]) -> str:
-    """Fire the `deploy` event carrying ``manifest`` to exactly ``nodes`` (a NodeFilter)."""
+def fire_to(client: ConsulClient, event: str, manifest: str, nodes: Sequence[str]) -> str:
+    """Fire the stack's deploy ``event`` carrying ``manifest`` to exactly ``nodes`` (a
+    NodeFilter)."""
     only = node_filter(nodes)
     try:
         # `push --canary` checked the largest canary up front; this guards a resumed one.
-        check_event_fits(manifest, only)
+        check_event_fits(event, manifest, only)
     except PointerError as e:
         raise CanaryError(f"--canary: {e}") from None
     try:
-        answer = client.fire_event(DEPLOY_EVENT, manifest, only)
+        answer = client.fire_event(event, manifest, only)
     except ConsulHttpError as e:
         if e.status != 403:
-            raise CanaryError(f"could not fire event '{DEPLOY_EVENT}' to {', '.join(nodes)}: "
+            raise CanaryError(f"could not fire event '{event}' to {', '.join(nodes)}: "
                               f"{e}") from e
-        raise CanaryError(f"Consul refused to fire event '{DEPLOY_EVENT}': the token needs "
-                          f"`event \"{DEPLOY_EVENT}\" {{ policy = \"write\" }}` ({e})") from e
+        raise CanaryError(f"Consul refused to fire event '{event}': the token needs "
+                          f"`event \"{event}\" {{ policy = \"write\" }}` ({e})") from e
     except ConsulError as e:
-        raise CanaryError(f"could not fire event '{DEPLOY_EVENT}' to {', '.join(nodes)}: "
+        raise CanaryError(f"could not fire event '{event}' to {', '.join(nodes)}: "
                           f"{e}") from e
     return str(answer.get("ID", ""))

@@ -1,12 +1,12 @@
 """`python -m deploy`: publish a release to a stack's instances, or roll it back.
 
 push:     release dir -> tar.gz -> S3 (verified) -> stretcher manifest -> KV pointer -> event
-rollback: KV pointer -> the release before it (or --to ID) -> `deploy` event
+rollback: KV pointer -> the release before it (or --to ID) -> the stack's deploy event
 status:   what the pointer names, the deploy history, every node's release and health
 push --canary N|P%: the release goes to N healthy nodes first; the pointer moves only once they
           run it healthy for --bake seconds (docs/deploys-canary.md)
 push and rollback then wait until every node runs the release healthy (unless --no-wait).
-notify:   fire the `deploy` event again for what the pointer names
+notify:   fire the stack's deploy event again for what the pointer names
 
 Nothing here touches the fleet or the image: instances pull the release themselves, at boot
 (release-pull) and on the event (deploy-event-handler). Any failure before the pointer write
@@ -83,10 +83,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             # Consul alone, and rollback takes the bucket from the manifest URL it points at.
             target = with_default_bucket(target)
         client = connect(target.consul_addr, target.consul_token, target.consul_ca)
-        pointers = PointerStore(client, target.kv_prefix, target.app)
+        pointers = PointerStore(client, target.kv_prefix, target.app, target.stack)
         ports = Ports(pointers, CanaryLock(client, target.kv_prefix, target.app),
                       FleetView(client, target.kv_prefix, target.app, target.stack).nodes,
-                      lambda manifest, nodes: fire_to(client, manifest, nodes),
+                      lambda manifest, nodes: fire_to(client, pointers.event, manifest, nodes),
                       Clock(time.monotonic, time.sleep), err)
         if args.command == "push":
             _push_command(args, target, pointers, ports, out)
@@ -163,7 +163,7 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
     elif args.canary:
         planned = planned_release(target, args.release_id)
         check_canary_fits(args.canary, planned.manifest, target.fleet_max,
-                          node_name_prefix(target.app, target.stack))
+                          node_name_prefix(target.app, target.stack), pointers.event)
         record, index = start_canary(ports, planned, args.canary, args.bake, lambda: upload(
             target, args.release_dir, s3=s3, pointers=pointers, err=ports.err,
             planned=planned)[2])

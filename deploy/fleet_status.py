@@ -40,7 +40,7 @@ class NodeStatus:
 class FleetView:
     def __init__(self, client: ConsulClient, kv_prefix: str, app: str, stack: str) -> None:
         self._client = client
-        self._service = service_name(app)
+        self._service = service_name(app, stack)
         self.nodes_prefix = deploy_keys(kv_prefix, app).nodes
         # Boot sets node_meta {environment = <stack>, app = <app>} (components/fleet/user_data.py):
         # another stack's nodes registered under the same service name are not this fleet.

@@ -1,4 +1,5 @@
-"""The deploy pointer in Consul KV, its history, and the `deploy` event that wakes the instances.
+"""The deploy pointer in Consul KV, its history, and the stack's deploy event that wakes its
+instances (`<app>-<stack>-deploy`: another stack's nodes on the same Consul never act on it).
 
 Under the stack's KV prefix, for each app (the layout is contracts/release_layout.py):
   deploy/<app>/current   the manifest URL instances deploy (read raw at boot by release-pull)
@@ -27,9 +28,8 @@ from components.consul.client import (
 )
 from contracts import json_text
 from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size
-from contracts.release_layout import DEPLOY_EVENT, deploy_keys
+from contracts.release_layout import deploy_event, deploy_keys
 
-EVENT_NAME = DEPLOY_EVENT
 HISTORY_LIMIT = 20
 
 
@@ -76,8 +76,9 @@ def connect(address: str, token: str | None, ca_cert: str | None = None,
 
 
 class PointerStore:
-    def __init__(self, client: ConsulClient, kv_prefix: str, app: str) -> None:
+    def __init__(self, client: ConsulClient, kv_prefix: str, app: str, stack: str) -> None:
         self._client = client
+        self.event = deploy_event(app, stack)
         keys = deploy_keys(kv_prefix, app)
         self.current_key, self.previous_key, self.history_key = \
             keys.current, keys.previous, keys.history
@@ -110,16 +111,17 @@ class PointerStore:
         self._transact(ops)
 
     def announce(self, manifest: str) -> str:
-        """Fire the `deploy` event carrying the manifest URL; returns the event's ID."""
-        check_event_fits(manifest)
+        """Fire the stack's deploy event carrying the manifest URL; returns the event's ID."""
+        event = self.event
+        check_event_fits(event, manifest)
         try:
-            answer = self._client.fire_event(EVENT_NAME, manifest)
+            answer = self._client.fire_event(event, manifest)
         except ConsulError as e:
             if _denied(e):
                 raise PointerError(f"Consul at {self._where} refused to fire event "
-                                   f"'{EVENT_NAME}': the token needs `event \"{EVENT_NAME}\" "
+                                   f"'{event}': the token needs `event \"{event}\" "
                                    f"{{ policy = \"write\" }}` ({e.body})") from e
-            raise PointerError(f"could not fire event '{EVENT_NAME}' on Consul at "
+            raise PointerError(f"could not fire event '{event}' on Consul at "
                                f"{self._where}: {e}") from e
         return str(answer.get("ID", ""))
 
@@ -182,14 +184,14 @@ class PointerStore:
             )
 
 
-def check_event_fits(manifest: str, node_filter: str = "") -> None:
-    """PointerError unless the `deploy` event carrying `manifest` (to the nodes `node_filter`
-    matches) fits Serf's 512 encoded bytes."""
-    size = encoded_event_size(EVENT_NAME, manifest.encode(), node_filter)
+def check_event_fits(event: str, manifest: str, node_filter: str = "") -> None:
+    """PointerError unless ``event`` carrying `manifest` (to the nodes `node_filter` matches)
+    fits Serf's 512 encoded bytes."""
+    size = encoded_event_size(event, manifest.encode(), node_filter)
     if size > EVENT_SIZE_LIMIT:
         filtered = " with its node filter" if node_filter else ""
         raise PointerError(f"manifest URL {manifest} ({len(manifest.encode())} bytes) makes the "
-                           f"encoded '{EVENT_NAME}' event {size} bytes{filtered}; Consul allows "
+                           f"encoded '{event}' event {size} bytes{filtered}; Consul allows "
                            f"{EVENT_SIZE_LIMIT}: use a shorter bucket name or --release-id")
 
 

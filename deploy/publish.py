@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contracts.release_layout import archive_key, manifest_key, release_prefix
+from contracts.release_layout import archive_key, deploy_event, manifest_key, release_prefix
 from deploy.artifacts import (
     Archive,
     ArchivePart,
@@ -71,7 +71,7 @@ def planned_release(target: Target, release_id: str | None) -> Release:
     release_id = check_release_id(release_id) if release_id else new_release_id()
     manifest = s3_url(bucket, manifest_key(target.app, release_id))
     # Refused before the upload: an event that cannot fire would strand a moved pointer.
-    check_event_fits(manifest)
+    check_event_fits(deploy_event(target.app, target.stack), manifest)
     return Release(release=release_id, manifest=manifest,
                    at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), by=_who())
 
@@ -190,8 +190,8 @@ def announce(pointers: PointerStore, manifest: str) -> str:
     try:
         return pointers.announce(manifest)
     except PointerError as e:
-        raise EventError(f"{pointers.current_key} now names {manifest}, but the `deploy` event "
-                         f"was not fired: {e}. Running instances keep their release until it "
+        raise EventError(f"{pointers.current_key} now names {manifest}, but the `{pointers.event}` "
+                         f"event was not fired: {e}. Running instances keep their release until it "
                          "is; new instances already boot the new one. Fire it with "
                          "`python -m deploy notify`.") from e
 

@@ -1,4 +1,4 @@
-"""Roll a stack back: the KV pointer goes to an earlier release, then the `deploy` event."""
+"""Roll a stack back: the KV pointer goes to an earlier release, then the stack's deploy event."""
 
 from __future__ import annotations
 

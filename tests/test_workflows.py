@@ -209,7 +209,8 @@ def preview_stacks() -> Iterator[tuple[str, str, dict[str, Any], str]]:
 
 
 def test_previews_share_each_stacks_concurrency_group_with_its_up() -> None:
-    # preview takes the stack's lock in the S3 backend, as up does: never both at once.
+    # preview takes no lock in the S3 backend (tests/bootstrap/test_preview_lock.py): sharing the
+    # group keeps it from diffing against a half-applied up.
     previewed = set()
     for _wf, _id, job, stack in preview_stacks():
         assert job["concurrency"]["cancel-in-progress"] is False
@@ -220,7 +221,7 @@ def test_previews_share_each_stacks_concurrency_group_with_its_up() -> None:
 
 
 def test_a_running_preview_is_never_cancelled_by_a_newer_push() -> None:
-    # A cancelled preview can leave its stack's lock behind, which blocks every up.
+    # A newer push waits for the running previews (they take no lock, so this is not about one).
     assert load(WORKFLOWS / "pull-request.yml")["concurrency"]["cancel-in-progress"] is False
 
 

@@ -54,14 +54,14 @@ class AppService:
     timeout: int
 
 
-def service_hcl(app: str, service: AppService, token: str) -> str:
+def service_hcl(app: str, stack: str, service: AppService, token: str) -> str:
     """/etc/consul.d/app-service.hcl: the app as a Consul service with an HTTP check.
 
     ``token`` is HCL-quoted text for the service's own `token` (boot passes a shell expansion):
     Consul 1.14 syncs a config-file service with that token, else the default (anonymous) one,
     never the agent token; 1.15+ would also try `config_file_service_registration`.
     """
-    name = hcl_string(release_layout.service_name(app))
+    name = hcl_string(release_layout.service_name(app, stack))
     url = hcl_string(f"http://127.0.0.1:{service.port}{url_path(service.health_path)}")
     return (f"service {{\n  name = {name}\n  port = {service.port}\n  token = {token}\n"
             f"  check {{\n    id       = \"app-health\"\n    http     = {url}\n"
@@ -69,13 +69,13 @@ def service_hcl(app: str, service: AppService, token: str) -> str:
             "  }\n}\n")
 
 
-def watch_hcl(token: str) -> str:
-    """/etc/consul.d/watch-deploy.hcl: the deploy event runs the image's handler through sudo
-    (sudoers lets `consul` run exactly it). A watch without its own `token` runs with the
-    default (anonymous) token and never sees an event; ``token`` is HCL-quoted like above."""
+def watch_hcl(event: str, token: str) -> str:
+    """/etc/consul.d/watch-deploy.hcl: the stack's deploy ``event`` runs the image's handler
+    through sudo (sudoers lets `consul` run exactly it). A watch without its own `token` runs with
+    the default (anonymous) token and never sees an event; ``token`` is HCL-quoted like above."""
     handler = hcl_string(consul_agent.DEPLOY_HANDLER)
     return (f"watches = [\n  {{\n    type  = \"event\"\n"
-            f"    name  = {hcl_string(release_layout.DEPLOY_EVENT)}\n    token = {token}\n"
+            f"    name  = {hcl_string(event)}\n    token = {token}\n"
             f"    args  = [\"/usr/bin/sudo\", \"-n\", {handler}]\n  }}\n]\n")
 
 
@@ -118,6 +118,7 @@ def render(boot: BootSettings) -> str:
     if not NODE_NAME_PREFIX.fullmatch(boot.node_name_prefix):
         raise UnsafeValue(f"node name prefix {boot.node_name_prefix!r}: a Consul node name is "
                           "letters, digits and '-'")
+    deploy_event = release_layout.deploy_event(boot.app, boot.environment)
     node_env = "\n".join(env_line(k, v) for k, v in (
         ("WEBTIER_ENV", boot.environment),
         ("APP_NAME", boot.app),
@@ -128,6 +129,8 @@ def render(boot: BootSettings) -> str:
         ("DEPLOY_POINTER_KEY", boot.deploy_pointer_key),
         # Each node reports the release it runs under NODES_PREFIX<node> (release-pull).
         ("NODES_PREFIX", release_layout.deploy_keys(boot.kv_prefix, boot.app).nodes),
+        # The event the watch runs the handler on; the handler acts on events of this name only.
+        ("DEPLOY_EVENT", deploy_event),
         ("SSM_PREFIX", boot.ssm_prefix),
         ("CONSUL_NODE_NAME_PREFIX", boot.node_name_prefix),
     ))
@@ -143,8 +146,8 @@ def render(boot: BootSettings) -> str:
     token = '"$AGENT_TOKEN"'
     service = ""
     if boot.service is not None:
-        service = _consul_file(consul_agent.SERVICE_CONFIG,
-                               service_hcl(boot.app, boot.service, token), "APP_SERVICE")
+        service = _consul_file(consul_agent.SERVICE_CONFIG, service_hcl(
+            boot.app, boot.environment, boot.service, token), "APP_SERVICE")
         if boot.hooks is not None:
             service += _park_while_warming()
     node_config = consul_agent.NODE_CONFIG
@@ -194,7 +197,7 @@ printf 'encrypt = "%s"\\nacl {{\\n  tokens {{\\n    agent = "%s"\\n  }}\\n}}\\n'
   "$gossip_key" "$agent_token" > {consul_agent.SECRETS_CONFIG}
 chown root:consul {consul_agent.SECRETS_CONFIG}
 chmod 0640 {consul_agent.SECRETS_CONFIG}
-{service}{_consul_file(consul_agent.WATCH_CONFIG, watch_hcl(token), "WATCH_DEPLOY")}\
+{service}{_consul_file(consul_agent.WATCH_CONFIG, watch_hcl(deploy_event, token), "WATCH_DEPLOY")}\
 printf 'CONSUL_HTTP_TOKEN=%s\\n' "$agent_token" > {consul_agent.NODE_TOKEN_ENV}
 chmod 0600 {consul_agent.NODE_TOKEN_ENV}
 unset gossip_key agent_token

@@ -12,6 +12,7 @@ from typing import Literal
 from components.settings.reader import ConfigObject
 from contracts.aws_ids import JOIN_TAG, SECURITY_GROUP_ID
 from contracts.consul_agent import TLS_REQUIRED_STACKS
+from contracts.release_layout import service_name
 
 CONSUL_ADDRESS = re.compile(r"^https?://[^\s/]+(?::\d+)?/?\Z")
 DATACENTER = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
@@ -131,7 +132,7 @@ def _names(obj: ConfigObject, field: str, pattern: re.Pattern[str], allowed: str
     return out
 
 
-def parse_wan(obj: ConfigObject, datacenter: str, app: str) -> ConsulWan:
+def parse_wan(obj: ConfigObject, datacenter: str, app: str, stack: str) -> ConsulWan:
     peers = _names(obj, "peers", DATACENTER, "must be a datacenter name: lowercase letters, "
                    "digits, - and _")
     if datacenter in peers:
@@ -141,7 +142,8 @@ def parse_wan(obj: ConfigObject, datacenter: str, app: str) -> ConsulWan:
     services = _names(obj, "failoverServices", SERVICE,
                       "must be a Consul service name: lowercase letters, digits and -")
     if "failoverServices" not in obj.raw and peers:
-        services = [app]
+        # The app's own service (per stack); a peer datacenter must serve it under this name.
+        services = [service_name(app, stack)]
     if services and not peers:
         obj.problems.add(f"{obj.key}.failoverServices", services,
                          "needs peers to fail over to: set peers or remove it")
@@ -193,7 +195,7 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
         cluster_security_group_id=sg,
         cluster_cidr=cidr,
         tls=parse_tls(obj.child("tls"), stack),
-        wan=parse_wan(obj.child("wan"), datacenter, app),
+        wan=parse_wan(obj.child("wan"), datacenter, app, stack),
         service_check=ServiceCheckSettings(interval=interval, timeout=timeout),
         ca_cert_pem=read_ca_cert(obj, ca_path) if ca_path else None,
     )

@@ -10,7 +10,7 @@ import pytest
 
 from bootstrap import cli, policies, role_policies, stacks
 from bootstrap.account import account_scope
-from bootstrap.policies import LOCK_PREFIX, NAMES
+from bootstrap.policies import NAMES
 from components.settings.secrets import OPTIONAL_SECRETS, SECRET_KEYS
 
 ACCOUNT = "123456789012"
@@ -51,12 +51,14 @@ def test_deploy_role_trusts_only_jobs_in_its_own_github_environment(env: str) ->
         f"repo:acme/webtier:environment:{env}"
 
 
-def test_preview_role_may_write_only_the_lock_prefix_of_the_state_bucket() -> None:
-    # `pulumi preview` on an S3 backend takes the stack lock: without this it fails.
-    writes = [s for s in role_policies.preview_policy(SCOPE, "staging")["Statement"]
-              if s["Effect"] == "Allow" and set(s["Action"]) & {"s3:PutObject", "s3:DeleteObject"}]
-    assert [s["Resource"] for s in writes] == [f"arn:aws:s3:::{BUCKET}/{LOCK_PREFIX}*"]
-    assert LOCK_PREFIX == ".pulumi/locks/"
+def test_preview_role_may_write_nothing_in_s3() -> None:
+    # `pulumi preview` on the DIY S3 backend takes no lock (tests/bootstrap/test_preview_lock.py
+    # runs the real CLI): an allowed write would only let a pull request block a stack's `up`.
+    allowed = [a for s in role_policies.preview_policy(SCOPE, "staging")["Statement"]
+               if s["Effect"] == "Allow"
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert [a for a in allowed if a.startswith("s3:")] == \
+        ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
 
 
 def test_preview_role_may_decrypt_but_not_encrypt_with_its_own_stacks_key_only() -> None:

@@ -143,8 +143,8 @@ def test_the_deploy_pointer_sends_the_token_on_txn_and_event_on_a_real_agent(
     # py-consul sent no token on a txn and let CONSUL_HTTP_TOKEN override the one given.
     monkeypatch.setenv("CONSUL_HTTP_TOKEN", "00000000-0000-0000-0000-000000000001")
     token = consul_agent.make_token(f'key_prefix "{kv_prefix}/" {{ policy = "write" }}\n'
-                                    'event "deploy" { policy = "write" }')
-    store = PointerStore(connect(consul_agent.address, token), kv_prefix, "web")
+                                    'event "web-staging-deploy" { policy = "write" }')
+    store = PointerStore(connect(consul_agent.address, token), kv_prefix, "web", "staging")
     store.publish(Release("r1", "s3://b/m.yml", "now", "me"), PointerState(None, 0, None, (), 0))
     assert store.announce("s3://b/m.yml")
     current = consul_agent.api("GET", f"/v1/kv/{kv_prefix}/deploy/web/current",
@@ -207,7 +207,7 @@ def test_the_deploy_tools_trust_a_ca_file_of_a_real_tls_agent(
     prefix = agent.fresh_prefix()
     agent.api("PUT", f"/v1/kv/{prefix}/deploy/web/current", data=b"s3://b/m.yml")
     with connect(agent.address, agent.management_token, agent.ca_file) as client:
-        assert PointerStore(client, prefix, "web").read().current == "s3://b/m.yml"
+        assert PointerStore(client, prefix, "web", "staging").read().current == "s3://b/m.yml"
 
 
 def test_the_ca_pem_is_written_to_a_file_removed_on_close() -> None:

@@ -35,10 +35,10 @@ def test_committed_stacks_create_no_prepared_query() -> None:
 def test_two_datacenter_plan_shows_the_failover_query() -> None:
     queries = [r for r in registrations("staging", config_overrides=TWO_DC) if r.type == QUERY]
     assert [(q.inputs["name"], q.inputs["failoverDatacenters"]) for q in queries] == \
-        [("webapp-failover", ["idcf", "osaka"])]
+        [("webapp-staging-failover", ["idcf", "osaka"])]
     text = tree_text("staging", config_overrides=TWO_DC)
     assert "failoverDatacenters: [idcf, osaka]" in text
-    assert "name: webapp-failover" in text
+    assert "name: webapp-staging-failover" in text
 
 
 def test_two_datacenter_plan_advertises_the_wan_address_at_boot() -> None:

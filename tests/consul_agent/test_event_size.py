@@ -1,6 +1,7 @@
 """Consul's 512-byte user event limit, measured on a real Consul 1.14.11 agent: the largest
-`deploy` payload it accepts, with and without node/service/tag filters, is exactly what
-contracts/consul_event.py's model of the encoded event predicts."""
+payload it accepts, with and without node/service/tag filters, under the old shared name and a
+stack's own (contracts/release_layout.py), is exactly what contracts/consul_event.py's model of
+the encoded event predicts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from contracts.consul_event import (
     encoded_event_size,
     worst_canary_filter,
 )
+from contracts.release_layout import LEGACY_DEPLOY_EVENT, deploy_event
 from tests.real_consul import ConsulAgent
+
+NAMES = (LEGACY_DEPLOY_EVENT, deploy_event("webapp", "production"))
 
 FILTERS = {
     "no filter": {},
@@ -28,38 +32,40 @@ def _ltime(agent: ConsulAgent) -> int:
     return max((int(e["LTime"]) for e in events), default=0) + 1
 
 
-def _fires(agent: ConsulAgent, size: int, filters: dict[str, str]) -> bool:
-    answer = agent.api("PUT", "/v1/event/fire/deploy", data=b"x" * size, params=filters)
+def _fires(agent: ConsulAgent, size: int, filters: dict[str, str],
+           name: str = LEGACY_DEPLOY_EVENT) -> bool:
+    answer = agent.api("PUT", f"/v1/event/fire/{name}", data=b"x" * size, params=filters)
     assert answer.status_code in (200, 500), answer.text
     if answer.status_code == 500:
         assert "exceeds configured limit of 512 bytes" in answer.text, answer.text
     return answer.status_code == 200
 
 
-def _largest(agent: ConsulAgent, filters: dict[str, str]) -> int:
+def _largest(agent: ConsulAgent, filters: dict[str, str], name: str) -> int:
     low, high = 0, EVENT_SIZE_LIMIT  # fires at low, refused at high
     while high - low > 1:
         mid = (low + high) // 2
-        low, high = (mid, high) if _fires(agent, mid, filters) else (low, mid)
+        low, high = (mid, high) if _fires(agent, mid, filters, name) else (low, mid)
     return low
 
 
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("case", sorted(FILTERS))
 def test_the_largest_payload_consul_accepts_is_what_the_model_predicts(
-        consul_agent: ConsulAgent, case: str) -> None:
+        consul_agent: ConsulAgent, case: str, name: str) -> None:
     filters = FILTERS[case]
-    measured = _largest(consul_agent, filters)
+    measured = _largest(consul_agent, filters, name)
     ltime = _ltime(consul_agent)
 
     def size(n: int) -> int:
-        return encoded_event_size("deploy", b"x" * n, filters.get("node", ""),
+        return encoded_event_size(name, b"x" * n, filters.get("node", ""),
                                   filters.get("service", ""), filters.get("tag", ""), ltime)
 
     predicted = max(n for n in range(EVENT_SIZE_LIMIT) if size(n) <= EVENT_SIZE_LIMIT)
     assert measured == predicted
     # And the worst case the deploy tools check against never admits what Consul refuses.
     worst = max(n for n in range(EVENT_SIZE_LIMIT) if encoded_event_size(
-        "deploy", b"x" * n, filters.get("node", ""), filters.get("service", ""),
+        name, b"x" * n, filters.get("node", ""), filters.get("service", ""),
         filters.get("tag", "")) <= EVENT_SIZE_LIMIT)
     assert measured - 8 <= worst <= measured
 

@@ -10,6 +10,7 @@ import pytest
 
 from components.fleet.user_data import node_hcl, service_hcl
 from contracts.escaping import hcl_string
+from contracts.release_layout import service_name
 from tests.adversarial_strings import ADVERSARIAL
 from tests.consul_agent.agent_in_netns import run_in_agent, validate
 from tests.fleet.test_user_data_escaping import BOOT
@@ -35,7 +36,7 @@ def test_every_string_written_with_hcl_string_reads_back_from_the_agent(tmp_path
              + "".join(f"    {hcl_string(v)},\n" for v in VALUES) + "  ]\n}\n")
     assert BOOT.service is not None
     config = {"probe.hcl": probe, "node.hcl": node_hcl(BOOT),
-              "app-service.hcl": service_hcl(BOOT.app, BOOT.service,
+              "app-service.hcl": service_hcl(BOOT.app, BOOT.environment, BOOT.service,
                                              hcl_string("2b7c2e6e-5d5e-4f7a-9d1c-6d8e0b1f3a42"))}
     (tmp_path / "v").mkdir()
     for name, text in config.items():
@@ -51,7 +52,8 @@ def test_every_string_written_with_hcl_string_reads_back_from_the_agent(tmp_path
     # The agent's debug view masks tag_key ("hidden"); the rest is the one string written.
     assert me["DebugConfig"]["RetryJoinLAN"] == [
         f"provider=aws tag_key=hidden tag_value={BOOT.join_tag_value}"]
-    (check,) = [c for c in view["checks"].values() if c["ServiceName"] == BOOT.app]
+    name = service_name(BOOT.app, BOOT.environment)
+    (check,) = [c for c in view["checks"].values() if c["ServiceName"] == name]
     assert check["Type"] == "http"
-    (service,) = [s for s in me["DebugConfig"]["Services"] if s["Name"] == BOOT.app]
+    (service,) = [s for s in me["DebugConfig"]["Services"] if s["Name"] == name]
     assert [c["HTTP"] for c in service["Checks"]] == ["http://127.0.0.1:8080/health"]

@@ -28,7 +28,7 @@ import pytest
 from components.fleet.user_data import AppService, BootSettings
 from consul_tokens.model import AGENT, DEPLOY, TEMPLATE
 from contracts import consul_agent as paths
-from contracts.release_layout import deploy_keys
+from contracts.release_layout import deploy_event, deploy_keys, service_name
 from tests.consul_agent.stack_tokens import make_stack_tokens
 from tests.fleet.boot_sandbox import Booted, run_boot, ssm_values
 from tests.instance.test_instance_scripts import pull
@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # two node IDs under one name would make the agent's sync fail.
 INSTANCE = "i-0aaaaaaaaaaaaaaa1"
 NODE = f"webapp-staging-{INSTANCE}"
+SERVICE, EVENT = service_name("webapp", "staging"), deploy_event("webapp", "staging")
 
 
 def boot_settings(datacenter: str, **changes: object) -> BootSettings:
@@ -152,7 +153,7 @@ def catalog_services(n: Node) -> list[str]:
 
 
 def test_the_node_registers_with_its_meta_and_the_app_service_syncs(node: Node) -> None:
-    _wait("the app service is in the catalog", lambda: "webapp" in catalog_services(node),
+    _wait("the app service is in the catalog", lambda: SERVICE in catalog_services(node),
           node.log)
     meta = node.agent.api("GET", f"/v1/catalog/node/{NODE}").json()["Node"]["Meta"]
     assert {meta.get("environment"), meta.get("app")} == {"staging", "webapp"}
@@ -160,8 +161,8 @@ def test_the_node_registers_with_its_meta_and_the_app_service_syncs(node: Node) 
 
 
 def test_the_deploy_watch_sees_an_event_the_deploy_token_fires(node: Node) -> None:
-    _wait("the node joined", lambda: "webapp" in catalog_services(node), node.log)
-    fired = node.agent.api("PUT", "/v1/event/fire/deploy", node.tokens[DEPLOY],
+    _wait("the node joined", lambda: SERVICE in catalog_services(node), node.log)
+    fired = node.agent.api("PUT", f"/v1/event/fire/{EVENT}", node.tokens[DEPLOY],
                            data=b"s3://b/releases/webapp/r7/manifest.yml",
                            params={"node": f"^{NODE}$"})
     assert fired.status_code == 200, fired.text
@@ -191,7 +192,7 @@ def test_release_pull_reports_with_the_node_token(node: Node, monkeypatch: pytes
 
 def test_leave_is_refused_with_the_template_token_and_allowed_with_the_node_token(
         node: Node) -> None:
-    _wait("the node joined", lambda: "webapp" in catalog_services(node), node.log)
+    _wait("the node joined", lambda: SERVICE in catalog_services(node), node.log)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
     env.update(CONSUL_HTTP_ADDR=node.http, CHECKPOINT_DISABLE="1")
     template = {**env, "CONSUL_HTTP_TOKEN": node.tokens[TEMPLATE]}

@@ -38,9 +38,9 @@ def probe_for(s: StackScope, r: Request) -> p.Judge | None:
     if path == "/v1/agent/leave":
         return None
     if path.startswith("/v1/event/list"):
-        return p.event_list()
+        return p.event_list(s)
     if path.startswith("/v1/event/fire/"):
-        return p.event_fire()
+        return p.event_fire(s)
     if path.startswith("/v1/health/service/"):
         return p.health(s)
     if path == "/v1/txn":
@@ -82,14 +82,24 @@ def expected_rows(s: StackScope) -> list[tuple[str, str, p.Judge, bool]]:
          p.write_key(f"{keys.nodes}{s.sample_node}"), False),
         (AGENT, "agent reads a setting (database/master-user)", p.read_key(setting), False),
         (AGENT, "agent moves the pointer", p.txn_cas(keys.current), False),
-        (AGENT, "agent fires the deploy event", p.event_fire(), False),
+        (AGENT, "agent fires the deploy event", p.event_fire(s), False),
+        (AGENT, f"agent registers {other.stack}'s service on its own node",
+         p.register_service(other, on=s), False),
         (AGENT, "agent registers another stack's node", p.register_node(other.nodes), False),
         (AGENT, "agent makes the test server (no stack's node) leave", p.leave_server(), False),
+        # The documented limit (docs/consul.md, "the stack is the trust boundary"): every node
+        # of a stack holds one agent token, so one node can speak for another of its stack.
+        (AGENT, "agent writes another node's report, same stack",
+         p.write_key(f"{keys.nodes}{s.nodes}i-0fedcba9876543210"), True),
+        (AGENT, "agent writes a passing check on another node, same stack",
+         p.forge_check(s.nodes), True),
+        (AGENT, f"agent writes a passing check on a {other.stack} node",
+         p.forge_check(other.nodes), False),
         (DEPLOY, "deploy reads a setting", p.read_key(setting), False),
         (DEPLOY, "deploy writes a setting", p.write_key(setting), False),
         (DEPLOY, "deploy registers a node", p.register_node(s.nodes), False),
         ("anonymous", "no token sees the deploy event (a watch without `token`)",
-         p.event_list(), False),
+         p.event_list(s), False),
     ]
     for role in ROLES:
         rows += [
@@ -100,8 +110,16 @@ def expected_rows(s: StackScope) -> list[tuple[str, str, p.Judge, bool]]:
             (role, f"{role} reads {other.stack}'s pointer", p.read_key(other_keys.current), False),
             (role, f"{role} reads {other.stack}'s node reports",
              p.read_tree(other_keys.nodes, f"{other_keys.nodes}{other.sample_node}"), False),
+            # Within a stack every node shares the agent token (docs/consul.md, "the stack is
+            # the trust boundary"); across stacks no report can be forged.
+            (role, f"{role} writes a {other.stack} node's report",
+             p.write_key(f"{other_keys.nodes}{other.sample_node}"), False),
             (role, f"{role} moves {other.stack}'s pointer", p.txn_cas(other_keys.current), False),
             (role, f"{role} sees {other.stack}'s nodes", p.health(other), False),
+            # On a Consul cluster both stacks share, one stack's deploy never wakes the other's
+            # nodes, and no token of one stack can fire or watch the other's deploy event.
+            (role, f"{role} fires {other.stack}'s deploy event", p.event_fire(other), False),
+            (role, f"{role} sees {other.stack}'s deploy events", p.event_list(other), False),
         ]
     return rows
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consul_tokens.model import StackScope
-from contracts.release_layout import DEPLOY_EVENT, deploy_keys, service_name
+from contracts.release_layout import deploy_event, deploy_keys, service_name
 from tests.real_consul import ConsulAgent
 
 SETTING = "database/master-user"
@@ -31,7 +31,7 @@ class Probe:
 
 def seed(agent: ConsulAgent, s: StackScope) -> None:
     """What each probe reads must exist: a setting, the deploy keys, a node report, a node of the
-    stack with the app's service (node_meta as boot sets it), and one deploy event."""
+    stack with the stack's app service (node_meta as boot sets it), and one of its deploy events."""
     keys = deploy_keys(s.kv_prefix, s.app)
     for key, value in ((f"{s.prefix}{SETTING}", s.app), (keys.current, "s3://b/m.yml"),
                        (keys.previous, "s3://b/p.yml"), (keys.history, "[]"),
@@ -40,9 +40,11 @@ def seed(agent: ConsulAgent, s: StackScope) -> None:
     register = agent.api("PUT", "/v1/catalog/register", json={
         "Node": s.sample_node, "Address": "127.0.0.2",
         "NodeMeta": {"environment": s.stack, "app": s.app},
-        "Service": {"Service": service_name(s.app), "ID": service_name(s.app), "Port": 8080}})
+        "Service": {"Service": service_name(s.app, s.stack), "ID": service_name(s.app, s.stack),
+                    "Port": 8080}})
     assert register.status_code == 200, register.text
-    assert agent.api("PUT", f"/v1/event/fire/{DEPLOY_EVENT}", data=b"seed").status_code == 200
+    fired = agent.api("PUT", f"/v1/event/fire/{deploy_event(s.app, s.stack)}", data=b"seed")
+    assert fired.status_code == 200
 
 
 def _status(r: Any) -> str:
@@ -103,17 +105,21 @@ def take_lock(key: str) -> Judge:
     return judge
 
 
-def event_list() -> Judge:
+def event_list(s: StackScope) -> Judge:
+    """The stack's deploy events, as its nodes' watch lists them (seeded: one exists)."""
     def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
-        r = agent.api("GET", "/v1/event/list", token, params={"name": DEPLOY_EVENT})
+        r = agent.api("GET", "/v1/event/list", token,
+                      params={"name": deploy_event(s.app, s.stack)})
         events = r.json() if r.status_code == 200 else []
         return bool(events), f"{r.status_code}, {len(events or [])} events"
     return judge
 
 
-def event_fire() -> Judge:
+def event_fire(s: StackScope) -> Judge:
+    """Fire the stack's deploy event, filtered to no node: allowed or not, no watch runs."""
     def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
-        r = agent.api("PUT", f"/v1/event/fire/{DEPLOY_EVENT}", token, data=b"probe",
+        r = agent.api("PUT", f"/v1/event/fire/{deploy_event(s.app, s.stack)}", token,
+                      data=b"probe",
                       params={"node": "^no-such-node$"})
         return r.status_code == 200, _status(r)
     return judge
@@ -121,7 +127,7 @@ def event_fire() -> Judge:
 
 def health(s: StackScope) -> Judge:
     def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
-        r = agent.api("GET", f"/v1/health/service/{service_name(s.app)}", token)
+        r = agent.api("GET", f"/v1/health/service/{service_name(s.app, s.stack)}", token)
         nodes = [e["Node"]["Node"] for e in r.json()] if r.status_code == 200 else []
         return s.sample_node in nodes, f"{r.status_code}, nodes {nodes}"
     return judge
@@ -149,14 +155,20 @@ def coordinate(node: str) -> Judge:
     return judge
 
 
-def register_service(s: StackScope) -> Judge:
-    """The app's service on the stack's node, node unchanged (what the agent's sync sends)."""
+def register_service(s: StackScope, on: StackScope | None = None) -> Judge:
+    """The stack's app service on the node of ``on`` (default: its own), node unchanged (what
+    the agent's sync sends). Another stack's service, once registered, is taken away again."""
+    node = on or s
+
     def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
+        service = service_name(s.app, s.stack)
         r = agent.api("PUT", "/v1/catalog/register", token, json={
-            "Node": s.sample_node, "Address": "127.0.0.2",
-            "NodeMeta": {"environment": s.stack, "app": s.app}, "SkipNodeUpdate": True,
-            "Service": {"Service": service_name(s.app), "ID": service_name(s.app),
-                        "Port": 8080}})
+            "Node": node.sample_node, "Address": "127.0.0.2",
+            "NodeMeta": {"environment": node.stack, "app": node.app}, "SkipNodeUpdate": True,
+            "Service": {"Service": service, "ID": service, "Port": 8080}})
+        if node is not s and r.status_code == 200:
+            agent.api("PUT", "/v1/catalog/deregister",
+                      json={"Node": node.sample_node, "ServiceID": service})
         return r.status_code == 200, _status(r)
     return judge
 
@@ -172,3 +184,17 @@ def leave_server() -> Judge:
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def forge_check(prefix: str) -> Judge:
+    """A passing check written onto another node named <prefix>…, through the catalog: what a
+    node could do to make `python -m deploy` see a node of its stack as healthy."""
+    def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
+        node = f"{prefix}i-other{uuid.uuid4().hex[:8]}"
+        agent.api("PUT", "/v1/catalog/register", json={"Node": node, "Address": "127.0.0.5"})
+        r = agent.api("PUT", "/v1/catalog/register", token, json={
+            "Node": node, "Address": "127.0.0.5", "SkipNodeUpdate": True,
+            "Check": {"CheckID": "app-health", "Name": "forged", "Status": "passing"}})
+        agent.api("PUT", "/v1/catalog/deregister", json={"Node": node})
+        return r.status_code == 200, _status(r)
+    return judge

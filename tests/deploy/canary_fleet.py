@@ -31,7 +31,7 @@ from typing import Any
 
 from components.fleet.user_data import BootSettings, render
 from contracts.consul_agent import node_name_prefix
-from contracts.release_layout import deploy_keys, node_release_key, service_name
+from contracts.release_layout import deploy_event, deploy_keys, node_release_key, service_name
 from tests.real_consul import ConsulAgent, running_client
 
 FILES = Path(__file__).resolve().parents[2] / "image/ansible/roles/stretcher/files"
@@ -128,7 +128,7 @@ class SimNode:
         self.env["CONSUL_HTTP_ADDR"] = self.agent.address
         result = self.run("release-pull")
         registered = self.agent.api("PUT", "/v1/agent/service/register", json={
-            "Name": service_name(self.app), "Port": self._app.server_address[1],
+            "Name": service_name(self.app, "staging"), "Port": self._app.server_address[1],
             "Check": {"HTTP": self.health_url, "Interval": "1s", "Timeout": "1s"}})
         assert registered.status_code == 200, registered.text
         self.start_watch()
@@ -152,9 +152,11 @@ class SimNode:
             self._watch.join(timeout=30)
 
     def events(self) -> list[dict[str, Any]]:
-        """The `deploy` events this node's agent received (gossip applies their NodeFilter)."""
+        """The stack's deploy events this node's agent received (gossip applies their
+        NodeFilter), as its watch (watch-deploy.hcl) names them."""
         assert self.agent is not None
-        answer = self.agent.api("GET", "/v1/event/list", params={"name": "deploy"})
+        answer = self.agent.api("GET", "/v1/event/list",
+                                params={"name": deploy_event(self.app, "staging")})
         return list(answer.json()) if answer.status_code == 200 else []
 
     def _watch_loop(self) -> None:

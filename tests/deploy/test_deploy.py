@@ -28,7 +28,7 @@ import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
 
-from contracts.release_layout import default_release_bucket
+from contracts.release_layout import default_release_bucket, deploy_event
 from deploy.cli import main
 from deploy.errors import DeployError, EventError
 from deploy.pointer import PointerConflict, PointerError, PointerStore
@@ -41,6 +41,7 @@ from tests.real_consul import ConsulAgent
 ROOT = Path(__file__).resolve().parents[2]
 APP = "webapp"
 KV_PREFIX = f"{APP}/staging"
+EVENT = deploy_event(APP, "staging")
 CURRENT = f"{KV_PREFIX}/deploy/{APP}/current"
 PREVIOUS = f"{KV_PREFIX}/deploy/{APP}/previous"
 
@@ -68,7 +69,7 @@ class Env:
         from deploy.pointer import connect
 
         return PointerStore(connect(self.consul.address, token or self.target.consul_token),
-                            KV_PREFIX, APP)
+                            KV_PREFIX, APP, "staging")
 
     def push(self, content: bytes = b"v1", **kwargs: Any) -> Pushed:
         release = make_release(self.tmp / f"rel-{uuid.uuid4().hex[:6]}", {"app.txt": content})
@@ -113,7 +114,7 @@ class AgentView:
 
     @property
     def events(self) -> list[FiredEvent]:
-        listed = self.agent.api("GET", "/v1/event/list", params={"name": "deploy"}).json()
+        listed = self.agent.api("GET", "/v1/event/list", params={"name": EVENT}).json()
         return [FiredEvent(e["Name"], base64.b64decode(e["Payload"]) if e["Payload"] else None)
                 for e in listed if e["ID"] not in self.seen_before]
 
@@ -121,7 +122,7 @@ class AgentView:
 def deploy_token(agent: ConsulAgent) -> str:
     """What a deploy needs here: the stack's deploy keys, the event, and the fleet's health."""
     return agent.make_token(f'key_prefix "{KV_PREFIX}/deploy/" {{ policy = "write" }}\n'
-                            'event "deploy" { policy = "write" }\n'
+                            f'event "{EVENT}" {{ policy = "write" }}\n'
                             'node_prefix "" { policy = "read" }\n'
                             'service_prefix "" { policy = "read" }')
 
@@ -209,7 +210,7 @@ def test_second_push_keeps_the_first_as_previous(env: Env) -> None:
 def test_push_fires_the_deploy_event_carrying_the_manifest(env: Env) -> None:
     pushed = env.push()
     assert [(e.name, e.payload) for e in env.consul.events] == \
-        [("deploy", pushed.release.manifest.encode())]
+        [(EVENT, pushed.release.manifest.encode())]
 
 
 @pytest.mark.integration
@@ -218,7 +219,7 @@ def test_push_against_consul_double_fires_the_deploy_event_after_the_pointer(
     # The order of the writes on the wire: the double records every request.
     double_env.push()
     writes = [p for m, p in double_env.consul.requests if m == "PUT"]
-    assert writes == ["/v1/txn", "/v1/event/fire/deploy"]
+    assert writes == ["/v1/txn", f"/v1/event/fire/{EVENT}"]
 
 
 @pytest.mark.integration
@@ -320,7 +321,7 @@ def test_push_refuses_to_overwrite_a_pointer_another_deploy_moved_meanwhile(env:
 def test_push_with_consul_unreachable_fails_before_uploading(env: Env) -> None:
     from deploy.pointer import connect
 
-    closed = PointerStore(connect("127.0.0.1:1", None), KV_PREFIX, APP)
+    closed = PointerStore(connect("127.0.0.1:1", None), KV_PREFIX, APP, "staging")
     with pytest.raises(PointerError, match="could not read"):
         env.push(pointers=closed)
     assert env.stored() == []
@@ -348,7 +349,7 @@ def test_push_sends_its_three_preflight_reads_together(env: Env) -> None:
             return super().read()
 
     client = connect(env.consul.address, env.target.consul_token)
-    env.push(pointers=SlowRead(client, KV_PREFIX, APP))
+    env.push(pointers=SlowRead(client, KV_PREFIX, APP, "staging"))
     assert SlowRead.seen
 
 
@@ -370,7 +371,7 @@ def test_push_whose_event_fails_says_the_pointer_moved(env: Env) -> None:
 
     with pytest.raises(EventError, match="notify") as caught:
         env.push(pointers=NoEvents(connect(env.consul.address, env.target.consul_token),
-                                   KV_PREFIX, APP))
+                                   KV_PREFIX, APP, "staging"))
     assert env.consul.value(CURRENT) is not None
     assert env.consul.value(CURRENT) in str(caught.value)
 

@@ -163,8 +163,8 @@ def test_node_env_names_the_nodes_prefix_the_deploy_tool_reads() -> None:
 
 
 def test_service_definition_names_the_app_and_checks_the_health_path() -> None:
-    hcl = service_hcl("webapp", AppService(8080, "/health", 10, 5), '"t"')
-    assert f'name = "{release_layout.service_name("webapp")}"' in hcl
+    hcl = service_hcl("webapp", "staging", AppService(8080, "/health", 10, 5), '"t"')
+    assert f'name = "{release_layout.service_name("webapp", "staging")}"' in hcl
     assert 'http     = "http://127.0.0.1:8080/health"' in hcl
     assert re.search(r'interval = "10s"\n\s+timeout  = "5s"', hcl)
 

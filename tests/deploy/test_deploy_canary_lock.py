@@ -8,11 +8,13 @@ import pytest
 
 from components.consul.client import ConsulHttpError, ConsulUnreachable
 from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size
+from contracts.release_layout import deploy_event
 from deploy.canary import CanaryError, CanaryRecord
 from deploy.canary_lock import CanaryLock, fire_to
 from tests.deploy.fake_consul import FakeConsul
 
 KEY = "webapp/staging/deploy/webapp/canary"
+EVENT = deploy_event("webapp", "staging")
 RECORD = CanaryRecord("r2", "s3://b/releases/webapp/r2/manifest.yml",
                       "s3://b/releases/webapp/r1/manifest.yml", "r1", ("node-a", "node-b"), 30.0,
                       "2026-01-01T00:00:00Z", "alice")
@@ -130,44 +132,44 @@ def test_a_failed_release_says_to_delete_the_key_by_hand() -> None:
 
 def test_fire_to_sends_the_deploy_event_to_exactly_the_named_nodes() -> None:
     consul = FakeConsul()
-    assert fire_to(consul, "s3://b/r2/m.yml", ["node-a", "ip-10.0.0.1"]) == "ev-1"
-    assert consul.events == [("deploy", "s3://b/r2/m.yml", r"^(node-a|ip-10\.0\.0\.1)$")]
+    assert fire_to(consul, EVENT, "s3://b/r2/m.yml", ["node-a", "ip-10.0.0.1"]) == "ev-1"
+    assert consul.events == [(EVENT, "s3://b/r2/m.yml", r"^(node-a|ip-10\.0\.0\.1)$")]
 
 
 def test_fire_to_without_an_id_in_the_answer_returns_empty() -> None:
     consul = FakeConsul()
     consul.fire_event = lambda *a, **k: {}
-    assert fire_to(consul, "s3://b/m", ["a"]) == ""
+    assert fire_to(consul, EVENT, "s3://b/m", ["a"]) == ""
 
 
 def test_fire_to_refuses_an_event_that_would_exceed_512_encoded_bytes_with_its_filter() -> None:
     # The boundary is Consul's own: tests/consul_agent/test_event_size.py measures it.
     consul = FakeConsul()
     longest = max(n for n in range(600)
-                  if encoded_event_size("deploy", b"x" * n, "^a$") <= EVENT_SIZE_LIMIT)
-    assert fire_to(consul, "s" * longest, ["a"]) == "ev-1"
+                  if encoded_event_size(EVENT, b"x" * n, "^a$") <= EVENT_SIZE_LIMIT)
+    assert fire_to(consul, EVENT, "s" * longest, ["a"]) == "ev-1"
     with pytest.raises(CanaryError) as caught:
-        fire_to(consul, "s" * (longest + 1), ["a"])
+        fire_to(consul, EVENT, "s" * (longest + 1), ["a"])
     assert str(caught.value) == (
         f"--canary: manifest URL {'s' * (longest + 1)} ({longest + 1} bytes) makes the encoded "
-        "'deploy' event 513 bytes with its node filter; Consul allows 512: use a shorter bucket "
+        f"'{EVENT}' event 513 bytes with its node filter; Consul allows 512: use a shorter bucket "
         "name or --release-id")
     assert len(consul.events) == 1
 
 
 @pytest.mark.parametrize(("error", "says"), [
     (ConsulHttpError(403, "Permission denied"),
-     "Consul refused to fire event 'deploy': the token needs `event \"deploy\" { policy = "
+     f"Consul refused to fire event '{EVENT}': the token needs `event \"{EVENT}\" {{ policy = "
      "\"write\" }` (Consul answered 403 Permission denied)"),
     (ConsulHttpError(500, "boom"),
-     "could not fire event 'deploy' to a, b: Consul answered 500 boom"),
-    (UNREACHABLE, f"could not fire event 'deploy' to a, b: {UNREACHABLE}"),
+     f"could not fire event '{EVENT}' to a, b: Consul answered 500 boom"),
+    (UNREACHABLE, f"could not fire event '{EVENT}' to a, b: {UNREACHABLE}"),
 ])
 def test_a_failed_fire_says_what_consul_answered(error: Exception, says: str) -> None:
     consul = FakeConsul()
     consul.fail["fire_event"] = error
     with pytest.raises(CanaryError) as caught:
-        fire_to(consul, "s3://b/m", ["a", "b"])
+        fire_to(consul, EVENT, "s3://b/m", ["a", "b"])
     assert str(caught.value) == says
     assert caught.value.__cause__ is error
 

@@ -48,7 +48,7 @@ def test_nodes_join_the_service_catalog_and_the_reports_sorted_by_name() -> None
         NodeStatus("b", "r2", "2026-01-02T00:00:00Z", "passing", "HTTP GET: 200 OK"),
         NodeStatus("c", "r1", "2026-01-01T00:00:00Z", UNREGISTERED, ""),
     ]
-    assert consul.service_asked == "shop"
+    assert consul.service_asked == "shop-prod"
 
 
 def test_nodes_of_another_stack_under_the_same_service_do_not_count() -> None:
@@ -115,7 +115,8 @@ def test_a_denied_listing_names_every_acl_rule_it_needs(method: str) -> None:
     with pytest.raises(FleetError) as caught:
         view(consul).nodes()
     assert str(caught.value) == (
-        'Consul refused to list the nodes: the token needs `service "shop" { policy = "read" }`, '
+        'Consul refused to list the nodes: the token needs `service "shop-prod" { policy = '
+        '"read" }`, '
         '`node_prefix "" { policy = "read" }` and read on shop/prod/deploy/shop/nodes/ '
         "(Consul answered 403 Permission denied)")
     assert caught.value.__cause__ is error

@@ -96,7 +96,8 @@ def test_rollback_takes_the_bucket_from_the_pointer_not_from_sts(
         release = tmp_path / content.decode()
         release.mkdir()
         (release / "app.txt").write_bytes(content)
-        pointers = PointerStore(connect(consul.address, consul.token), KV_PREFIX, APP)
+        pointers = PointerStore(connect(consul.address, consul.token), KV_PREFIX, APP,
+                                "staging")
         pushed.append(push(target, release, s3=s3, err=io.StringIO(), pointers=pointers))
     # moto's STS would answer with an account whose default bucket is not this one.
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", NO_STS)

@@ -11,6 +11,7 @@ import pytest
 
 from components.fleet.user_data import AppService, BootSettings, render
 from contracts import consul_agent
+from contracts.release_layout import deploy_event
 from tests.fleet.boot_sandbox import AGENT_TOKEN, INSTANCE, TEMPLATE_TOKEN, Booted, run_boot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,10 @@ def test_the_deploy_watch_sends_the_agent_token(booted: Booted) -> None:
     text = re.sub(r" +", " ", booted.path(consul_agent.WATCH_CONFIG).read_text())
     assert f'token = "{AGENT_TOKEN}"' in text
     assert 'type = "event"' in text
-    assert 'name = "deploy"' in text
+    # The stack's own event, as node.env names it for the handler.
+    event = deploy_event(BOOT.app, BOOT.environment)
+    assert f'name = "{event}"' in text
+    assert f"DEPLOY_EVENT={event}\n" in booted.path("/etc/webtier/node.env").read_text()
     assert '"/usr/bin/sudo", "-n", ' in text
     assert "deploy-event-handler" in text
 

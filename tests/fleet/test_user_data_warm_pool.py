@@ -27,14 +27,14 @@ def test_warming_instance_parks_its_service_file(state: str, tmp_path: Path) -> 
     done = run_boot(render(BOOT), tmp_path, curl=CURL.format(state=state))
     assert done.returncode == 0, done.stderr
     assert not under(tmp_path, SERVICE_CONFIG).exists()
-    assert 'name = "webapp"' in under(tmp_path, POOLED_SERVICE_CONFIG).read_text()
+    assert 'name = "webapp-staging"' in under(tmp_path, POOLED_SERVICE_CONFIG).read_text()
 
 
 @pytest.mark.parametrize("state", ["InService", ""])
 def test_instance_in_service_registers_its_service(state: str, tmp_path: Path) -> None:
     done = run_boot(render(BOOT), tmp_path, curl=CURL.format(state=state))
     assert done.returncode == 0, done.stderr
-    assert 'name = "webapp"' in under(tmp_path, SERVICE_CONFIG).read_text()
+    assert 'name = "webapp-staging"' in under(tmp_path, SERVICE_CONFIG).read_text()
     assert not under(tmp_path, POOLED_SERVICE_CONFIG).exists()
 
 

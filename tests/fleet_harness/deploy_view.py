@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from components.image.inputs import ROOT
 from consul_tokens.rules import stack_tokens
-from tests.fleet_harness.fleet import APP, KEYS, NODE_PREFIX, REGION, SERVICE, Fleet
+from contracts.release_layout import deploy_event
+from tests.fleet_harness.fleet import APP, KEYS, NODE_PREFIX, REGION, SERVICE, STACK, Fleet
 from tests.fleet_harness.node import Node
 from tests.moto_server import FAKE_CREDENTIALS
 
@@ -40,14 +41,17 @@ def unpacked(node: Node) -> set[str]:
     return set(node.run("ls", "-1", "/opt/app/releases").stdout.split())
 
 
+EVENT = deploy_event(APP, STACK)
+
+
 def events_seen(node: Node) -> list[str]:
-    """The payloads (manifest URLs) of the `deploy` events the node's own agent received since
+    """The payloads (manifest URLs) of the stack's deploy events the node's own agent received since
     it started: an agent keeps only the user events whose node filter matched it, and its watch
     hands exactly those to deploy-event-handler (/v1/event/list, agent-local)."""
     # With the node's own token (the one its deploy watch reads events with), read on the node.
     done = node.run("sh", "-c", ". /etc/webtier/node-token.env && curl -fsS -H "
                     "\"X-Consul-Token: $CONSUL_HTTP_TOKEN\" "
-                    "'http://127.0.0.1:8500/v1/event/list?name=deploy'", check=True)
+                    f"'http://127.0.0.1:8500/v1/event/list?name={EVENT}'", check=True)
     return [base64.b64decode(e["Payload"] or "").decode() for e in json.loads(done.stdout)]
 
 

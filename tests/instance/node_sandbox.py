@@ -107,8 +107,12 @@ def make_node(tmp_path: Path) -> Node:
     return Node(tmp_path, root, state, bin_dir, env)
 
 
-def write_node_env(node: Node, bucket: str, consul: str = "http://127.0.0.1:9") -> None:
+def write_node_env(node: Node, bucket: str, consul: str = "http://127.0.0.1:9",
+                   event: str | None = None) -> None:
+    """node.env with what the scripts read; DEPLOY_EVENT only when ``event`` is given (without
+    it, a node.env from before the event was per stack)."""
     (node.tmp / "node.env").write_text(
         f"WEBTIER_ENV=staging\nAPP_NAME={APP}\nAWS_REGION=us-east-1\nKV_PREFIX={APP}/staging\n"
-        f"RELEASE_BUCKET={bucket}\nDEPLOY_POINTER_KEY={APP}/staging/deploy/{APP}/current\n")
+        f"RELEASE_BUCKET={bucket}\nDEPLOY_POINTER_KEY={APP}/staging/deploy/{APP}/current\n"
+        + (f"DEPLOY_EVENT={event}\n" if event else ""))
     node.env["CONSUL_HTTP_ADDR"] = consul

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from contracts.release_layout import deploy_event
 from tests.instance.node_sandbox import (
     APP,
     HANDLER,
@@ -38,6 +39,8 @@ from tests.instance.node_sandbox import (
     write_node_env,
 )
 from tests.real_consul import ConsulAgent
+
+EVENT = deploy_event(APP, "staging")
 
 
 def load_script(path: Path) -> ModuleType:
@@ -92,8 +95,8 @@ def test_pointer_key_lies_under_the_stack_prefix_whichever_form_node_env_holds(k
 
 def test_event_parsing_keeps_only_deploy_events_and_accepts_null() -> None:
     events = [{"ID": "a", "Name": "deploy"}, {"ID": "b", "Name": "other"}, {"Name": "deploy"}]
-    assert [e["ID"] for e in handler.parse_events(json.dumps(events))] == ["a"]
-    assert handler.parse_events("null") == []
+    assert [e["ID"] for e in handler.parse_events(json.dumps(events), "deploy")] == ["a"]
+    assert handler.parse_events("null", "deploy") == []
 
 
 # --- a node in a temp dir ---------------------------------------------------------------------
@@ -128,7 +131,7 @@ class AgentEvents:
 
     @property
     def events(self) -> list[Event]:
-        listed = self.agent.api("GET", "/v1/event/list", params={"name": "deploy"}).json()
+        listed = self.agent.api("GET", "/v1/event/list", params={"name": EVENT}).json()
         return [Event(int(e["LTime"]), e) for e in listed if e["ID"] not in self.before]
 
 
@@ -144,10 +147,10 @@ def stack(moto_server: str, node: Node, consul_agent: ConsulAgent) -> Iterator[S
     # One token for the deploy tool and the node here; which actor may do what is
     # tests/consul_tokens' matrix. The node reads it from consul-template.env, as it does at boot.
     token = consul_agent.make_token(f'key_prefix "{APP}/staging/" {{ policy = "write" }}\n'
-                                    'event "deploy" { policy = "write" }')
+                                    f'event "{EVENT}" {{ policy = "write" }}')
     (node.tmp / "consul-template.env").write_text(f"CONSUL_HTTP_TOKEN={token}\n")
     seen = frozenset(e["ID"] for e in consul_agent.api("GET", "/v1/event/list").json())
-    write_node_env(node, bucket, consul_agent.address)
+    write_node_env(node, bucket, consul_agent.address, EVENT)
     node.env.update(AWS_ENDPOINT_URL_S3=moto_server, AWS_ACCESS_KEY_ID="testing",
                     AWS_SECRET_ACCESS_KEY="testing")
     try:
@@ -178,7 +181,7 @@ class Stack:
                         consul_addr=self.consul.address, consul_token=self.consul.token,
                         consul_ca=None, app_root=str(self.node.root))
         pointers = PointerStore(connect(self.consul.address, self.consul.token),
-                                target.kv_prefix, APP)
+                                target.kv_prefix, APP, "staging")
         with open(os.devnull, "w") as quiet:
             return push(target, release, s3=self.s3, pointers=pointers, err=quiet).release.release
 
@@ -192,11 +195,11 @@ class Stack:
                         consul_addr=self.consul.address, consul_token=self.consul.token,
                         consul_ca=None, app_root=str(self.node.root))
         pointers = PointerStore(connect(self.consul.address, self.consul.token),
-                                target.kv_prefix, APP)
+                                target.kv_prefix, APP, "staging")
         return rollback(target, s3=self.s3, pointers=pointers)[0].release
 
     def events_json(self) -> str:
-        """What `consul watch -type event -name deploy` hands its handler: every buffered event."""
+        """What the stack's deploy event watch hands its handler: every buffered event."""
         return json.dumps([e.body for e in self.consul.events])
 
     def app_text(self) -> str:
@@ -345,7 +348,7 @@ def test_handler_real_scripts_new_event_older_than_a_handled_one_is_not_deployed
     assert stack.handle().returncode == 0
     handled = max(e.ltime for e in stack.consul.events)
     late = f"s3://{stack.bucket}/releases/{APP}/{old}/manifest.yml"
-    event = [{"ID": str(uuid.uuid4()), "Name": "deploy", "LTime": handled - 1, "Version": 1,
+    event = [{"ID": str(uuid.uuid4()), "Name": EVENT, "LTime": handled - 1, "Version": 1,
               "Payload": base64.b64encode(late.encode()).decode(),
               "NodeFilter": "", "ServiceFilter": "", "TagFilter": ""}]
     assert stack.handle(json.dumps(event)).returncode == 0
@@ -356,7 +359,7 @@ def test_handler_real_scripts_new_event_older_than_a_handled_one_is_not_deployed
 @pytest.mark.integration
 def test_handler_real_scripts_refuses_a_manifest_in_another_bucket(stack: Stack) -> None:
     foreign = f"s3://someone-elses-bucket/releases/{APP}/r1/manifest.yml"
-    event = [{"ID": str(uuid.uuid4()), "Name": "deploy", "LTime": 7, "Version": 1,
+    event = [{"ID": str(uuid.uuid4()), "Name": EVENT, "LTime": 7, "Version": 1,
               "Payload": base64.b64encode(foreign.encode()).decode(),
               "NodeFilter": "", "ServiceFilter": "", "TagFilter": ""}]
     result = stack.handle(json.dumps(event))

@@ -67,7 +67,7 @@ def test_no_wan_peers_by_default() -> None:
 def test_wan_peers_fail_the_app_over_by_default() -> None:
     wan = parse("staging", TWO_DC).consul.wan
     assert (wan.peers, wan.advertise_addr_wan, wan.failover_services) == \
-        (("idcf",), "public-ipv4", ("webapp",))
+        (("idcf",), "public-ipv4", ("webapp-staging",))
 
 
 @pytest.mark.parametrize(("wan", "expected"), [

@@ -163,7 +163,8 @@ def test_a_ca_that_is_no_pem_is_shown_cut_at_40_characters(given: str, shown: st
 def test_wan_peers_fail_the_app_over_unless_told_otherwise() -> None:
     s, problems = consul({**BASE, "wan": {"peers": ["osaka", "sapporo"]}})
     assert problems == []
-    assert s.wan == ConsulWan(("osaka", "sapporo"), "none", ("shop",))
+    # The app's own service, named per stack.
+    assert s.wan == ConsulWan(("osaka", "sapporo"), "none", ("shop-staging",))
     s, problems = consul({**BASE, "wan": {"peers": ["osaka"], "failoverServices": []}})
     assert (problems, s.wan.failover_services) == ([], ())
 
