@@ -151,6 +151,7 @@ user_data = load_balancer.target_group_arn.apply(lambda target_group_arn: render
         interval=settings.consul.service_check.interval,
         timeout=settings.consul.service_check.timeout,
     ),
+    restart_concurrency=settings.consul.restart_concurrency,
 )))
 
 # Where the group's failures and every alarm are reported.

@@ -40,8 +40,8 @@ def manifest_key(app: str, release_id: str) -> str:
 
 
 DEPLOY_FOLDER = "deploy"
-"""The folder under a stack's KV prefix that holds the deploy state: the deploy tool's alone (the
-settings refuse KV values there and the kv-writer token is denied it)."""
+"""The folder under a stack's KV prefix that holds the deploy state: the deploy tool's and the
+nodes' alone (the settings refuse KV values there and the kv-writer token is denied it)."""
 
 
 def deploy_folder(kv_prefix: str) -> str:
@@ -81,6 +81,13 @@ def deploy_keys(kv_prefix: str, app: str) -> DeployKeys:
 def node_release_key(kv_prefix: str, app: str, node: str) -> str:
     """The key a node reports its release under; node.env carries the folder as NODES_PREFIX."""
     return f"{deploy_keys(kv_prefix, app).nodes}{node}"
+
+
+def restart_lock_prefix(kv_prefix: str, app: str) -> str:
+    """The semaphore (`consul lock -n`) the nodes restart the app under after a KV change, so
+    only restartConcurrency nodes restart at once; node.env carries it as RESTART_LOCK_PREFIX.
+    Under the deploy folder, so `pulumi up` can never write or delete its keys."""
+    return f"{deploy_key_base(kv_prefix, app)}/restart"
 
 
 def service_name(app: str) -> str:

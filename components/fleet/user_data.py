@@ -42,6 +42,8 @@ class BootSettings:
     """The group's lifecycle hooks; None: the instance completes none (no hooks defined)."""
     service: AppService | None = None
     """The app's Consul service and HTTP check; None: the app is not registered in Consul."""
+    restart_concurrency: int = 1
+    """Nodes that restart the app at once after consul-template renders new config."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,20 @@ def _lifecycle_env(boot: BootSettings) -> str:
     ))
 
 
+def _restart_env(boot: BootSettings) -> list[tuple[str, object]]:
+    """What app-config-restart (run when consul-template rendered new config) needs: the stack's
+    restart semaphore and its limit, and the health it waits for before the next node goes."""
+    env: list[tuple[str, object]] = [
+        ("RESTART_LOCK_PREFIX", release_layout.restart_lock_prefix(boot.kv_prefix, boot.app)),
+        ("RESTART_CONCURRENCY", boot.restart_concurrency)]
+    if boot.service is not None:
+        env += [("APP_SERVICE", release_layout.service_name(boot.app)),
+                ("APP_HEALTH_URL",
+                 f"http://127.0.0.1:{boot.service.port}{url_path(boot.service.health_path)}"),
+                ("APP_CHECK_INTERVAL", boot.service.interval)]
+    return env
+
+
 IMDS = "http://169.254.169.254/latest"
 # A Consul node name is a DNS label: boot joins it to the instance id in node.env and node.hcl.
 NODE_NAME_PREFIX = re.compile(r"[A-Za-z0-9-]*")
@@ -133,6 +149,7 @@ def render(boot: BootSettings) -> str:
         ("NODES_PREFIX", release_layout.deploy_keys(boot.kv_prefix, boot.app).nodes),
         ("SSM_PREFIX", boot.ssm_prefix),
         ("CONSUL_NODE_NAME_PREFIX", boot.node_name_prefix),
+        *_restart_env(boot),
     ))
     hooks_env = hooks_end = ""
     if boot.hooks is not None:
