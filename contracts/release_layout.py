@@ -16,6 +16,10 @@ DEPLOY_EVENT = "deploy"
 # image's app role creates it, and stretcher manifests name it literally (stretcher 1.1 renders
 # no templates in a manifest).
 APP_ROOT = "/opt/app"
+APP_CONFIG_DIR = f"{APP_ROOT}/shared/config"
+"""Where consul-template renders the app's config files (config/consul-template.hcl)."""
+APP_CONFIG = f"{APP_CONFIG_DIR}/app.toml"
+"""The config the app reads: boot starts the app only once consul-template has rendered it."""
 
 
 def default_release_bucket(app: str, stack: str, account_id: str) -> str:

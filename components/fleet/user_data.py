@@ -129,6 +129,8 @@ def _restart_env(boot: BootSettings) -> list[tuple[str, object]]:
 
 
 IMDS = "http://169.254.169.254/latest"
+CONFIG_WAIT = 60
+"""Seconds boot waits for consul-template's first render before it starts the app anyway."""
 # A Consul node name is a DNS label: boot joins it to the instance id in node.env and node.hcl.
 NODE_NAME_PREFIX = re.compile(r"[A-Za-z0-9-]*")
 
@@ -225,6 +227,13 @@ systemctl enable --now consul.service
 # The release must be in place before consul-template restarts the app and the LB sees it healthy.
 /usr/local/bin/release-pull
 systemctl enable --now consul-template.service
+# The app starts on the config rendered from KV, not before it (which would cost a restart at once,
+# under app-config-restart's slot). Bounded: a missing key must not hold the boot; the launch hook
+# then judges the app's health.
+for _ in $(seq 1 {CONFIG_WAIT}); do
+  [[ -s {release_layout.APP_CONFIG} ]] && break
+  sleep 1
+done
 systemctl enable --now app.service
 {hooks_end}"""
 

@@ -177,7 +177,7 @@ def test_every_stanza_fails_on_missing_keys() -> None:
 
 def test_every_stanza_restarts_the_app_through_the_rolling_restart() -> None:
     # Never `systemctl restart app.service` here: that restarts every node at once (#337).
-    assert all(s["command"] == '"systemctl restart --no-block app-config-restart.service"'
+    assert all(s["command"] == '"systemctl start --no-block app-config-restart.service"'
                for s in template_stanzas())
     unit = (ROLE_FILES / "app-config-restart.service").read_text()
     assert "ExecStart=/usr/local/bin/app-config-restart\n" in unit

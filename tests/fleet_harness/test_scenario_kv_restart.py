@@ -126,6 +126,7 @@ def test_kv_change_slot_is_freed_only_after_the_consul_check_passes(rolled: Roll
     """The script frees its slot once /health and the agent's check pass: never before the app
     was healthy (its own journal line, cross-checked against systemd's)."""
     for n in rolled.nodes:
-        freed = [at for at, m in journal(n, RESTART_UNIT, rolled.since) if "slot freed" in m]
-        assert len(freed) == 1, n.name
+        lines = journal(n, RESTART_UNIT, rolled.since)
+        freed = [at for at, m in lines if "slot freed" in m]
+        assert len(freed) == 1, (n.name, lines)
         assert freed[0] >= rolled.windows[n.name][0].healthy, n.name

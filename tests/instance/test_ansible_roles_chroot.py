@@ -300,6 +300,8 @@ def booted(converged: Converged, tmp_path_factory: pytest.TempPathFactory) -> It
                f'while [ "$1" != "--name" ]; do shift; done\ncase "$2" in\n{answers}\n'
                '  *) exit 254 ;;\nesac\n',
         "systemctl": '#!/bin/sh\necho "systemctl $*" >> /opt/boot-stubs/calls\n',
+        # No consul-template runs here: boot's bounded wait for its first render runs through.
+        "sleep": "#!/bin/sh\n",
         "curl": '#!/bin/sh\necho "curl $*" >> /opt/boot-stubs/calls\nfor a; do last="$a"; done\n'
                 'case "$last" in\n' + "\n".join(
                     f'  */{path}) echo "{value}" ;;' for path, value in IMDS_VALUES.items())
