@@ -224,16 +224,16 @@ printf 'CONSUL_HTTP_TOKEN=%s\\n' "$(param {TEMPLATE_TOKEN_PARAMETER})" \\
 chmod 0600 /etc/webtier/consul-template.env
 {_tls(boot)}{_wan(boot)}
 systemctl enable --now consul.service
-# The release must be in place before consul-template restarts the app and the LB sees it healthy.
-/usr/local/bin/release-pull
+# The app's config is rendered from KV before the release starts the app (release-pull's switch
+# starts it), so the app never runs without it and needs no restart under app-config-restart's
+# slot once the launch hook has seen it healthy. Bounded: a missing key must not hold the boot;
+# the launch hook then judges the app's health.
 systemctl enable --now consul-template.service
-# The app starts on the config rendered from KV, not before it (which would cost a restart at once,
-# under app-config-restart's slot). Bounded: a missing key must not hold the boot; the launch hook
-# then judges the app's health.
 for _ in $(seq 1 {CONFIG_WAIT}); do
   [[ -s {release_layout.APP_CONFIG} ]] && break
   sleep 1
 done
+/usr/local/bin/release-pull
 systemctl enable --now app.service
 {hooks_end}"""
 

@@ -61,8 +61,12 @@ def roll_to(fleet: Fleet, nodes: list[Node], values: dict[str, str], warmup: flo
     while True:
         seen = {n.name: windows(n, since, warmup) for n in nodes}
         health = {n.name: fleet.node_health(n) for n in nodes}
+        # Restarted, serving the new config, and the restart's own turn over (the unit that
+        # restarted it has finished: it frees its slot only after the checks).
         done = all(seen[n.name] and health[n.name] is not None
-                   and health[n.name]["config"] != before[n.name] for n in nodes)
+                   and health[n.name]["config"] != before[n.name]
+                   and n.run("systemctl", "is-active", RESTART_UNIT).stdout.strip()
+                   in ("inactive", "failed") for n in nodes)
         if done and time.time() > max(w.healthy for ws in seen.values() for w in ws) and \
                 {f"{NODE_PREFIX}{n.instance_id}" for n in nodes} <= passing(fleet):
             return Roll(nodes, since, seen, {k: (v or {}).get("config")

@@ -416,10 +416,12 @@ def test_user_data_in_chroot_advertises_the_public_address_to_other_datacenters(
     assert mode(wan) == "0o640"
 
 
-def test_user_data_in_chroot_pulls_the_release_before_the_app_starts(booted: Booted) -> None:
+def test_user_data_in_chroot_renders_the_config_then_pulls_the_release_then_starts_the_app(
+        booted: Booted) -> None:
+    # consul-template first: release-pull's switch starts the app, which must find its config.
     order = [c for c in booted.calls if not c.startswith(("aws", "curl"))]
-    assert order == ["systemctl enable --now consul.service", "release-pull",
-                     "systemctl enable --now consul-template.service",
+    assert order == ["systemctl enable --now consul.service",
+                     "systemctl enable --now consul-template.service", "release-pull",
                      "systemctl enable --now app.service"]
 
 
