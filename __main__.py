@@ -148,6 +148,7 @@ user_data = render(BootSettings(
         interval=settings.consul.service_check.interval,
         timeout=settings.consul.service_check.timeout,
     ),
+    restart_concurrency=settings.consul.restart_concurrency,
 ))
 
 # Where the group's failures and every alarm are reported.

@@ -31,6 +31,13 @@ wait {
   max = "30s"
 }
 
+# After a render the app is restarted by app-config-restart.service (image role consul_template):
+# at most webtier:consul.restartConcurrency nodes at once, each holding its slot of a Consul
+# semaphore until the app's /health and Consul check pass, so a KV change rolls instead of
+# restarting every node together (consul-template #337). --no-block: the wait for a slot is the
+# unit's, not this render loop's. A render while the unit runs starts nothing new: the unit
+# takes another turn itself when the files changed during its own.
+
 # The app's config: carries the database password, so only the app user may read it.
 template {
   source               = "/etc/webtier/templates/app.toml.ctmpl"
@@ -41,7 +48,7 @@ template {
   create_dest_dirs     = true
   error_on_missing_key = true
   backup               = false
-  command              = "systemctl try-restart app.service"
+  command              = "systemctl start --no-block app-config-restart.service"
   command_timeout      = "60s"
 }
 
@@ -55,6 +62,6 @@ template {
   create_dest_dirs     = true
   error_on_missing_key = true
   backup               = false
-  command              = "systemctl try-restart app.service"
+  command              = "systemctl start --no-block app-config-restart.service"
   command_timeout      = "60s"
 }

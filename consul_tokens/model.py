@@ -9,7 +9,8 @@ Tokens are split by who can read them, not per actor: every file the `consul` us
 (secrets.hcl, app-service.hcl, watch-deploy.hcl) holds the agent token, because a second token
 in a file the same user reads isolates nothing. Root on a node can read that file too, so the
 node-side writes that run as root (release-pull's report, the lifecycle hook's leave) use it as
-well; consul-template, which renders operator-chosen templates, gets only a read token.
+well; consul-template, which renders operator-chosen templates, gets a read token, plus what its
+restart command needs to take a slot of the restart semaphore (the lock prefix only).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from components.consul.prepared_query_payload import query_name
 from contracts.consul_agent import node_name_prefix
 from contracts.escaping import hcl_string
 from contracts.names import PROJECT
-from contracts.release_layout import deploy_event, deploy_folder, deploy_keys, service_name
+from contracts.release_layout import (
+    deploy_event,
+    deploy_folder,
+    deploy_keys,
+    restart_lock_prefix,
+    service_name,
+)
 
 AGENT, TEMPLATE, KV_WRITER, DEPLOY = "agent", "template", "kv-writer", "deploy"
 
@@ -96,6 +103,7 @@ TOKENS = (Token(AGENT, "consulAgentToken"), Token(TEMPLATE, "consulTemplateToken
 def _node_actors(s: StackScope) -> list[Actor]:
     keys = deploy_keys(s.kv_prefix, s.app)
     node, service, event = s.sample_node, service_name(s.app, s.stack), deploy_event(s.app, s.stack)
+    lock = restart_lock_prefix(s.kv_prefix, s.app)
     return [
         Actor("agent (node registration, anti-entropy)", AGENT,
               "`acl.tokens.agent` (secrets.hcl)", (
@@ -123,6 +131,18 @@ def _node_actors(s: StackScope) -> list[Actor]:
         Actor("consul-template", TEMPLATE, "CONSUL_HTTP_TOKEN (consul-template.env)", (
             Request("GET", f"/v1/kv/{s.prefix}database/master-user", "read the stack's settings",
                     Grant("key_prefix", s.prefix, "read")),
+        )),
+        Actor("app-config-restart (`consul lock -n`)", TEMPLATE,
+              "CONSUL_HTTP_TOKEN (consul-template.env, through its unit)", (
+            Request("GET", "/v1/agent/self", "`consul lock` names its session's node",
+                    Grant("agent_prefix", s.nodes, "read")),
+            Request("PUT", "/v1/session/create", "a session of this node holds the slot",
+                    Grant("session_prefix", s.nodes, "write")),
+            Request("PUT", f"/v1/kv/{lock}/.lock?acquire=", "take and free a restart slot",
+                    Grant("key_prefix", f"{lock}/", "write")),
+            Request("GET", f"/v1/agent/health/service/name/{service}",
+                    "wait for the app's check to pass before freeing the slot",
+                    Grant("service", service, "read")),
         )),
         Actor("release-pull pointer read", TEMPLATE, "CONSUL_HTTP_TOKEN (consul-template.env)", (
             Request("GET", f"/v1/kv/{keys.current}?raw", "read the deploy pointer at boot",

@@ -4,7 +4,9 @@ Consul and as a matrix on a real agent (tests/consul_agent/).
 
   agent        the node's own token: node registration, the app's config-file service, the
                deploy watch, release-pull's node report and the lifecycle hook's leave
-  template     reads the stack's KV prefix (consul-template, release-pull's pointer read)
+  template     reads the stack's KV prefix (consul-template, release-pull's pointer read); takes
+               a slot of the stack's restart semaphore for app-config-restart (session on its
+               node, key write on the lock prefix only) and reads the app's health
   kv-writer    writes the stack's KV prefix except deploy/ (this program), and the failover
                queries it creates
   deploy       moves the deploy pointer, takes the canary lock, reads the nodes' reports and
@@ -52,8 +54,8 @@ def agent_rules(app: str, stack: str, kv_prefix: str | None = None) -> str:
     return rules_for(StackScope(app, stack, kv_prefix or f"{app}/{stack}"), AGENT)
 
 
-def template_rules(kv_prefix: str) -> str:
-    return rules_for(StackScope("-", "-", kv_prefix), TEMPLATE)
+def template_rules(app: str, stack: str, kv_prefix: str) -> str:
+    return rules_for(StackScope(app, stack, kv_prefix), TEMPLATE)
 
 
 def kv_writer_rules(kv_prefix: str, failover_services: Sequence[str],

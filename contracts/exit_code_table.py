@@ -28,6 +28,7 @@ ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("deploy-event-handler", f"{SCRIPTS}/deploy-event-handler"),
     ("release-switch", f"{SCRIPTS}/release-switch"),
     ("lifecycle-hook", f"{SCRIPTS}/lifecycle-hook"),
+    ("app-config-restart", "image/ansible/roles/consul_template/files/app-config-restart"),
 )
 
 

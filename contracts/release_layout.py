@@ -19,6 +19,10 @@ LEGACY_DEPLOY_EVENT = "deploy"
 # image's app role creates it, and stretcher manifests name it literally (stretcher 1.1 renders
 # no templates in a manifest).
 APP_ROOT = "/opt/app"
+APP_CONFIG_DIR = f"{APP_ROOT}/shared/config"
+"""Where consul-template renders the app's config files (config/consul-template.hcl)."""
+APP_CONFIG = f"{APP_CONFIG_DIR}/app.toml"
+"""The config the app reads: boot starts the app only once consul-template has rendered it."""
 
 
 def default_release_bucket(app: str, stack: str, account_id: str) -> str:
@@ -43,8 +47,8 @@ def manifest_key(app: str, release_id: str) -> str:
 
 
 DEPLOY_FOLDER = "deploy"
-"""The folder under a stack's KV prefix that holds the deploy state: the deploy tool's alone (the
-settings refuse KV values there and the kv-writer token is denied it)."""
+"""The folder under a stack's KV prefix that holds the deploy state: the deploy tool's and the
+nodes' alone (the settings refuse KV values there and the kv-writer token is denied it)."""
 
 
 def deploy_folder(kv_prefix: str) -> str:
@@ -84,6 +88,13 @@ def deploy_keys(kv_prefix: str, app: str) -> DeployKeys:
 def node_release_key(kv_prefix: str, app: str, node: str) -> str:
     """The key a node reports its release under; node.env carries the folder as NODES_PREFIX."""
     return f"{deploy_keys(kv_prefix, app).nodes}{node}"
+
+
+def restart_lock_prefix(kv_prefix: str, app: str) -> str:
+    """The semaphore (`consul lock -n`) the nodes restart the app under after a KV change, so
+    only restartConcurrency nodes restart at once; node.env carries it as RESTART_LOCK_PREFIX.
+    Under the deploy folder, so `pulumi up` can never write or delete its keys."""
+    return f"{deploy_key_base(kv_prefix, app)}/restart"
 
 
 def deploy_event(app: str, stack: str) -> str:

@@ -42,6 +42,8 @@ class BootSettings:
     """The group's lifecycle hooks; None: the instance completes none (no hooks defined)."""
     service: AppService | None = None
     """The app's Consul service and HTTP check; None: the app is not registered in Consul."""
+    restart_concurrency: int = 1
+    """Nodes that restart the app at once after consul-template renders new config."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,23 @@ def _lifecycle_env(boot: BootSettings) -> str:
     ))
 
 
+def _restart_env(boot: BootSettings) -> list[tuple[str, object]]:
+    """What app-config-restart (run when consul-template rendered new config) needs: the stack's
+    restart semaphore and its limit, and the health it waits for before the next node goes."""
+    env: list[tuple[str, object]] = [
+        ("RESTART_LOCK_PREFIX", release_layout.restart_lock_prefix(boot.kv_prefix, boot.app)),
+        ("RESTART_CONCURRENCY", boot.restart_concurrency)]
+    if boot.service is not None:
+        env += [("APP_SERVICE", release_layout.service_name(boot.app, boot.environment)),
+                ("APP_HEALTH_URL",
+                 f"http://127.0.0.1:{boot.service.port}{url_path(boot.service.health_path)}"),
+                ("APP_CHECK_INTERVAL", boot.service.interval)]
+    return env
+
+
 IMDS = "http://169.254.169.254/latest"
+CONFIG_WAIT = 60
+"""Seconds boot waits for consul-template's first render before it starts the app anyway."""
 # A Consul node name is a DNS label: boot joins it to the instance id in node.env and node.hcl.
 NODE_NAME_PREFIX = re.compile(r"[A-Za-z0-9-]*")
 
@@ -133,6 +151,7 @@ def render(boot: BootSettings) -> str:
         ("DEPLOY_EVENT", deploy_event),
         ("SSM_PREFIX", boot.ssm_prefix),
         ("CONSUL_NODE_NAME_PREFIX", boot.node_name_prefix),
+        *_restart_env(boot),
     ))
     hooks_env = hooks_end = ""
     if boot.hooks is not None:
@@ -207,11 +226,18 @@ printf 'CONSUL_HTTP_TOKEN=%s\\n' "$(param {TEMPLATE_TOKEN_PARAMETER})" \\
 chmod 0600 /etc/webtier/consul-template.env
 {_tls(boot)}{_wan(boot)}
 systemctl enable --now consul.service
-# The release must be in place before consul-template restarts the app and the LB sees it healthy.
+# The app's config is rendered from KV before the release starts the app (release-pull's switch
+# starts it), so the app never runs without it and needs no restart under app-config-restart's
+# slot once the launch hook has seen it healthy. Bounded: a missing key must not hold the boot;
+# the launch hook then judges the app's health.
+systemctl enable --now consul-template.service
+for _ in $(seq 1 {CONFIG_WAIT}); do
+  [[ -s {release_layout.APP_CONFIG} ]] && break
+  sleep 1
+done
 /usr/local/bin/release-pull
 # Every later boot pulls again: deploys fired while the instance was off are not replayed to it.
 systemctl enable release-pull.service
-systemctl enable --now consul-template.service
 systemctl enable --now app.service
 {hooks_end}"""
 

@@ -57,6 +57,9 @@ class ConsulSettings:
     tls: ConsulTls
     wan: ConsulWan
     service_check: ServiceCheckSettings
+    restart_concurrency: int = 1
+    """How many nodes restart the app at once after a KV change (each waits for the previous to
+    pass health): the semaphore limit of image/.../app-config-restart."""
     ca_cert_pem: str | None = field(default=None, repr=False)
     """The CA bundle caCertPath names, read once here: components never read the file."""
 
@@ -197,6 +200,7 @@ def parse_consul(obj: ConfigObject, stack: str, app: str) -> ConsulSettings:
         tls=parse_tls(obj.child("tls"), stack),
         wan=parse_wan(obj.child("wan"), datacenter, app, stack),
         service_check=ServiceCheckSettings(interval=interval, timeout=timeout),
+        restart_concurrency=obj.integer("restartConcurrency", 1, 1, 1000),
         ca_cert_pem=read_ca_cert(obj, ca_path) if ca_path else None,
     )
     join.done()

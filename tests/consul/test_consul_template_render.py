@@ -177,7 +177,7 @@ def test_real_consul_template_writes_the_secret_config_0600_and_restarts_the_app
     assert modes == {"app.toml": 0o600, "features.json": 0o644}
     # Both templates name the same command; consul-template runs it once per render pass.
     assert run.systemctl
-    assert set(run.systemctl) == {"try-restart app.service"}
+    assert set(run.systemctl) == {"start --no-block app-config-restart.service"}
 
 
 def test_real_consul_template_with_another_token_is_denied_and_writes_nothing(

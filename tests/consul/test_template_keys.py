@@ -18,6 +18,8 @@ from components.consul.template_keys import (
 )
 from components.settings import STACKS, stack_file_kv_keys
 
+ROLE_FILES = Path(__file__).resolve().parents[2] / "image/ansible/roles/consul_template/files"
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
 TEMPLATES = CONFIG / "templates"
@@ -173,8 +175,12 @@ def test_every_stanza_fails_on_missing_keys() -> None:
     assert all(s.get("error_on_missing_key") == "true" for s in template_stanzas())
 
 
-def test_every_stanza_restarts_the_app() -> None:
-    assert all("app.service" in s["command"] for s in template_stanzas())
+def test_every_stanza_restarts_the_app_through_the_rolling_restart() -> None:
+    # Never `systemctl restart app.service` here: that restarts every node at once (#337).
+    assert all(s["command"] == '"systemctl start --no-block app-config-restart.service"'
+               for s in template_stanzas())
+    unit = (ROLE_FILES / "app-config-restart.service").read_text()
+    assert "ExecStart=/usr/local/bin/app-config-restart\n" in unit
 
 
 def test_files_with_secrets_are_rendered_0600_for_the_app_user_only() -> None:

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 from components.fleet.user_data import AppService, BootSettings
-from consul_tokens.model import AGENT, DEPLOY, TEMPLATE
+from consul_tokens.model import AGENT, DEPLOY, KV_WRITER, TEMPLATE
 from contracts import consul_agent as paths
-from contracts.release_layout import deploy_event, deploy_keys, service_name
+from contracts.release_layout import deploy_event, deploy_keys, restart_lock_prefix, service_name
 from tests.consul_agent.stack_tokens import make_stack_tokens
 from tests.fleet.boot_sandbox import Booted, run_boot, ssm_values
 from tests.instance.test_instance_scripts import pull
@@ -188,6 +189,41 @@ def test_release_pull_reports_with_the_node_token(node: Node, monkeypatch: pytes
     stored = node.agent.api("GET", f"/v1/kv/{key}", params={"raw": ""})
     assert stored.status_code == 200
     assert json.loads(stored.content)["release"] == "r7"
+
+
+def lock(node: Node, token: str, prefix: str) -> subprocess.CompletedProcess[str]:
+    """`consul lock` as app-config-restart runs it, on this node's agent, child `true`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
+    env.update(CONSUL_HTTP_ADDR=node.http, CHECKPOINT_DISABLE="1", CONSUL_HTTP_TOKEN=token)
+    return subprocess.run([node.agent.consul_binary, "lock", "-n=2", "-shell=false",
+                           "-child-exit-code", "-timeout=10s", prefix, "/bin/true"],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_a_restart_slot_is_taken_with_the_template_token_on_the_lock_prefix_only(
+        node: Node) -> None:
+    _wait("the node joined", lambda: SERVICE in catalog_services(node), node.log)
+    prefix = restart_lock_prefix("webapp/staging", "webapp")
+    taken = lock(node, node.tokens[TEMPLATE], prefix)
+    assert taken.returncode == 0, taken.stderr
+    elsewhere = lock(node, node.tokens[TEMPLATE], deploy_keys("webapp/staging", "webapp").canary)
+    assert (elsewhere.returncode, "403" in elsewhere.stderr) == (1, True), elsewhere.stderr
+    # The agent token (node-token.env) has no session rights: the slot is the template token's.
+    as_agent = lock(node, node.tokens[AGENT], prefix)
+    assert (as_agent.returncode, "403" in as_agent.stderr) == (1, True), as_agent.stderr
+
+
+def test_the_template_token_reads_the_apps_check_on_its_agent(node: Node) -> None:
+    _wait("the app service is registered", lambda: SERVICE in catalog_services(node), node.log)
+    path = f"/v1/agent/health/service/name/{SERVICE}"
+    r = requests.get(f"{node.http}{path}", headers={"X-Consul-Token": node.tokens[TEMPLATE]},
+                     params={"format": "text"}, timeout=10)
+    # Allowed: the check's state (critical here: nothing listens on the app port).
+    assert (r.status_code, r.text) in ((503, "critical"), (200, "passing")), r.text
+    # The kv-writer token (staging has no failover queries) reads no service.
+    denied = requests.get(f"{node.http}{path}",
+                          headers={"X-Consul-Token": node.tokens[KV_WRITER]}, timeout=10)
+    assert denied.status_code == 403, denied.text
 
 
 def test_leave_is_refused_with_the_template_token_and_allowed_with_the_node_token(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from consul_tokens.model import AGENT, DEPLOY, KV_WRITER, TEMPLATE, Request, StackScope, actors
-from contracts.release_layout import deploy_keys
+from contracts.release_layout import deploy_keys, restart_lock_prefix, service_name
 from tests.consul_agent import token_probes as p
 from tests.consul_agent.stack_tokens import make_stack_tokens
 from tests.real_consul import ConsulAgent
@@ -22,11 +22,16 @@ pytestmark = [pytest.mark.consul_agent, pytest.mark.integration]
 STAGING = StackScope("webapp", "staging", "webapp/staging")
 PRODUCTION = StackScope("webapp", "production", "webapp/production")
 ROLES = (AGENT, TEMPLATE, KV_WRITER, DEPLOY)
+CLIENT_AGENT_TESTED = ("/v1/agent/leave", "/v1/agent/self",
+                       *(f"/v1/agent/health/service/name/{service_name('webapp', stack)}"
+                         for stack in ("staging", "production")))
+"""tests/consul_agent/test_node_agent.py runs these on a client agent with the stack's tokens."""
 
 
 def probe_for(s: StackScope, r: Request) -> p.Judge | None:
-    """The executable form of one request of the model (None: checked on a client agent, in
-    tests/consul_agent/test_node_agent.py, because it stops the agent)."""
+    """The executable form of one request of the model (None: an agent endpoint about the
+    agent's own node, checked on a client agent named as the stack's nodes are, in
+    tests/consul_agent/test_node_agent.py; the test server's node is no stack's)."""
     keys = deploy_keys(s.kv_prefix, s.app)
     path = r.path.split("?")[0]
     if r.method == "RPC":
@@ -35,8 +40,10 @@ def probe_for(s: StackScope, r: Request) -> p.Judge | None:
         if r.needs.resource == "service":
             return p.register_service(s)
         return p.register_node(s.nodes)
-    if path == "/v1/agent/leave":
+    if path.startswith("/v1/agent/"):
         return None
+    if path == "/v1/session/create":
+        return p.session_create(s.sample_node)
     if path.startswith("/v1/event/list"):
         return p.event_list(s)
     if path.startswith("/v1/event/fire/"):
@@ -70,7 +77,17 @@ def expected_rows(s: StackScope) -> list[tuple[str, str, p.Judge, bool]]:
             if judge is not None:
                 rows.append((actor.token, f"{actor.name}: {r.method} {r.path}", judge, True))
     setting = f"{s.prefix}{p.SETTING}"
+    slot = f"{restart_lock_prefix(s.kv_prefix, s.app)}/.lock"
     rows += [
+        (TEMPLATE, "template opens a session on another stack's node",
+         p.session_create(other.sample_node), False),
+        (TEMPLATE, "template takes another stack's restart slot",
+         p.write_key(f"{restart_lock_prefix(other.kv_prefix, other.app)}/.lock"), False),
+        (TEMPLATE, "template writes the deploy pointer", p.write_key(keys.current), False),
+        (TEMPLATE, "template takes the canary lock", p.take_lock(keys.canary), False),
+        (AGENT, "agent takes a restart slot", p.write_key(slot), False),
+        (KV_WRITER, "kv-writer writes the restart lock", p.write_key(slot), False),
+        (DEPLOY, "deploy opens a session", p.session_create(s.sample_node), False),
         (KV_WRITER, "kv-writer moves the deploy pointer (txn cas current)",
          p.txn_cas(keys.current), False),
         (KV_WRITER, "kv-writer writes the deploy pointer (PUT current)",
@@ -158,4 +175,4 @@ def test_every_request_of_the_model_has_a_probe_or_a_client_agent_test() -> None
     for s in (STAGING, PRODUCTION):
         for actor in actors(s):
             for r in actor.requests:
-                assert probe_for(s, r) is not None or r.path == "/v1/agent/leave", r
+                assert probe_for(s, r) is not None or r.path in CLIENT_AGENT_TESTED, r

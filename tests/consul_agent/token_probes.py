@@ -173,6 +173,18 @@ def register_service(s: StackScope, on: StackScope | None = None) -> Judge:
     return judge
 
 
+def session_create(node: str) -> Judge:
+    """A session on ``node`` as `consul lock` opens one (without the serfHealth check, which a
+    catalog-only node lacks), destroyed again with the management token."""
+    def judge(agent: ConsulAgent, token: str) -> tuple[bool, str]:
+        r = agent.api("PUT", "/v1/session/create", token,
+                      json={"Node": node, "Name": "probe", "Checks": []})
+        if r.status_code == 200:
+            agent.api("PUT", f"/v1/session/destroy/{r.json()['ID']}")
+        return r.status_code == 200, _status(r)
+    return judge
+
+
 def leave_server() -> Judge:
     """`consul leave` against the test server, whose node is no stack's: must be refused (an
     allowed probe would stop the server, so it is only ever expected denied)."""

@@ -18,7 +18,7 @@ import pytest
 from components.settings.secrets import SECRET_KEYS
 from consul_tokens.cli import run
 from consul_tokens.rules import deploy_rules, kv_writer_rules, stack_tokens, template_rules
-from contracts.release_layout import deploy_keys
+from contracts.release_layout import deploy_keys, restart_lock_prefix
 from tests.consul_double_acl import parse_rules  # a parser of Consul's rule syntax, nothing more
 from tests.real_consul import ConsulAgent
 
@@ -31,10 +31,14 @@ def test_every_stored_token_goes_to_a_known_secret_key() -> None:
     assert {k for k in keys.values() if k} <= set(SECRET_KEYS)
 
 
-def test_template_reads_only_below_the_stack_prefix() -> None:
-    rules = parse_rules(template_rules("webapp/staging"))
-    assert [(r.resource, r.segment, r.prefix, r.policy) for r in rules] == \
-        [("key", "webapp/staging/", True, "read")]
+def test_template_reads_the_stack_prefix_and_writes_only_the_restart_lock() -> None:
+    rules = parse_rules(template_rules("webapp", "staging", "webapp/staging"))
+    assert [(r.resource, r.segment, r.prefix, r.policy) for r in rules] == [
+        ("key", "webapp/staging/", True, "read"),
+        ("agent", "webapp-staging-", True, "read"),
+        ("session", "webapp-staging-", True, "write"),
+        ("key", f"{restart_lock_prefix('webapp/staging', 'webapp')}/", True, "write"),
+        ("service", "webapp-staging", False, "read")]
 
 
 def test_kv_writer_may_write_failover_queries_only_when_there_are_peers() -> None:
@@ -57,8 +61,10 @@ def test_no_rule_grants_acl_operator_or_prefix_wide_writes() -> None:
         for r in parse_rules(spec.rules):
             assert r.resource not in ("acl", "operator", "keyring"), spec.role
             assert not (r.prefix and r.segment == ""), spec.role
-            # The agent may act on its own stack's agents (the lifecycle hook's leave) only.
-            assert r.resource != "agent" or (spec.role, r.segment) == ("agent", "webapp-staging-")
+            # The agent may act on its own stack's agents (the lifecycle hook's leave) only; the
+            # template token only reads them (`consul lock` asks its agent for its node name).
+            assert r.resource != "agent" or (spec.role, r.segment, r.policy) in (
+                ("agent", "webapp-staging-", "write"), ("template", "webapp-staging-", "read"))
 
 
 # --- the command against a real Consul 1.14.11 (default-deny ACLs) -------------------------------

@@ -75,6 +75,8 @@ def run_boot(boot: BootSettings, tmp: Path, ssm: Mapping[str, str] | None = None
                    f'[ -n "$own$grp" ] && echo "chown $own:$grp ${{args[-1]}}" >> {log}\n'
                    'exec /usr/bin/install "${args[@]}"\n',
     }
+    # Nothing renders here: boot's bounded wait for consul-template's first render runs through.
+    scripts["sleep"] = "#!/bin/bash\n"
     for name in ("chown", "systemctl", "release-pull", "lifecycle-hook"):
         scripts[name] = f'#!/bin/bash\necho "{name} $*" >> {log}\n'
     for name, text in scripts.items():

@@ -210,7 +210,8 @@ def test_user_data_fetches_secrets_from_the_stack_ssm_prefix(kind: str) -> None:
     assert "--with-decryption" in text
     assert "SSM_PREFIX=/webapp/staging" in text
     assert "provider=aws tag_key=consul-cluster tag_value=staging" in text
-    assert text.index("release-pull") < text.index("enable --now app.service")
+    assert text.index("enable --now consul-template") < text.index("bin/release-pull\n") < \
+        text.index("enable --now app.service")
 
 
 def test_ssm_parameters_are_secure_strings_holding_secret_values() -> None:

@@ -37,6 +37,8 @@ STUBS = {
     "chown": "exit 0\n",
     "release-pull": "exit 0\n",
     "lifecycle-hook": "exit 0\n",
+    # Nothing renders here: boot's bounded wait for consul-template's first render runs through.
+    "sleep": "exit 0\n",
 }
 NODE_ENV_FIELDS = {
     "WEBTIER_ENV": "environment", "APP_NAME": "app", "AWS_REGION": "region",

@@ -1,6 +1,7 @@
 """A small real app for the fleet: one Python file that serves /health on the stack's app port and
 says which release it is and which config it runs with. A release made with healthy=False answers
-/health with 500, as a broken release would."""
+/health with 500, as a broken release would. A node holding /opt/app/shared/warmup-seconds has its
+app answer 503 for that long after each start, as an app that loads before serving would."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ class Handler(BaseHTTPRequestHandler):
         body = json.dumps({"release": RELEASE, "healthy": HEALTHY,
                            "config": hashlib.sha256(config).hexdigest()[:16],
                            "started": STARTED}).encode()
-        self.send_response(200 if HEALTHY and self.path == "/health" else 500)
+        warming = time.time() < STARTED + WARMUP
+        self.send_response(503 if warming else 200 if HEALTHY and self.path == "/health"
+                           else 500)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -39,6 +42,10 @@ class Handler(BaseHTTPRequestHandler):
 
 import time
 STARTED = time.time()
+try:
+    WARMUP = float(Path("/opt/app/shared/warmup-seconds").read_text())
+except (OSError, ValueError):
+    WARMUP = 0.0
 ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
 '''
 

@@ -22,7 +22,6 @@ import boto3
 
 from components.fleet.user_data import AppService, BootSettings, LifecycleBoot, render
 from components.image.inputs import ROOT
-from consul_tokens.rules import stack_tokens
 from contracts import consul_agent, lifecycle
 from contracts.node_secrets import (
     AGENT_TOKEN_PARAMETER,
@@ -39,6 +38,7 @@ from tests.fleet_harness.kv_engine import KvEngine
 from tests.fleet_harness.lifecycle_double import LifecycleDouble
 from tests.fleet_harness.node import Node
 from tests.fleet_harness.query_api import Ec2Instance, QueryApi, service_hosts
+from tests.fleet_harness.stack_tokens_cli import stack_tokens_from_cli
 from tests.moto_server import FAKE_CREDENTIALS, running_moto
 
 APP, STACK, REGION, ZONE = "webapp", "staging", "ap-northeast-1", "ap-northeast-1a"
@@ -133,14 +133,9 @@ class Fleet:
     # --- the control plane's state ---------------------------------------------------------------
 
     def _tokens(self) -> None:
-        """The policies and tokens `python -m consul_tokens` creates, from its own rules."""
-        for spec in stack_tokens(APP, STACK, KV_PREFIX):
-            policy = self.server.call("PUT", "/v1/acl/policy",
-                                      {"Name": spec.policy_name, "Rules": spec.rules})
-            token = self.server.call("PUT", "/v1/acl/token",
-                                     {"Description": spec.description,
-                                      "Policies": [{"ID": policy["ID"]}]})
-            self.tokens[spec.role] = token["SecretID"]
+        """The stack's tokens, made by the real `python -m consul_tokens` (the committed staging
+        settings name the same app, KV prefix and datacenter as this fleet)."""
+        self.tokens = stack_tokens_from_cli(self.server, STACK, self.workdir / "tokens")
 
     def aws(self, service: str) -> object:
         return boto3.client(service, region_name=REGION, endpoint_url=self.moto,

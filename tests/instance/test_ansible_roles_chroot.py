@@ -300,6 +300,8 @@ def booted(converged: Converged, tmp_path_factory: pytest.TempPathFactory) -> It
                f'while [ "$1" != "--name" ]; do shift; done\ncase "$2" in\n{answers}\n'
                '  *) exit 254 ;;\nesac\n',
         "systemctl": '#!/bin/sh\necho "systemctl $*" >> /opt/boot-stubs/calls\n',
+        # No consul-template runs here: boot's bounded wait for its first render runs through.
+        "sleep": "#!/bin/sh\n",
         "curl": '#!/bin/sh\necho "curl $*" >> /opt/boot-stubs/calls\nfor a; do last="$a"; done\n'
                 'case "$last" in\n' + "\n".join(
                     f'  */{path}) echo "{value}" ;;' for path, value in IMDS_VALUES.items())
@@ -414,12 +416,14 @@ def test_user_data_in_chroot_advertises_the_public_address_to_other_datacenters(
     assert mode(wan) == "0o640"
 
 
-def test_user_data_in_chroot_pulls_the_release_before_the_app_starts(booted: Booted) -> None:
+def test_user_data_in_chroot_renders_the_config_then_pulls_the_release_then_starts_the_app(
+        booted: Booted) -> None:
+    # consul-template first: release-pull's switch starts the app, which must find its config.
     order = [c for c in booted.calls if not c.startswith(("aws", "curl"))]
-    assert order == ["systemctl enable --now consul.service", "release-pull",
+    assert order == ["systemctl enable --now consul.service",
+                     "systemctl enable --now consul-template.service", "release-pull",
                      # Not --now: the pull above is this boot's; the unit is every later one's.
                      "systemctl enable release-pull.service",
-                     "systemctl enable --now consul-template.service",
                      "systemctl enable --now app.service"]
 
 

@@ -120,8 +120,8 @@ def test_unknown_consul_fields_list_the_known_ones() -> None:
         "webtier:consul.serviceCheck.path is not a known setting (known: interval, timeout); its "
         "value is not shown",
         "webtier:consul.port is not a known setting (known: address, caCertPath, clusterCidr, "
-        "clusterSecurityGroupId, datacenter, joinTag, serviceCheck, tls, wan); its value is not "
-        "shown",
+        "clusterSecurityGroupId, datacenter, joinTag, restartConcurrency, serviceCheck, tls, wan); "
+        "its value is not shown",
     ]
 
 
@@ -233,3 +233,12 @@ def test_a_ca_bundle_is_read_up_to_one_megabyte(tmp_path: Path) -> None:
     assert problems == [
         f'webtier:consul.caCertPath = "{bundle}": is not a PEM CA certificate bundle (-----BEGIN '
         "CERTIFICATE----- ...); its contents are not shown"]
+
+
+def test_restart_concurrency_defaults_to_one_node_at_a_time_and_refuses_zero() -> None:
+    s, problems = consul(BASE)
+    assert (problems, s.restart_concurrency) == ([], 1)
+    s, problems = consul({**BASE, "restartConcurrency": 2})
+    assert (problems, s.restart_concurrency) == ([], 2)
+    _, problems = consul({**BASE, "restartConcurrency": 0})
+    assert problems == ["webtier:consul.restartConcurrency = 0: must be between 1 and 1000"]
