@@ -90,10 +90,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         group = None
         if _waits_for_fleet(args):
             group = group_lookup(target.app, target.stack, target.region,
-                                 (env or os.environ).get("AWS_ENDPOINT_URL_AUTOSCALING")
-                                 or target.s3_endpoint)
-            # Before anything is written: AWS refusing the lookup leaves everything as it was.
-            group()
+                                 (os.environ if env is None else env).get(
+                                     "AWS_ENDPOINT_URL_AUTOSCALING") or target.s3_endpoint)
         view = FleetView(client, target.kv_prefix, target.app, target.stack, group,
                          lambda line: print(terminal_text(f"deploy: {line}"), file=err))
         ports = Ports(pointers, CanaryLock(client, target.kv_prefix, target.app), view.nodes,
@@ -103,6 +101,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             _push_command(args, target, pointers, ports, out)
         elif args.command == "rollback":
             refuse_if_canary(ports.lock)
+            _look_at_group(args, ports)
             chosen, previous, event_id = rollback(target, s3=s3_client(target),
                                                   pointers=pointers, to=args.to)
             print(f"rolled back {pointers.current_key} to {chosen.release} "
@@ -145,6 +144,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     return 0
 
 
+def _look_at_group(args: argparse.Namespace, ports: Ports) -> None:
+    """Ask the group (through the fleet view) once before anything is written: AWS refusing
+    the lookup then leaves the pointer as it was (exit 1), not half a rollout (exit 5). A
+    canary's choice of nodes asks it first anyway."""
+    if _waits_for_fleet(args):
+        ports.fleet()
+
+
 def _waits_for_fleet(args: argparse.Namespace) -> bool:
     """Whether the command looks for the group's InService instances: every wait, and a
     canary's choice of nodes. `status` alone and `notify` read Consul only, never AWS."""
@@ -175,6 +182,7 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
         # Refused before any call: a link out of the release never reaches S3 or Consul.
         check_links(args.release_dir)
     if args.resume or args.abort:
+        _look_at_group(args, ports)
         resumed = resume_or_abort(ports, abort=args.abort, timeout=args.timeout, out=out)
         if resumed is None:
             return
@@ -193,6 +201,7 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
         print(f"event:    {finish_canary(ports, record, index, args.timeout)}", file=out)
     else:
         refuse_if_canary(ports.lock)
+        _look_at_group(args, ports)
         pushed = push(target, args.release_dir, s3=s3, pointers=pointers,
                       release_id=args.release_id, err=ports.err)
         release = pushed.release.release
