@@ -100,8 +100,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if args.command == "push":
             _push_command(args, target, pointers, ports, out)
         elif args.command == "rollback":
-            refuse_if_canary(ports.lock)
             _look_at_group(args, ports)
+            refuse_if_canary(ports.lock)
             chosen, previous, event_id = rollback(target, s3=s3_client(target),
                                                   pointers=pointers, to=args.to)
             print(f"rolled back {pointers.current_key} to {chosen.release} "
@@ -200,8 +200,8 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
         print(f"release:  {release} ({record.manifest})", file=out)
         print(f"event:    {finish_canary(ports, record, index, args.timeout)}", file=out)
     else:
-        refuse_if_canary(ports.lock)
         _look_at_group(args, ports)
+        refuse_if_canary(ports.lock)
         pushed = push(target, args.release_dir, s3=s3, pointers=pointers,
                       release_id=args.release_id, err=ports.err)
         release = pushed.release.release

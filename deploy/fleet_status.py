@@ -66,6 +66,10 @@ class FleetView:
     def nodes(self) -> list[NodeStatus]:
         """Every node of the service and every node that reported, sorted by name."""
         try:
+            group = self._group() if self._group is not None else None
+        except GroupError as e:
+            raise FleetError(str(e)) from e
+        try:
             entries = self._client.service_health(self._service, self._meta)
             reports = self._client.read_tree(self.nodes_prefix)
         except ConsulHttpError as e:
@@ -77,10 +81,6 @@ class FleetView:
                              ) from e
         except ConsulError as e:
             raise FleetError(f"could not ask Consul where the nodes stand: {e}") from e
-        try:
-            group = self._group() if self._group is not None else None
-        except GroupError as e:
-            raise FleetError(str(e)) from e
         health = {str(e["Node"]["Node"]): _worst(e.get("Checks") or []) for e in entries or []
                   if self._not_others(e)}
         reported = {str(r["Key"])[len(self.nodes_prefix):]: _report(r) for r in reports or []}
