@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import io
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from components.consul.client import ConsulClient
 from deploy.canary import Clock, wait_for_release
 from deploy.cli import main
 from deploy.fleet_group import GroupError, InService, autoscaling_client, in_service
@@ -93,7 +94,7 @@ def test_the_view_ignores_a_failed_node_out_of_the_group_once_and_names_a_missin
     consul.health = [entry("shop-prod-i-1", "passing"), entry("shop-prod-i-gone", "critical")]
     said: list[str] = []
     group = InService(("shop-prod-fleet-x",), frozenset({"shop-prod-i-1", "shop-prod-i-new"}))
-    view = FleetView(consul, "shop/prod", "shop", "prod", lambda: group, said.append)
+    view = FleetView(cast(ConsulClient, consul), "shop/prod", "shop", "prod", lambda: group, said.append)
     first = {n.node: n.health for n in view.nodes()}
     view.nodes()
     assert first == {"shop-prod-i-1": "passing", "shop-prod-i-gone": NOT_IN_SERVICE,
@@ -110,7 +111,7 @@ def test_a_wait_passes_over_the_node_out_of_the_group_and_times_out_naming_the_m
     t = [0.0]
     clock = Clock(lambda: t[0], lambda s: t.__setitem__(0, t[0] + s))
     members = {"shop-prod-i-1"}
-    view = FleetView(consul, "shop/prod", "shop", "prod",
+    view = FleetView(cast(ConsulClient, consul), "shop/prod", "shop", "prod",
                      lambda: InService(("g",), frozenset(members)))
     assert wait_for_release("r2", fleet=view.nodes, clock=clock, timeout=30).ok
     members.add("shop-prod-i-new")  # InService, never registered in Consul
