@@ -94,7 +94,8 @@ def test_the_view_ignores_a_failed_node_out_of_the_group_once_and_names_a_missin
     consul.health = [entry("shop-prod-i-1", "passing"), entry("shop-prod-i-gone", "critical")]
     said: list[str] = []
     group = InService(("shop-prod-fleet-x",), frozenset({"shop-prod-i-1", "shop-prod-i-new"}))
-    view = FleetView(cast(ConsulClient, consul), "shop/prod", "shop", "prod", lambda: group, said.append)
+    view = FleetView(cast(ConsulClient, consul), "shop/prod", "shop", "prod", lambda: group,
+                     said.append)
     first = {n.node: n.health for n in view.nodes()}
     view.nodes()
     assert first == {"shop-prod-i-1": "passing", "shop-prod-i-gone": NOT_IN_SERVICE,
