@@ -148,48 +148,10 @@ class QueryApi:
                 self.lifecycle.heartbeat(*args)
                 return 200, _ok(action, ASG_NS, rid)
             if action == "DescribeAutoScalingGroups":
-                return 200, self._describe_groups(p, rid)
+                return 200, describe_groups(self.lifecycle, self.empty_groups, self.zone, p, rid)
         except NoActiveAction as e:
             return 400, _error(ASG_NS, "ValidationError", str(e), rid)
         return 400, _error(ASG_NS, "InvalidAction", f"{action} is not supported here", rid)
-
-    def _describe_groups(self, p: dict[str, str], rid: str) -> str:
-        """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html
-        AutoScalingGroupNames.member.N (none: every group; a name that matches nothing is no
-        error, just absent), one page (NextToken only past MaxRecords, default 50). Each group is
-        an AutoScalingGroup (API_AutoScalingGroup.html: its required members) whose Instances are
-        API_Instance.html items {InstanceId, AvailabilityZone, LifecycleState, HealthStatus,
-        ProtectedFromScaleIn}, LifecycleState from the lifecycle double. Warm-pool instances
-        (Warmed:*) are not among a group's Instances but DescribeWarmPool's
-        (API_DescribeWarmPool.html), and a Terminated instance has left the group."""
-        names = {v for k, v in p.items() if k.startswith("AutoScalingGroupNames.member.")}
-        with self.lifecycle.lock:
-            states = {i.instance_id: i.state for i in self.lifecycle.instances.values()}
-        held = {self.lifecycle.group: {i: s for i, s in states.items()
-                                       if s != "Terminated" and not s.startswith("Warmed:")}}
-        held.update({g: {} for g in self.empty_groups})
-        groups = []
-        for group, instances in held.items():
-            if names and group not in names:
-                continue
-            members = "".join(
-                f"<member><InstanceId>{i}</InstanceId><AvailabilityZone>{self.zone}"
-                f"</AvailabilityZone><LifecycleState>{escape(s)}</LifecycleState>"
-                "<HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>false"
-                "</ProtectedFromScaleIn></member>" for i, s in sorted(instances.items()))
-            groups.append(
-                f"<member><AutoScalingGroupName>{escape(group)}</AutoScalingGroupName>"
-                f"<MinSize>0</MinSize><MaxSize>10</MaxSize>"
-                f"<DesiredCapacity>{len(instances)}</DesiredCapacity>"
-                f"<DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>{self.zone}"
-                "</member></AvailabilityZones><HealthCheckType>ELB</HealthCheckType>"
-                "<CreatedTime>2026-01-01T00:00:00Z</CreatedTime>"
-                f"<Instances>{members}</Instances></member>")
-        return (f'<DescribeAutoScalingGroupsResponse xmlns="{ASG_NS}">'
-                f"<DescribeAutoScalingGroupsResult><AutoScalingGroups>{''.join(groups)}"
-                "</AutoScalingGroups></DescribeAutoScalingGroupsResult><ResponseMetadata>"
-                f"<RequestId>{rid}</RequestId></ResponseMetadata>"
-                "</DescribeAutoScalingGroupsResponse>")
 
     def _describe_instances(self, p: dict[str, str], rid: str) -> str:
         """https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html:
@@ -222,6 +184,46 @@ class QueryApi:
         return (f'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse '
                 f'xmlns="{EC2_NS}"><requestId>{rid}</requestId><reservationSet>{"".join(items)}'
                 "</reservationSet></DescribeInstancesResponse>")
+
+
+def describe_groups(lifecycle: LifecycleDouble, empty_groups: list[str], zone: str,
+                    p: dict[str, str], rid: str) -> str:
+    """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html
+    AutoScalingGroupNames.member.N (none: every group; a name that matches nothing is no
+    error, just absent), one page (NextToken only past MaxRecords, default 50). Each group is
+    an AutoScalingGroup (API_AutoScalingGroup.html: its required members) whose Instances are
+    API_Instance.html items {InstanceId, AvailabilityZone, LifecycleState, HealthStatus,
+    ProtectedFromScaleIn}, LifecycleState from the lifecycle double. Warm-pool instances
+    (Warmed:*) are not among a group's Instances but DescribeWarmPool's
+    (API_DescribeWarmPool.html), and a Terminated instance has left the group."""
+    names = {v for k, v in p.items() if k.startswith("AutoScalingGroupNames.member.")}
+    with lifecycle.lock:
+        states = {i.instance_id: i.state for i in lifecycle.instances.values()}
+    held = {lifecycle.group: {i: s for i, s in states.items()
+                              if s != "Terminated" and not s.startswith("Warmed:")}}
+    held.update({g: {} for g in empty_groups})
+    groups = []
+    for group, instances in held.items():
+        if names and group not in names:
+            continue
+        members = "".join(
+            f"<member><InstanceId>{i}</InstanceId><AvailabilityZone>{zone}"
+            f"</AvailabilityZone><LifecycleState>{escape(s)}</LifecycleState>"
+            "<HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>false"
+            "</ProtectedFromScaleIn></member>" for i, s in sorted(instances.items()))
+        groups.append(
+            f"<member><AutoScalingGroupName>{escape(group)}</AutoScalingGroupName>"
+            f"<MinSize>0</MinSize><MaxSize>10</MaxSize>"
+            f"<DesiredCapacity>{len(instances)}</DesiredCapacity>"
+            f"<DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>{zone}"
+            "</member></AvailabilityZones><HealthCheckType>ELB</HealthCheckType>"
+            "<CreatedTime>2026-01-01T00:00:00Z</CreatedTime>"
+            f"<Instances>{members}</Instances></member>")
+    return (f'<DescribeAutoScalingGroupsResponse xmlns="{ASG_NS}">'
+            f"<DescribeAutoScalingGroupsResult><AutoScalingGroups>{''.join(groups)}"
+            "</AutoScalingGroups></DescribeAutoScalingGroupsResult><ResponseMetadata>"
+            f"<RequestId>{rid}</RequestId></ResponseMetadata>"
+            "</DescribeAutoScalingGroupsResponse>")
 
 
 def _ok(action: str, ns: str, rid: str) -> str:
