@@ -148,6 +148,13 @@ def deploy_policy(a: AccountScope, stack: str) -> Document:
          "Action": [f"{service}:*" for service in PROGRAM_SERVICES],
          "Resource": "*"},
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        # `python -m deploy` waits for exactly the fleet group's InService instances
+        # (deploy/fleet_group.py). Named on its own though ProgramServices covers it: the
+        # deploy needs it whatever the program's grants become. DescribeAutoScalingGroups
+        # supports no resource-level permissions (Service Authorization Reference, Amazon EC2
+        # Auto Scaling: its Resource types column is empty), so `*` is the only scope there is.
+        {"Sid": "FindInServiceInstances", "Effect": "Allow",
+         "Action": "autoscaling:DescribeAutoScalingGroups", "Resource": "*"},
         {"Sid": "StackParameters", "Effect": "Allow",
          "Action": ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParameter",
                     "ssm:GetParameters", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",

@@ -35,3 +35,10 @@ def ssm_prefix(app: str, stack: str) -> str:
 def default_kv_prefix(app: str, stack: str) -> str:
     """Consul KV path of a stack's settings unless webtier:kv.prefix names another."""
     return f"{app}/{stack}"
+
+
+def fleet_group_prefix(app: str, stack: str) -> str:
+    """Every Auto Scaling group of a stack's fleet is named this plus Pulumi's random suffix
+    (__main__.py names the component `<prefix>-fleet`, components/fleet/fleet.py gives the group
+    `name_prefix=<component>-`): what `python -m deploy` finds the in-service instances by."""
+    return f"{resource_prefix(app, stack)}-fleet-"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from contracts import json_text
 from contracts.consul_event import EVENT_SIZE_LIMIT, encoded_event_size, worst_canary_filter
-from deploy.fleet_status import UNREGISTERED, NodeStatus
+from deploy.fleet_status import IGNORED, NodeStatus
 from deploy.progress import RolloutProgress
 
 # With no bake time, a node on the release whose check stays critical this long has failed.
@@ -130,9 +130,10 @@ def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clo
                      healthy_only: bool = False) -> WaitResult:
     """Wait until the nodes run ``release`` with a passing check for ``bake`` seconds.
 
-    ``nodes`` None: every node registered in the service (``healthy_only``: every healthy one,
-    what `status --wait` follows). A node on the release whose check stays non-passing for the
-    bake time (or DEFAULT_CRITICAL_GRACE without one) fails the wait at once.
+    ``nodes`` None: every node registered in the service, or with the group every InService
+    instance (``healthy_only``: every healthy one, what `status --wait` follows). A node on the
+    release whose check stays non-passing for the bake time (or DEFAULT_CRITICAL_GRACE without
+    one) fails the wait at once.
     """
     grace = bake if bake > 0 else DEFAULT_CRITICAL_GRACE
     deadline = clock.now() + timeout
@@ -142,11 +143,11 @@ def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clo
         now = clock.now()
         seen = {n.node: n for n in fleet()}
         if nodes is None:
-            names = [n for n, s in seen.items() if s.health != UNREGISTERED
+            names = [n for n, s in seen.items() if s.health not in IGNORED
                      and (s.healthy or not healthy_only)]
         else:
             names = list(nodes)
-        gone = [n for n in names if n not in seen or seen[n].health == UNREGISTERED]
+        gone = [n for n in names if n not in seen or seen[n].health in IGNORED]
         if gone and nodes is not None:
             return WaitResult(False, f"left the service: {', '.join(gone)}",
                               [seen[n] for n in gone if n in seen])
@@ -176,7 +177,8 @@ def wait_for_release(release: str, *, fleet: Callable[[], list[NodeStatus]], clo
             return WaitResult(True)
         if not names and nodes is None and not healthy_only:
             # A fleet scaled to zero: new instances boot the pointer's release anyway.
-            return WaitResult(True, "no node is registered in the service")
+            return WaitResult(True, "no node is registered in the service or InService in "
+                              "its group")
         if now >= deadline:
             late = [seen[n] for n in names if n not in done]
             return WaitResult(False, f"timed out after {timeout:.0f}s waiting for {release}"

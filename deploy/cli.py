@@ -6,6 +6,8 @@ status:   what the pointer names, the deploy history, every node's release and h
 push --canary N|P%: the release goes to N healthy nodes first; the pointer moves only once they
           run it healthy for --bake seconds (docs/deploys-canary.md)
 push and rollback then wait until every node runs the release healthy (unless --no-wait).
+The nodes waited on (and the canary candidates) are exactly the instances the stack's Auto
+Scaling groups hold InService (autoscaling:DescribeAutoScalingGroups, docs/deploys.md).
 notify:   fire the stack's deploy event again for what the pointer names
 
 Nothing here touches the fleet or the image: instances pull the release themselves, at boot
@@ -34,6 +36,7 @@ from deploy.artifacts import ReleaseError, check_links
 from deploy.canary import CanaryError, Clock, check_canary_fits
 from deploy.canary_lock import CanaryLock, fire_to
 from deploy.errors import UNCHANGED, DeployError, EventError
+from deploy.fleet_group import GroupError, group_lookup
 from deploy.fleet_status import FleetError, FleetView
 from deploy.pointer import PointerError, PointerStore, connect
 from deploy.publish import announce, planned_release, push, upload
@@ -84,13 +87,20 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             target = with_default_bucket(target)
         client = connect(target.consul_addr, target.consul_token, target.consul_ca)
         pointers = PointerStore(client, target.kv_prefix, target.app, target.stack)
-        ports = Ports(pointers, CanaryLock(client, target.kv_prefix, target.app),
-                      FleetView(client, target.kv_prefix, target.app, target.stack).nodes,
+        group = None
+        if _waits_for_fleet(args):
+            group = group_lookup(target.app, target.stack, target.region,
+                                 (os.environ if env is None else env).get(
+                                     "AWS_ENDPOINT_URL_AUTOSCALING") or target.s3_endpoint)
+        view = FleetView(client, target.kv_prefix, target.app, target.stack, group,
+                         lambda line: print(terminal_text(f"deploy: {line}"), file=err))
+        ports = Ports(pointers, CanaryLock(client, target.kv_prefix, target.app), view.nodes,
                       lambda manifest, nodes: fire_to(client, pointers.event, manifest, nodes),
                       Clock(time.monotonic, time.sleep), err)
         if args.command == "push":
             _push_command(args, target, pointers, ports, out)
         elif args.command == "rollback":
+            _look_at_group(args, ports)
             refuse_if_canary(ports.lock)
             chosen, previous, event_id = rollback(target, s3=s3_client(target),
                                                   pointers=pointers, to=args.to)
@@ -127,11 +137,29 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return EXIT_EVENT
     # ConsulError last: an answer no step expected (a proxy's page) is still one line.
     except (DeployError, ReleaseError, UploadError, PointerError, CanaryError, FleetError,
-            ConsulError) as e:
+            GroupError, ConsulError) as e:
         unchanged = "" if UNCHANGED in str(e) else f"; {UNCHANGED}"
         print(terminal_text(f"deploy: error: {e}{unchanged}"), file=err)
         return EXIT_FAILED
     return 0
+
+
+def _look_at_group(args: argparse.Namespace, ports: Ports) -> None:
+    """Ask the group (through the fleet view) once before anything is written: AWS refusing
+    the lookup then leaves the pointer as it was (exit 1), not half a rollout (exit 5). A
+    canary's choice of nodes asks it first anyway."""
+    if _waits_for_fleet(args):
+        ports.fleet()
+
+
+def _waits_for_fleet(args: argparse.Namespace) -> bool:
+    """Whether the command looks for the group's InService instances: every wait, and a
+    canary's choice of nodes. `status` alone and `notify` read Consul only, never AWS."""
+    if args.command == "push":
+        return not args.no_wait or bool(args.canary or args.resume or args.abort)
+    if args.command == "rollback":
+        return not args.no_wait
+    return args.command == "status" and bool(args.wait)
 
 
 def _print_status(pointers: PointerStore, out: TextIO) -> None:
@@ -154,6 +182,7 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
         # Refused before any call: a link out of the release never reaches S3 or Consul.
         check_links(args.release_dir)
     if args.resume or args.abort:
+        _look_at_group(args, ports)
         resumed = resume_or_abort(ports, abort=args.abort, timeout=args.timeout, out=out)
         if resumed is None:
             return
@@ -171,6 +200,7 @@ def _push_command(args: argparse.Namespace, target: Target, pointers: PointerSto
         print(f"release:  {release} ({record.manifest})", file=out)
         print(f"event:    {finish_canary(ports, record, index, args.timeout)}", file=out)
     else:
+        _look_at_group(args, ports)
         refuse_if_canary(ports.lock)
         pushed = push(target, args.release_dir, s3=s3, pointers=pointers,
                       release_id=args.release_id, err=ports.err)

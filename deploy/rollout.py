@@ -157,7 +157,7 @@ def wait_fleet(ports: Ports, release: str, timeout: float, bake: float = 0.0) ->
         # Zero nodes is never "every node runs it": nothing was seen to run the release (a fleet
         # scaled to zero, or nodes that never registered, e.g. refused by ACLs).
         raise RolloutUnhealthy(f"the pointer names {release}, but no node of this stack is "
-                               f"registered in the service ({result.reason}), so none was seen "
+                               f"in service ({result.reason}), so none was seen "
                                "running it; new instances boot it. Check `python -m deploy "
                                "status` and the agents' logs for `blocked by ACLs`")
 

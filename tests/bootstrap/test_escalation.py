@@ -125,6 +125,17 @@ def test_deploy_role_creates_and_passes_only_bounded_roles_of_its_stack(
     assert decision("iam:DeleteRolePermissionsBoundary", own, bounded) != "allow"
 
 
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_a_deploy_role_may_list_the_groups_the_deploy_waits_for(
+        account: Bootstrapped, stack: str) -> None:
+    # `python -m deploy` asks DescribeAutoScalingGroups which instances are InService; the
+    # action takes no resource, so the request is on "*" (and carries no resource tag).
+    docs = account.roles[NAMES.deploy_role(stack)]
+    assert decide(docs.identity, Request("autoscaling:DescribeAutoScalingGroups", "*")) == "allow"
+    assert any(s.get("Sid") == "FindInServiceInstances" for d in docs.written
+               for s in d["Statement"])
+
+
 def test_staging_deploy_role_cannot_touch_productions_resources(account: Bootstrapped) -> None:
     docs = account.roles[NAMES.deploy_role(STAGING)]
     scope, prod = account.scope, account.scope.of(PRODUCTION)

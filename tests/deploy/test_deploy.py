@@ -433,7 +433,7 @@ def test_cli_reports_a_failure_before_the_pointer_with_exit_1_and_says_it_is_unc
         env: Env, moto_server: str) -> None:
     err = io.StringIO()
     code = main(["push", "--stack", "staging", "--bucket", "no-such-bucket-here",
-                        "--s3-endpoint", moto_server, "--region", "us-east-1",
+                        "--s3-endpoint", moto_server, "--region", "us-east-1", "--no-wait",
                         str(make_release(env.tmp / "r"))],
                        env={"CONSUL_HTTP_ADDR": env.consul.address,
                             "CONSUL_HTTP_TOKEN": str(env.target.consul_token)},

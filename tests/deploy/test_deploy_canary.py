@@ -267,7 +267,7 @@ def test_a_fleet_scaled_to_zero_has_nothing_to_wait_for() -> None:
     clock = FakeClock()
     assert wait_for_release("r2", fleet=script([node("a", "r1", UNREGISTERED)]),
                             clock=clock.clock(), timeout=10) == \
-        WaitResult(True, "no node is registered in the service")
+        WaitResult(True, "no node is registered in the service or InService in its group")
     assert clock.t == 0
 
 

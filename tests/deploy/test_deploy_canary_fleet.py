@@ -13,12 +13,15 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
+from contracts.consul_agent import node_name_prefix
+from contracts.names import fleet_group_prefix
 from contracts.release_layout import deploy_keys
 from deploy.target import stack_defaults
 from tests.deploy.canary_fleet import SimNode, wait_until
@@ -29,6 +32,7 @@ DEFAULTS = stack_defaults("staging")
 APP, KV_PREFIX = str(DEFAULTS["app"]), str(DEFAULTS["kv_prefix"])
 KEYS = deploy_keys(KV_PREFIX, APP)
 NAMES = ("node-a", "node-b", "node-c")
+GROUP = f"{fleet_group_prefix(APP, 'staging')}canaries"
 
 
 @dataclass
@@ -38,11 +42,37 @@ class Fleet:
     s3_endpoint: str
     tmp: Path
     nodes: dict[str, SimNode]
+    """By label (node-a, ...); each node's Consul name is its instance's (``name``)."""
+    names: dict[str, str] = field(default_factory=dict)
 
-    def add(self, name: str) -> SimNode:
-        node = SimNode(name, self.tmp, self.consul, APP, KV_PREFIX, self.bucket,
+    def asg(self) -> Any:
+        return boto3.client("autoscaling", endpoint_url=self.s3_endpoint, region_name="us-east-1")
+
+    def in_service(self) -> list[str]:
+        groups = self.asg().describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
+        return sorted(i["InstanceId"] for i in groups["AutoScalingGroups"][0]["Instances"]
+                      if i["LifecycleState"] == "InService")
+
+    def launch(self, labels: tuple[str, ...]) -> None:
+        """The group (moto) launches one instance per label: the deploy waits for exactly its
+        InService instances, named <app>-<stack>-<instance id> in Consul. Labels follow the
+        instance ids' order, so node-a sorts first and is the one a canary of 1 picks."""
+        known = set(self.names.values())
+        self.asg().set_desired_capacity(AutoScalingGroupName=GROUP,
+                                        DesiredCapacity=len(known) + len(labels))
+        new = [f"{node_name_prefix(APP, 'staging')}{i}" for i in self.in_service()
+               if f"{node_name_prefix(APP, 'staging')}{i}" not in known]
+        self.names.update(zip(labels, sorted(new), strict=True))
+
+    def name(self, label: str) -> str:
+        return self.names[label]
+
+    def add(self, label: str) -> SimNode:
+        if label not in self.names:
+            self.launch((label,))
+        node = SimNode(self.names[label], self.tmp, self.consul, APP, KV_PREFIX, self.bucket,
                        self.s3_endpoint)
-        self.nodes[name] = node
+        self.nodes[label] = node
         return node
 
     def release(self, name: str, health: str) -> Path:
@@ -91,7 +121,15 @@ def fleet(moto_server: str, tmp_path: Path, consul_agent: ConsulAgent) -> Iterat
         Bucket=bucket)
     consul_agent.wipe(KV_PREFIX)
     f = Fleet(consul_agent, bucket, moto_server, tmp_path, {})
+    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1")
+    template = f"lt-{uuid.uuid4().hex[:8]}"
+    ec2.create_launch_template(LaunchTemplateName=template, LaunchTemplateData={
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})
+    f.asg().create_auto_scaling_group(
+        AutoScalingGroupName=GROUP, MinSize=0, MaxSize=10, DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateName": template}, AvailabilityZones=["us-east-1a"])
     try:
+        f.launch(NAMES)
         for name in NAMES:
             f.add(name).boot()
         first = f.push("r1", "ok")
@@ -103,6 +141,7 @@ def fleet(moto_server: str, tmp_path: Path, consul_agent: ConsulAgent) -> Iterat
         with ThreadPoolExecutor() as pool:
             list(pool.map(SimNode.close, f.nodes.values()))
         consul_agent.wipe(KV_PREFIX)
+        f.asg().delete_auto_scaling_group(AutoScalingGroupName=GROUP, ForceDelete=True)
 
 
 @pytest.mark.integration
@@ -120,7 +159,7 @@ def test_canary_real_cli_moto_consul_good_release_reaches_every_node(
     status = fleet.cli("status")
     assert status.returncode == 0, status.stderr
     for name in NAMES:
-        assert any(line.split()[:3] == [name, "r2", "passing"]
+        assert any(line.split()[:3] == [fleet.name(name), "r2", "passing"]
                    for line in status.stdout.splitlines()), status.stdout
     print(result.stdout + result.stderr + status.stdout)
 
@@ -130,7 +169,7 @@ def test_canary_real_cli_broken_release_stays_on_one_node_and_is_sent_back(
         fleet: Fleet) -> None:
     result = fleet.push("r2", "broken", "--canary", "1", "--bake", "1")
     assert result.returncode == 4, result.stdout + result.stderr
-    assert "node-a" in result.stderr
+    assert fleet.name("node-a") in result.stderr
     assert "500" in result.stderr
     assert "broken (r2)" in result.stderr
     assert fleet.pointer_release() == "r1"
@@ -147,7 +186,7 @@ def test_canary_real_cli_times_out_when_the_canary_never_reports(fleet: Fleet) -
     result = fleet.push("r2", "ok", "--canary", "1", "--bake", "1", "--timeout", "3")
     assert result.returncode == 4, result.stderr
     assert "timed out" in result.stderr
-    assert "node-a" in result.stderr
+    assert fleet.name("node-a") in result.stderr
     assert fleet.pointer_release() == "r1"
     assert fleet.on("r1") == list(NAMES)
     assert fleet.value(KEYS.canary) is None
@@ -196,10 +235,10 @@ def test_canary_real_cli_sigint_leaves_a_state_status_explains_and_resume_finish
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     record = json.loads(fleet.value(KEYS.canary) or "{}")
-    assert (record["release"], record["nodes"]) == ("r2", ["node-a"])
+    assert (record["release"], record["nodes"]) == ("r2", [fleet.name("node-a")])
     assert fleet.pointer_release() == "r1"
     status = fleet.cli("status")
-    assert "canary in flight: r2 on node-a" in status.stdout, status.stdout
+    assert f"canary in flight: r2 on {fleet.name('node-a')}" in status.stdout, status.stdout
     assert "--resume" in status.stdout
     assert "--abort" in status.stdout
     resumed = fleet.cli("push", "--resume", "--timeout", "30")
@@ -233,7 +272,7 @@ def test_canary_real_cli_abort_after_sigint_sends_the_canary_node_back(fleet: Fl
     proc.communicate(timeout=30)
     aborted = fleet.cli("push", "--abort", "--timeout", "30")
     assert aborted.returncode == 0, aborted.stderr
-    assert "node-a went back to r1" in aborted.stdout
+    assert f"{fleet.name('node-a')} went back to r1" in aborted.stdout
     assert fleet.on("r1") == list(NAMES)
     assert fleet.pointer_release() == "r1"
     assert fleet.value(KEYS.canary) is None

@@ -310,7 +310,7 @@ def test_wait_fleet_with_no_node_of_the_stack_never_reports_success() -> None:
     with pytest.raises(RolloutUnhealthy) as caught:
         wait_fleet(w.ports, "r2", 60)
     assert str(caught.value).startswith("the pointer names r2, but no node of this stack is "
-                                        "registered in the service")
+                                        "in service (no node is registered in the service")
 
 
 def test_wait_fleet_says_the_pointer_moved_but_the_fleet_is_not_healthy() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from contracts.names import fleet_group_prefix
 from tests.mocks import PLACEHOLDER_KV_SECRET, PLACEHOLDER_SECRETS, Registration, run_program
 
 KINDS = ("template", "configuration")
@@ -152,7 +153,8 @@ def test_production_group_spans_two_azs_with_original_sizes() -> None:
 def test_group_has_a_name_prefix_and_no_fixed_name(kind: str) -> None:
     g = one(plan(kind=kind), GROUP).inputs
     assert "name" not in g
-    assert g["namePrefix"] == "webapp-staging-fleet-"
+    # The contract `python -m deploy` finds the group by (deploy/fleet_group.py).
+    assert g["namePrefix"] == fleet_group_prefix("webapp", "staging") == "webapp-staging-fleet-"
 
 
 def test_group_tags_propagate_name_environment_and_consul_join_tag() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -18,7 +17,6 @@ from consul_tokens.rules import stack_tokens
 from contracts.release_layout import deploy_event
 from tests.fleet_harness.fleet import APP, KEYS, NODE_PREFIX, REGION, SERVICE, STACK, Fleet
 from tests.fleet_harness.node import Node
-from tests.moto_server import FAKE_CREDENTIALS
 
 
 def consul_name(node: Node) -> str:
@@ -123,13 +121,17 @@ def deploy_other_stack(fleet: Fleet, stack: str, *args: str,
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         token.write_text(made["SecretID"])
         token.chmod(0o600)
-    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_REGION": REGION}
+    # Its group exists (`pulumi up` made it) and holds no instance.
+    group = f"{APP}-{stack}-fleet-asg"
+    if group not in fleet.api.empty_groups:
+        fleet.api.empty_groups.append(group)
     return subprocess.run(
         [sys.executable, "-m", "deploy", *args[:1], "--stack", stack, "--app", APP,
          "--bucket", bucket, "--kv-prefix", kv_prefix, "--region", REGION,
          "--s3-endpoint", fleet.moto, "--consul-addr", fleet.server.http,
          "--consul-token-file", str(token), *args[1:]],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        cwd=ROOT, env=fleet.deploy_env(), capture_output=True, text=True, timeout=timeout,
+        check=False)
 
 
 @dataclass

@@ -124,7 +124,7 @@ class Fleet:
         leaf = self.ca.issue("aws", service_hosts(REGION, [BUCKET]), [netns.HOST])
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(leaf.cert), str(leaf.key))
-        self.api = QueryApi(netns.HOST, context, self.moto, self.lifecycle).start()
+        self.api = QueryApi(netns.HOST, context, self.moto, self.lifecycle, ZONE).start()
         self.stack.callback(self.api.stop)
         self.api.instances["i-0c0a5a1e5e7e70001"] = Ec2Instance(
             "i-0c0a5a1e5e7e70001", netns.HOST, {JOIN_TAG[0]: JOIN_TAG[1]}, lambda: True)
@@ -157,13 +157,20 @@ class Fleet:
         token = self.workdir / "deploy-token"
         token.write_text(self.tokens["deploy"])
         token.chmod(0o600)
-        env = {**os.environ, **FAKE_CREDENTIALS, "AWS_REGION": REGION}
         return subprocess.run(
             [sys.executable, "-m", "deploy", *args[:1], "--stack", STACK, "--app", APP,
              "--bucket", BUCKET, "--kv-prefix", KV_PREFIX, "--region", REGION,
              "--s3-endpoint", self.moto, "--consul-addr", self.server.http,
              "--consul-token-file", str(token), *args[1:]],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+            cwd=ROOT, env=self.deploy_env(), capture_output=True, text=True, timeout=timeout,
+            check=False)
+
+    def deploy_env(self) -> dict[str, str]:
+        """The deploy asks the Auto Scaling double (query_api.py) which instances are in
+        service, over TLS the harness CA signs."""
+        return {**os.environ, **FAKE_CREDENTIALS, "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL_AUTOSCALING": f"https://{netns.HOST}",
+                "AWS_CA_BUNDLE": str(self.ca.pem)}
 
     def put_kv(self, values: dict[str, str]) -> None:
         """`pulumi up` of the stack's KV: the real ConsulKv under the real engine."""

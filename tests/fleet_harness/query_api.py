@@ -7,6 +7,9 @@ and Consul's cloud auto-join call their usual URLs unchanged. By Host header:
   autoscaling.*                  the lifecycle double (moto has no lifecycle actions)
   ec2.*                          DescribeInstances over the harness's instances (IMDS ids, tags)
   elasticloadbalancing.*         DeregisterTargets, recorded (a node must not drain twice)
+The deploy on the host calls https://<host address> (no /etc/hosts there): the service is then
+the one its Signature Version 4 credential scope names (<key>/<date>/<region>/<service>/
+aws4_request, https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
 Query API and its errors: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Query-requests.html
 and the Auto Scaling API Reference's "Common Errors" (ValidationError, HTTP 400, XML ErrorResponse).
 """
@@ -47,9 +50,12 @@ def service_hosts(region: str, buckets: list[str]) -> list[str]:
 
 class QueryApi:
     def __init__(self, address: str, context: ssl.SSLContext, moto: str,
-                 lifecycle: LifecycleDouble) -> None:
+                 lifecycle: LifecycleDouble, zone: str = "ap-northeast-1a") -> None:
         self.lifecycle = lifecycle
+        self.zone = zone
         self.instances: dict[str, Ec2Instance] = {}
+        self.empty_groups: list[str] = []
+        """Further groups (another stack's) that hold no instance."""
         moto_host = urlsplit(moto)
         api = self
 
@@ -90,6 +96,10 @@ class QueryApi:
             def _handle(self) -> None:
                 host = (self.headers.get("Host") or "").split(":")[0]
                 service = host.split(".")[0]
+                if host == address:
+                    scope = (self.headers.get("Authorization") or "").split("Credential=")
+                    parts = scope[-1].split(",")[0].split("/") if len(scope) > 1 else []
+                    service = parts[3] if len(parts) == 5 else service
                 if service not in ("autoscaling", "ec2", "elasticloadbalancing"):
                     return self._proxy()
                 params = {k: v[0] for k, v in parse_qs(self._body().decode()).items()}
@@ -137,6 +147,8 @@ class QueryApi:
             if action == "RecordLifecycleActionHeartbeat":
                 self.lifecycle.heartbeat(*args)
                 return 200, _ok(action, ASG_NS, rid)
+            if action == "DescribeAutoScalingGroups":
+                return 200, describe_groups(self.lifecycle, self.empty_groups, self.zone, p, rid)
         except NoActiveAction as e:
             return 400, _error(ASG_NS, "ValidationError", str(e), rid)
         return 400, _error(ASG_NS, "InvalidAction", f"{action} is not supported here", rid)
@@ -172,6 +184,46 @@ class QueryApi:
         return (f'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse '
                 f'xmlns="{EC2_NS}"><requestId>{rid}</requestId><reservationSet>{"".join(items)}'
                 "</reservationSet></DescribeInstancesResponse>")
+
+
+def describe_groups(lifecycle: LifecycleDouble, empty_groups: list[str], zone: str,
+                    p: dict[str, str], rid: str) -> str:
+    """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html
+    AutoScalingGroupNames.member.N (none: every group; a name that matches nothing is no
+    error, just absent), one page (NextToken only past MaxRecords, default 50). Each group is
+    an AutoScalingGroup (API_AutoScalingGroup.html: its required members) whose Instances are
+    API_Instance.html items {InstanceId, AvailabilityZone, LifecycleState, HealthStatus,
+    ProtectedFromScaleIn}, LifecycleState from the lifecycle double. Warm-pool instances
+    (Warmed:*) are not among a group's Instances but DescribeWarmPool's
+    (API_DescribeWarmPool.html), and a Terminated instance has left the group."""
+    names = {v for k, v in p.items() if k.startswith("AutoScalingGroupNames.member.")}
+    with lifecycle.lock:
+        states = {i.instance_id: i.state for i in lifecycle.instances.values()}
+    held = {lifecycle.group: {i: s for i, s in states.items()
+                              if s != "Terminated" and not s.startswith("Warmed:")}}
+    held.update({g: {} for g in empty_groups})
+    groups = []
+    for group, instances in held.items():
+        if names and group not in names:
+            continue
+        members = "".join(
+            f"<member><InstanceId>{i}</InstanceId><AvailabilityZone>{zone}"
+            f"</AvailabilityZone><LifecycleState>{escape(s)}</LifecycleState>"
+            "<HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>false"
+            "</ProtectedFromScaleIn></member>" for i, s in sorted(instances.items()))
+        groups.append(
+            f"<member><AutoScalingGroupName>{escape(group)}</AutoScalingGroupName>"
+            f"<MinSize>0</MinSize><MaxSize>10</MaxSize>"
+            f"<DesiredCapacity>{len(instances)}</DesiredCapacity>"
+            f"<DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>{zone}"
+            "</member></AvailabilityZones><HealthCheckType>ELB</HealthCheckType>"
+            "<CreatedTime>2026-01-01T00:00:00Z</CreatedTime>"
+            f"<Instances>{members}</Instances></member>")
+    return (f'<DescribeAutoScalingGroupsResponse xmlns="{ASG_NS}">'
+            f"<DescribeAutoScalingGroupsResult><AutoScalingGroups>{''.join(groups)}"
+            "</AutoScalingGroups></DescribeAutoScalingGroupsResult><ResponseMetadata>"
+            f"<RequestId>{rid}</RequestId></ResponseMetadata>"
+            "</DescribeAutoScalingGroupsResponse>")
 
 
 def _ok(action: str, ns: str, rid: str) -> str:

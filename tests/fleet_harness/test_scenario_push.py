@@ -88,7 +88,7 @@ def test_push_to_a_group_with_no_node_fails(fleet: Fleet) -> None:
                               "r3-empty", "--timeout", "20")
     assert done.returncode == 5, done.stdout + done.stderr
     assert "every node runs" not in done.stdout
-    assert "no node of this stack is registered" in done.stderr
+    assert "no node of this stack is in service" in done.stderr
     # The other stack's event reached this stack's nodes, which refused its bucket.
     for node in in_service(fleet):
         assert current(node) != "r3-empty"
