@@ -54,6 +54,7 @@ def test_setup_falls_back_to_pip_when_uv_cannot_be_installed(tmp_path: Path) -> 
 def fake_checks(repo: Path, log: Path) -> None:
     for tool in ("ruff", "mypy", "pytest"):
         executable(repo / "venv" / "bin" / tool, f'echo "{tool} $*" >> {log}')
+    executable(repo / "venv" / "bin" / "mypy", f'echo "mypy cache $MYPY_CACHE_DIR" >> {log}')
 
 
 def test_scripts_test_runs_pytest_on_every_core_with_the_callers_arguments(tmp_path: Path) -> None:
@@ -70,3 +71,14 @@ def test_scripts_test_takes_the_worker_count_from_the_environment(tmp_path: Path
     done = run(repo, "bash scripts/test tests/x.py", WEBTIER_TEST_WORKERS="0")
     assert done.returncode == 0, done.stderr
     assert log.read_text().splitlines()[-1] == "pytest -n 0 tests/x.py"
+
+
+def test_scripts_test_keeps_mypys_cache_outside_the_checkout(tmp_path: Path) -> None:
+    # A fresh clone (CI) then type-checks in seconds instead of minutes.
+    repo, log = layout(tmp_path, "test", "tools-env"), tmp_path / "checks.log"
+    fake_checks(repo, log)
+    done = run(repo, "bash scripts/test")
+    assert done.returncode == 0, done.stderr
+    assert f"mypy cache {repo}/.cache/webtier-mypy" in log.read_text().splitlines()
+    done = run(repo, "bash scripts/test", MYPY_CACHE_DIR=str(tmp_path / "mine"))
+    assert f"mypy cache {tmp_path}/mine" in log.read_text().splitlines()
