@@ -43,3 +43,14 @@ def moto_reset(moto_server: str) -> str:
     req = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     urllib.request.urlopen(req, timeout=5).close()
     return moto_server
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """How `-n N` (`scripts/test` runs `-n auto`) shares the tests out: see tests/xdist_units.py.
+    An explicit `--dist` other than the default `load` is left to xdist."""
+    if config.getoption("dist") != "load":
+        return None
+    from tests.xdist_units import SharedSetupScheduling
+
+    return SharedSetupScheduling(config, log)
