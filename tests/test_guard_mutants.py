@@ -1,9 +1,9 @@
 """Hand-made mutants of the code that guards access (issue 23), each of a kind that once
 survived the unit tests: a widened IAM resource, a dropped public-access flag, a token rule made
 broader, a gate condition inverted. Each is applied to a copy of its package, which shadows the
-work tree's (PYTHONPATH first, pytest's --import-mode=append puts the work tree last), and the
-unit tests named for it must fail; the same run on the unmutated copy must pass, so a failure
-is the mutant's and not the harness's. scripts/mutation measures the same per module, at scale."""
+work tree's (PYTHONPATH first, pytest's --import-mode=append puts the work tree last; the rest
+of the work tree is linked beside it), and the unit tests named for it must fail; the same run on
+the unmutated copy must pass, so a failure is the mutant's and not the harness's. scripts/mutation measures the same per module, at scale."""
 
 from __future__ import annotations
 
@@ -56,6 +56,10 @@ def test_the_unit_tests_kill_the_hand_made_mutant(tmp_path: Path, name: str, sou
     package = source.split("/")[0]
     shutil.copytree(ROOT / package, tmp_path / package,
                     ignore=shutil.ignore_patterns("__pycache__"))
+    # What the code reads beside itself (the stack files, config/) is the work tree's.
+    for entry in ROOT.iterdir():
+        if entry.name not in {package, ".git", "mutants", "venv", "node_modules", ".tools"}:
+            (tmp_path / entry.name).symlink_to(entry)
     copy = tmp_path / source
     original = copy.read_text()
     assert original.count(text) == 1, f"{name}: the text to mutate is no longer in {source}"
