@@ -3,7 +3,8 @@ survived the unit tests: a widened IAM resource, a dropped public-access flag, a
 broader, a gate condition inverted. Each is applied to a copy of its package, which shadows the
 work tree's (PYTHONPATH first, pytest's --import-mode=append puts the work tree last; the rest
 of the work tree is linked beside it), and the unit tests named for it must fail; the same run on
-the unmutated copy must pass, so a failure is the mutant's and not the harness's. scripts/mutation measures the same per module, at scale."""
+the unmutated copy must pass, so a failure is the mutant's and not the harness's.
+scripts/mutation measures the same per module, at scale."""
 
 from __future__ import annotations
 
