@@ -25,6 +25,9 @@ _NOT_A_MUTANT = {"", "stats", "fail", "mutant_generation"}
 # those change.)
 _NOT_RUN_HERE = ("tests/engine/test_engine_cli_required.py", "tests/test_mutation_script.py",
                  "tests/ci/test_user_cli_stays_first.py")
+# Tests that start a real Consul, the Pulumi engine or a fleet need the tools in .tools/, which
+# mutants/ does not have (and take seconds each): the integration suite runs them.
+_REAL_TOOLS = ("consul_agent", "engine", "fleet_harness")
 # Nearly every unit test builds settings, so a settings mutant would rerun ~480 tests (minutes each
 # on 2 cores): the settings tests judge it alone. This can only miss a kill, never invent one.
 _OWN_TESTS = {"components.settings.": "settings"}
@@ -45,7 +48,8 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], drop: list[pytest
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _deselect(config, items, [item for item in items if item.nodeid.startswith(_NOT_RUN_HERE)])
+    _deselect(config, items, [item for item in items if item.nodeid.startswith(_NOT_RUN_HERE)
+                              or any(item.get_closest_marker(m) for m in _REAL_TOOLS)])
     mutant = os.environ.get("MUTANT_UNDER_TEST", "")
     if mutant in _NOT_A_MUTANT:
         return
