@@ -19,12 +19,12 @@ SLOW = 0.1
 # mutmut's own runs that are not a mutant: the clean run, coverage stats, the forced failure.
 _NOT_A_MUTANT = {"", "stats", "fail", "mutant_generation"}
 # The engine-toolchain checks start the plugin shims in scripts/, which find the venv beside them,
-# the mutation script's own test reads scripts/mutation, and the CI check of setup and tools-env
-# copies those scripts: mutants/ has neither, and they judge the toolchain, not code under
+# the mutation script's own test reads scripts/mutation, and the CI checks read scripts/ and the
+# workflows: mutants/ has neither, and they judge the toolchain, not code under
 # mutation. (Kept here, not in pyproject's pytest args: mutmut drops every cached verdict when
 # those change.)
 _NOT_RUN_HERE = ("tests/engine/test_engine_cli_required.py", "tests/test_mutation_script.py",
-                 "tests/ci/test_user_cli_stays_first.py")
+                 "tests/ci/")
 # Tests that start a real Consul, the Pulumi engine or a fleet need the tools in .tools/, which
 # mutants/ does not have (and take seconds each): the integration suite runs them.
 _REAL_TOOLS = ("consul_agent", "engine", "fleet_harness")
