@@ -108,3 +108,11 @@ def test_a_disabled_key_is_a_problem_naming_the_enable_command() -> None:
 def test_a_usable_or_passing_key_state_is_no_problem(state: str | None) -> None:
     meta = dict(KEY) if state is None else {**KEY, "KeyState": state}
     assert key_problem("alias/a", "staging", meta, "ap-northeast-1") is None
+
+
+def test_a_policy_under_a_path_is_named_by_its_last_segment() -> None:
+    arn = "arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforSSM"
+    problem = foreign_policy(ROLE, arn)
+    assert problem is not None
+    assert problem.item == f"iam role {ROLE}: AmazonEC2RoleforSSM"
+    assert problem.fix == f"aws iam detach-role-policy --role-name {ROLE} --policy-arn {arn}"
