@@ -147,3 +147,17 @@ def test_a_path_glob_selects_exactly_that_modules_mutant_names(mutation: ModuleT
     assert picked("deploy/canary.py") == names[:1]
     assert picked("bootstrap/*.py") == [names[3]]
     assert picked("components/fleet/rollout_gate*.py") == [names[4]]
+
+
+def test_a_stale_equivalent_fails_only_the_runs_whose_selection_holds_its_module(
+        mutation: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_run(tmp_path, CACHE, equivalents="components.settings.x_gone__mutmut_1  # was same\n")
+    code, _, err = run_main(mutation, monkeypatch, tmp_path, capsys)
+    assert code == 2
+    assert "names components.settings.x_gone__mutmut_1, which mutmut no longer generates" in err
+    code, _, err = run_main(mutation, monkeypatch, tmp_path, capsys, "--only", "canary")
+    assert (code, err) == (0, "")
+    code, _, err = run_main(mutation, monkeypatch, tmp_path, capsys, "--only",
+                            "components/*.py")
+    assert code == 2
