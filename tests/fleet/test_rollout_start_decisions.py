@@ -1,0 +1,58 @@
+"""The rollout start's Pulumi-facing decisions (components/fleet/rollout_start.py), each input
+both ways: which change is a diff (a new refresh may start), what check hands back, and the
+client it builds. The refreshes themselves: tests/fleet/test_rollout_gate.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.fleet import rollout_start
+from components.fleet.rollout_start import RolloutStartProvider
+
+OLDS: dict[str, Any] = {
+    "region": "ap-northeast-1", "groupName": "webapp-staging-fleet-1",
+    "desired": {"LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "7"}},
+    "launch": "lt-1:7", "preferences": {"MinHealthyPercentage": 100},
+    "refreshId": "r-1", "target": "lt-1:7"}
+
+
+@pytest.mark.parametrize(("key", "value", "changes"), [
+    ("groupName", "webapp-staging-fleet-2", True), ("region", "us-east-1", True),
+    ("preferences", {"MinHealthyPercentage": 90}, True),
+    ("desired", {"LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "8"}}, True),
+    ("launch", "lt-1:8", True),
+    # Outputs the provider records, not inputs: never a reason to start again.
+    ("refreshId", "r-2", False), ("target", "lt-1:8", False)])
+def test_each_input_is_a_diff_and_the_recorded_outputs_are_not(
+        key: str, value: Any, changes: bool) -> None:
+    diff = RolloutStartProvider().diff("id", OLDS, {**OLDS, key: value})
+    assert diff.changes is changes
+    assert diff.replaces == []
+    assert diff.delete_before_replace is False
+
+
+def test_check_accepts_the_inputs_as_they_are() -> None:
+    news = {**OLDS, "launch": "lt-1:8"}
+    checked = RolloutStartProvider().check(OLDS, news)
+    assert checked.inputs == news
+    assert checked.failures == []
+
+
+def test_the_client_is_auto_scalings_in_the_stacks_region() -> None:
+    client = rollout_start.client("eu-west-1")
+    assert client.meta.service_model.service_name == "autoscaling"
+    assert client.meta.region_name == "eu-west-1"
+
+
+def test_the_client_is_asked_of_boto3_for_auto_scaling_in_the_region(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same as above without building one (botocore's model load takes ~0.3 s): what is
+    # asked of boto3, so the mutation run's fast tests reach it too.
+    import boto3
+
+    asked: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    monkeypatch.setattr(boto3, "client", lambda *a, **kw: asked.append((a, kw)) or "client")
+    assert rollout_start.client("eu-west-1") == "client"
+    assert asked == [(("autoscaling",), {"region_name": "eu-west-1"})]
