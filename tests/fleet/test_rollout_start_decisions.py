@@ -53,6 +53,11 @@ def test_the_client_is_asked_of_boto3_for_auto_scaling_in_the_region(
     import boto3
 
     asked: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    monkeypatch.setattr(boto3, "client", lambda *a, **kw: asked.append((a, kw)) or "client")
+
+    def client(*args: Any, **kwargs: Any) -> str:
+        asked.append((args, kwargs))
+        return "client"
+
+    monkeypatch.setattr(boto3, "client", client)
     assert rollout_start.client("eu-west-1") == "client"
     assert asked == [(("autoscaling",), {"region_name": "eu-west-1"})]
