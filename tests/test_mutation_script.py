@@ -161,3 +161,10 @@ def test_a_stale_equivalent_fails_only_the_runs_whose_selection_holds_its_module
     code, _, err = run_main(mutation, monkeypatch, tmp_path, capsys, "--only",
                             "components/*.py")
     assert code == 2
+
+
+def test_a_file_with_nothing_checked_yet_shows_no_score(mutation: ModuleType) -> None:
+    line = mutation.score_line("deploy/canary.py", mutation.Score(counted=3, unchecked=3), 90.0)
+    assert line == "      - %      0 / 0      deploy/canary.py  (3 not checked yet)"
+    part = mutation.score_line("x.py", mutation.Score(killed=9, counted=12, unchecked=2), 90.0)
+    assert part == "   90.0 %      9 / 10     x.py  (2 not checked yet)"
