@@ -61,3 +61,43 @@ def test_the_client_is_asked_of_boto3_for_auto_scaling_in_the_region(
     monkeypatch.setattr(boto3, "client", client)
     assert rollout_start.client("eu-west-1") == "client"
     assert asked == [(("autoscaling",), {"region_name": "eu-west-1"})]
+
+
+@pytest.mark.parametrize(("group", "launch"), [
+    ({"LaunchConfigurationName": "lc-2"}, "lc-2"),
+    ({"LaunchConfigurationName": "lc-2",
+      "LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "7"}}, "lc-2"),
+    ({"LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "7"}}, "lt-1:7"),
+    ({"LaunchConfigurationName": "", "LaunchTemplate": {"LaunchTemplateId": "lt-1",
+                                                        "Version": "7"}}, "lt-1:7"),
+    ({"MixedInstancesPolicy": {"LaunchTemplate": {"LaunchTemplateSpecification": {
+        "LaunchTemplateId": "lt-3", "Version": "12"}}}}, "lt-3:12"),
+    ({"MixedInstancesPolicy": {}}, ":"),
+    ({}, ":"),
+])
+def test_what_a_group_launches_reads_as_the_launch_input(group: dict[str, Any],
+                                                        launch: str) -> None:
+    assert rollout_start.live_launch(group) == launch
+
+
+def test_create_is_named_by_group_and_a_failure_is_one_plain_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fleet.autoscaling_endpoint import in_process_client
+    from tests.fleet.refresh_double import AutoScalingDouble, AwsError
+
+    double = AutoScalingDouble()
+    double.add_group(OLDS["groupName"], {"LaunchTemplate": {"LaunchTemplateId": "lt-1",
+                                                            "Version": "7"}})
+    client = in_process_client(double)
+    monkeypatch.setattr(rollout_start, "client", lambda _region: client)
+    monkeypatch.setattr(rollout_start, "log", lambda _m: None)
+    news = {k: v for k, v in OLDS.items() if k not in ("refreshId", "target")}
+    made = RolloutStartProvider().create(news)
+    assert made.id == "rollout-webapp-staging-fleet-1"
+    assert made.outs == {**news, "refreshId": "", "target": "lt-1:7"}  # it launches that already
+    double.faults["DescribeAutoScalingGroups"] = [AwsError("ExpiredToken", "expired")]
+    with pytest.raises(Exception) as err:  # noqa: PT011 - the engine shows any exception's text
+        RolloutStartProvider().create(news)
+    assert type(err.value) is Exception
+    assert str(err.value).startswith("the AWS session expired (ExpiredToken) while reading the "
+                                     "group's launch settings on webapp-staging-fleet-1")
