@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.fleet import rollout_start
+from components.fleet.refresh_watch import RolloutFailed
 from components.fleet.rollout_start import RolloutStartProvider
 
 OLDS: dict[str, Any] = {
@@ -101,3 +102,63 @@ def test_create_is_named_by_group_and_a_failure_is_one_plain_line(
     assert type(err.value) is Exception
     assert str(err.value).startswith("the AWS session expired (ExpiredToken) while reading the "
                                      "group's launch settings on webapp-staging-fleet-1")
+
+
+V7 = {"LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "7"}}
+V8 = {"LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "8"}}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from tests.fleet.autoscaling_endpoint import in_process_client
+    from tests.fleet.refresh_double import AutoScalingDouble
+
+    double = AutoScalingDouble()
+    client = in_process_client(double)
+    monkeypatch.setattr(rollout_start, "client", lambda _region: client)
+    monkeypatch.setattr(rollout_start, "log", lambda _m: None)
+    return double
+
+
+def props(group: str, launch: str, desired: dict[str, Any]) -> dict[str, Any]:
+    return {"region": "ap-northeast-1", "groupName": group, "desired": desired,
+            "launch": launch, "preferences": {"MinHealthyPercentage": 100}}
+
+
+def test_a_new_group_starts_nothing_and_records_no_refresh(aws: Any) -> None:
+    aws.add_group("webapp-staging-fleet-2", V7)  # launching something else than asked
+    olds = {**props("webapp-staging-fleet-1", "lt-1:7", V7), "refreshId": "r-old"}
+    outs = rollout_start.start(props("webapp-staging-fleet-2", "lt-1:8", V8), olds)
+    assert (outs["refreshId"], outs["target"]) == ("", "lt-1:8")
+    assert not aws.refreshes
+
+
+@pytest.mark.parametrize(("recorded", "kept"), [({"refreshId": "r-old"}, "r-old"), ({}, "")])
+def test_nothing_to_roll_keeps_the_recorded_refresh_of_the_same_group(
+        aws: Any, recorded: dict[str, str], kept: str) -> None:
+    aws.add_group("webapp-staging-fleet-1", V7)
+    olds = {**props("webapp-staging-fleet-1", "lt-1:7", V7), **recorded}
+    outs = rollout_start.start(props("webapp-staging-fleet-1", "lt-1:7", V7), olds)
+    assert (outs["refreshId"], outs["target"]) == (kept, "lt-1:7")
+    assert not aws.refreshes
+
+
+def test_a_refresh_in_progress_names_the_one_this_stack_started(aws: Any) -> None:
+    aws.add_group("webapp-staging-fleet-1", V7)
+    aws.start_instance_refresh({"AutoScalingGroupName": "webapp-staging-fleet-1"})
+    olds = {**props("webapp-staging-fleet-1", "lt-1:7", V7), "refreshId": "r-mine"}
+    with pytest.raises(RolloutFailed, match=r"\(the last one this stack "
+                       r"started: r-mine\): wait for it to end"):
+        rollout_start.start(props("webapp-staging-fleet-1", "lt-1:8", V8), olds)
+
+
+def test_any_other_refusal_to_start_is_named_with_its_cause(aws: Any) -> None:
+    from tests.fleet.refresh_double import AwsError
+
+    aws.add_group("webapp-staging-fleet-1", V7)
+    aws.faults["StartInstanceRefresh"] = [AwsError("ExpiredToken", "expired")]
+    olds = props("webapp-staging-fleet-1", "lt-1:7", V7)
+    with pytest.raises(RolloutFailed) as err:
+        rollout_start.start(props("webapp-staging-fleet-1", "lt-1:8", V8), olds)
+    assert str(err.value).startswith("the AWS session expired (ExpiredToken) while starting an "
+                                     "instance refresh on webapp-staging-fleet-1")
