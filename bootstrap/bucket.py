@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 
-from bootstrap import policies
+from bootstrap import drift, policies
 from bootstrap.aws_calls import Clients, Target, absent, as_json
+from bootstrap.drift import PUBLIC_ACCESS_BLOCK
 from bootstrap.report import Report
-
-PUBLIC_ACCESS_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
-                       "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 
 
 def ensure_bucket(c: Clients, t: Target, report: Report) -> None:
@@ -29,17 +27,14 @@ def ensure_bucket(c: Clients, t: Target, report: Report) -> None:
     report.record(f"s3 bucket {b}", exists, exists, create)
     live = exists or not report.dry_run  # a bucket a dry run would create has no settings yet
 
-    versioning = s3.get_bucket_versioning(Bucket=b).get("Status") if live else None
-    report.record(f"s3 bucket {b}: versioning", exists, versioning == "Enabled",
+    versioning = s3.get_bucket_versioning(Bucket=b) if live else {}
+    report.record(f"s3 bucket {b}: versioning", exists, drift.versioned(versioning),
                   lambda: s3.put_bucket_versioning(
                       Bucket=b, VersioningConfiguration={"Status": "Enabled"}))
 
     rules = (absent(lambda: s3.get_bucket_encryption(Bucket=b),
                     "ServerSideEncryptionConfigurationNotFoundError") or {}) if live else {}
-    algorithms = [r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in rules.get(
-        "ServerSideEncryptionConfiguration", {}).get("Rules", [])]
-    report.record(f"s3 bucket {b}: default encryption", exists,
-                  any(a in ("aws:kms", "AES256") for a in algorithms),
+    report.record(f"s3 bucket {b}: default encryption", exists, drift.encrypted(rules),
                   lambda: s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={
                       "Rules": [{"ApplyServerSideEncryptionByDefault":
                                  {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}))
@@ -47,7 +42,7 @@ def ensure_bucket(c: Clients, t: Target, report: Report) -> None:
     current = (absent(lambda: s3.get_public_access_block(Bucket=b),
                       "NoSuchPublicAccessBlockConfiguration") or {}) if live else {}
     report.record(f"s3 bucket {b}: public access block", exists,
-                  current.get("PublicAccessBlockConfiguration") == PUBLIC_ACCESS_BLOCK,
+                  drift.public_access_blocked(current),
                   lambda: s3.put_public_access_block(
                       Bucket=b, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK))
 

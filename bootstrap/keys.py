@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from bootstrap import drift
 from bootstrap.aws_calls import Clients, Target, absent
 from bootstrap.policies import KEY_TAG, NAMES
 from bootstrap.report import Report
@@ -65,16 +66,10 @@ def ensure_key(c: Clients, t: Target, account: str, stack: str, report: Report) 
         report.record(f"kms key {alias}: yearly rotation", False, False, lambda: None)
         return DRY_RUN_KEY_ARN.format(region=t.region, account=account, stack=stack)
     meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
-    state = meta.get("KeyState", "Enabled")
-    fix = f"--key-id {meta['KeyId']} --region {t.region}"
-    if state == "PendingDeletion":
-        report.problem(f"kms key {alias}", f"scheduled for deletion on {meta.get('DeletionDate')}"
-                       f"; when it is deleted every secret of {stack} is lost",
-                       f"aws kms cancel-key-deletion {fix} && aws kms enable-key {fix}")
-    elif state == "Disabled":
-        report.problem(f"kms key {alias}", f"disabled: no secret of {stack} can be read",
-                       f"aws kms enable-key {fix}")
-    if state == "Enabled":
+    problem = drift.key_problem(alias, stack, meta, t.region)
+    if problem is not None:
+        report.problem(problem.item, problem.what, problem.fix)
+    if drift.key_enabled(meta):
         rotating = bool(kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
         report.record(f"kms key {alias}: yearly rotation", "id" not in made or orphan is not None,
                       rotating, lambda: kms.enable_key_rotation(KeyId=key_id))

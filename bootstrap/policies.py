@@ -100,9 +100,8 @@ def tls_only_bucket_policy(bucket: str) -> Document:
 def merged_bucket_policy(current: Document | None, ours: Document) -> tuple[Document, list[str]]:
     """``current`` with each of our statements added or replaced by Sid, every other statement
     kept in place; and what changed, as short phrases (empty when nothing did)."""
-    kept = list(current.get("Statement", [])) if isinstance(current, dict) else []
-    if isinstance(kept, dict):  # a policy may hold a single statement object
-        kept = [kept]
+    body = current.get("Statement", []) if isinstance(current, dict) else []
+    kept = [body] if isinstance(body, dict) else list(body)  # a single statement object, or a list
     merged = [dict(s) if isinstance(s, dict) else s for s in kept]
     changes: list[str] = []
     for statement in ours["Statement"]:

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from functools import partial
 from typing import Any
 
-from bootstrap import policies
+from bootstrap import drift, policies
 from bootstrap.aws_calls import Clients, absent, as_json
 from bootstrap.policies import NAMES, Document
 from bootstrap.report import Report
@@ -21,8 +21,6 @@ from bootstrap.report import Report
 # long required at least one.
 GITHUB_THUMBPRINTS = ["6938fd4d98bab03faadb97b34396831e3780aea1",
                       "1c58a3a8518e8759bf075b76b750d4f2df264fcd"]
-# What an older bootstrap attached: detached as part of the update, not reported as drift.
-LEGACY_MANAGED = {policies.POWER_USER_POLICY}
 LEGACY_PREVIEW_ROLE = f"{NAMES.role_prefix}preview"
 """An older bootstrap's single preview role, which could decrypt every stack's secrets."""
 MAX_POLICY_VERSIONS = 5
@@ -104,21 +102,17 @@ def ensure_role(c: Clients, name: str, trust: Document, managed: Collection[str]
 
 def _extra_policies(iam: Any, name: str, extra: set[str], report: Report) -> None:
     for arn in sorted(extra):
-        short = arn.rsplit("/", 1)[-1]
-        if arn in LEGACY_MANAGED:
-            report.record(f"iam role {name}: {short}", True, False,
+        problem = drift.foreign_policy(name, arn)
+        if problem is None:
+            report.record(f"iam role {name}: {arn.rsplit('/', 1)[-1]}", True, False,
                           partial(iam.detach_role_policy, RoleName=name, PolicyArn=arn),
                           detail="detached: an older bootstrap attached it")
         else:
-            report.problem(f"iam role {name}: {short}",
-                           "attached by someone else; it widens what the workflows can do",
-                           f"aws iam detach-role-policy --role-name {name} --policy-arn {arn}")
+            report.problem(problem.item, problem.what, problem.fix)
     names = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
-             for n in page["PolicyNames"] if n != NAMES.inline_policy]
-    for policy in sorted(names):
-        report.problem(f"iam role {name}: inline policy {policy}",
-                       "added by someone else; it widens what the workflows can do",
-                       f"aws iam delete-role-policy --role-name {name} --policy-name {policy}")
+             for n in page["PolicyNames"]]
+    for problem in drift.foreign_inline(name, names):
+        report.problem(problem.item, problem.what, problem.fix)
 
 
 def report_legacy_preview_role(c: Clients, report: Report) -> None:

@@ -19,10 +19,18 @@ SLOW = 0.1
 # mutmut's own runs that are not a mutant: the clean run, coverage stats, the forced failure.
 _NOT_A_MUTANT = {"", "stats", "fail", "mutant_generation"}
 # The engine-toolchain checks start the plugin shims in scripts/, which find the venv beside them,
-# and the mutation script's own test reads scripts/mutation:
-# mutants/ has neither, and they judge the toolchain, not code under mutation. (Kept here, not in
-# pyproject's pytest args: mutmut drops every cached verdict when those change.)
-_NOT_RUN_HERE = ("tests/engine/test_engine_cli_required.py", "tests/test_mutation_script.py")
+# the mutation script's own test reads scripts/mutation, and the CI checks read scripts/ and the
+# workflows: mutants/ has neither, and they judge the toolchain, not code under
+# mutation. (Kept here, not in pyproject's pytest args: mutmut drops every cached verdict when
+# those change.)
+# The plan run on a copied tree starts `python -m plan` there, whose trampolines cannot report
+# to mutmut's stats run (it fails there), and at seconds each it never judges a mutant.
+_NOT_RUN_HERE = ("tests/engine/test_engine_cli_required.py", "tests/test_mutation_script.py",
+                 "tests/ci/", "tests/settings/test_plaintext_secrets_elsewhere.py::"
+                 "test_the_plan_exits_non_zero_without_the_value")
+# Tests that start a real Consul, the Pulumi engine or a fleet need the tools in .tools/, which
+# mutants/ does not have (and take seconds each): the integration suite runs them.
+_REAL_TOOLS = ("consul_agent", "engine", "fleet_harness")
 # Nearly every unit test builds settings, so a settings mutant would rerun ~480 tests (minutes each
 # on 2 cores): the settings tests judge it alone. This can only miss a kill, never invent one.
 _OWN_TESTS = {"components.settings.": "settings"}
@@ -43,7 +51,8 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], drop: list[pytest
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _deselect(config, items, [item for item in items if item.nodeid.startswith(_NOT_RUN_HERE)])
+    _deselect(config, items, [item for item in items if item.nodeid.startswith(_NOT_RUN_HERE)
+                              or any(item.get_closest_marker(m) for m in _REAL_TOOLS)])
     mutant = os.environ.get("MUTANT_UNDER_TEST", "")
     if mutant in _NOT_A_MUTANT:
         return

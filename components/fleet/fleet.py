@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components.fleet import refresh_request
 from components.fleet.capacity_options import mixed_instances_policy, warm_pool
-from components.fleet.rollout_start import RolloutStart, RolloutStartArgs
+from components.fleet.rollout_start_resource import RolloutStart, RolloutStartArgs
 from components.settings import (
     CapacitySettings,
     FleetSettings,

@@ -1,4 +1,8 @@
-"""The fleet's health alarms: CloudWatch alarms on the target group and the load balancer."""
+"""The fleet's health alarms: CloudWatch alarms on the target group and the load balancer.
+
+Pulumi wiring only (out of mutation scope): the choices are in health_alarm_specs.py and
+health_alarm_queries.py, which fast unit tests reach.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.fleet import health_alarm_queries as judged
 from components.fleet.health_alarm_specs import HealthAlarmSpec, health_alarms
 from components.settings import RolloutSettings
-
-NAMESPACE = "AWS/ApplicationELB"
 
 
 @dataclass(frozen=True)
@@ -48,30 +51,21 @@ class HealthAlarms(pulumi.ComponentResource):
                tags: Mapping[str, str], topic: list[pulumi.Input[str]],
                child: pulumi.ResourceOptions
                ) -> aws.cloudwatch.MetricAlarm:
-        queries = [aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id=term.id,
-            return_data=spec.expression is None,
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace=NAMESPACE,
-                metric_name=term.metric_name,
-                dimensions={d: dims[d] for d in term.dimensions},
-                period=spec.period,
-                stat=spec.statistic,
-            ),
-        ) for term in spec.terms]
-        if spec.expression is not None:
-            queries.append(aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id="result", expression=spec.expression, label=spec.key, return_data=True))
+        metric_queries = [aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id=q.id, return_data=q.return_data, expression=q.expression, label=q.label,
+            metric=None if m is None else aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                namespace=judged.NAMESPACE, metric_name=m.name,
+                dimensions={d: dims[d] for d in m.dimensions}, period=m.period, stat=m.stat),
+        ) for q in judged.queries(spec) for m in [q.metric]]
         return aws.cloudwatch.MetricAlarm(
-            f"{name}-{spec.key}",
-            name=f"{name}-{spec.key}",
+            judged.alarm_name(name, spec),
+            name=judged.alarm_name(name, spec),
             alarm_description=spec.description,
-            comparison_operator="GreaterThanOrEqualToThreshold",
+            comparison_operator=judged.COMPARISON,
             threshold=spec.threshold,
             evaluation_periods=spec.evaluation_periods,
-            # No data (no traffic, no targets yet) is not a failure.
-            treat_missing_data="notBreaching",
-            metric_queries=queries,
+            treat_missing_data=judged.MISSING_DATA,
+            metric_queries=metric_queries,
             alarm_actions=topic or None,
             ok_actions=topic or None,
             tags=dict(tags),

@@ -1,6 +1,6 @@
 """The rollout gate: `pulumi up` waits for the instance refresh components/fleet/rollout_start.py
-started, and fails with it. A dynamic resource reading that refresh's id; the watching lives in
-refresh_watch.py.
+started, and fails with it. A dynamic resource reading that refresh's id: this file is the Pulumi
+wiring; what to wait for and the wait are in rollout_gate_wait.py, the watching in refresh_watch.py.
 
 It waits on that id only, never on a refresh found by time or version: a refresh started by
 hand, or an earlier failed one, is never adopted. Its state records the id it last saw succeed,
@@ -13,34 +13,16 @@ deployer needs autoscaling:StartInstanceRefresh and DescribeInstanceRefreshes.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
-from components.fleet import rollout_start
-from components.fleet.refresh_watch import RolloutFailed, Watch
+from components.fleet.refresh_watch import RolloutFailed
+from components.fleet.rollout_gate_wait import changed_inputs, waits_again, watch
 from components.provider_errors import one_line_failures
 from components.settings import RolloutSettings
-
-WATCHED = ("groupName", "refreshId")
-
-
-def watch(props: Mapping[str, Any], client: Any = None) -> dict[str, Any]:
-    """Wait for the refresh; the gate's outputs. Raises RolloutFailed (the `up` fails)."""
-    refresh_id = str(props.get("refreshId") or "")
-    group = str(props["groupName"])
-    if not refresh_id:
-        rollout_start.log(f"no instance refresh to wait for on {group}")
-        return dict(props)
-    w = Watch(client=client or rollout_start.client(str(props["region"])),
-              log=rollout_start.log, sleep=time.sleep, clock=time.monotonic,
-              timeout=int(props["timeout"]), poll=int(props["poll"]))
-    w.wait(group, refresh_id)
-    return dict(props)
 
 
 class RolloutGateProvider(dynamic.ResourceProvider):
@@ -53,9 +35,7 @@ class RolloutGateProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(news, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = [k for k in (*WATCHED, "timeout", "poll", "region")
-                   if olds.get(k) != news.get(k)]
-        return dynamic.DiffResult(changes=bool(changed), replaces=[],
+        return dynamic.DiffResult(changes=bool(changed_inputs(olds, news)), replaces=[],
                                   delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
@@ -66,7 +46,7 @@ class RolloutGateProvider(dynamic.ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]
                ) -> dynamic.UpdateResult:
-        if all(olds.get(k) == news.get(k) for k in WATCHED):
+        if not waits_again(olds, news):
             return dynamic.UpdateResult(dict(news))  # only the timeout or poll changed
         try:
             return dynamic.UpdateResult(watch(news))

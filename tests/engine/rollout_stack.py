@@ -18,7 +18,7 @@ import pulumi
 from pulumi import automation as auto
 
 from components.fleet.rollout_gate import RolloutGate, RolloutGateArgs
-from components.fleet.rollout_start import RolloutStart, RolloutStartArgs
+from components.fleet.rollout_start_resource import RolloutStart, RolloutStartArgs
 from components.settings import RolloutSettings
 from tests.engine.workspace import Captured, inline_stack
 from tests.fleet.autoscaling_endpoint import serving

@@ -15,13 +15,15 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import botocore.session
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from tests import loopback
 from tests.fleet.refresh_double import AutoScalingDouble, AwsError
 
 NAMESPACE = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
-MODEL = botocore.session.get_session().get_service_model("autoscaling")
+_SESSION = botocore.session.get_session()
+MODEL = _SESSION.get_service_model("autoscaling")
 ACTIONS = {
     "StartInstanceRefresh": "start_instance_refresh",
     "DescribeInstanceRefreshes": "describe_instance_refreshes",
@@ -137,3 +139,33 @@ def serving(double: AutoScalingDouble) -> Iterator[str]:
     """The double's URL on 127.0.0.1 (a free port); the server stops afterwards."""
     with loopback.serving(_handler(double)) as url:
         yield url
+
+
+class _Body:
+    """What botocore reads an answer's body from (AWSResponse.raw.stream())."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_kw: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def in_process_client(double: AutoScalingDouble, region: str = "ap-northeast-1") -> Any:
+    """A real boto3 Auto Scaling client that `answer` serves without a socket: botocore emits
+    `before-send` with the signed request and uses a handler's response instead of sending
+    (botocore/endpoint.py), so serializing and parsing are botocore's own as over HTTP. For the
+    fast unit tests the mutation run uses; the HTTP endpoint stays the integration tests' path."""
+    client = _SESSION.create_client("autoscaling", region_name=region,
+                                    endpoint_url="http://autoscaling.double.invalid",
+                                    aws_access_key_id="x", aws_secret_access_key="x")
+
+    def send(request: AWSPreparedRequest, **_kw: Any) -> AWSResponse:
+        body = request.body
+        text = body.decode() if isinstance(body, bytes) else str(body or "")
+        status, xml = answer(double, text)
+        return AWSResponse(request.url, status, {"Content-Type": "text/xml"},
+                           _Body(xml.encode()))
+
+    client.meta.events.register("before-send.auto-scaling", send)
+    return client

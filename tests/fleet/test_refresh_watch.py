@@ -98,3 +98,14 @@ def test_whole_numbers_from_pulumis_wire_go_to_aws_as_integers() -> None:
     assert sent == {"MinHealthyPercentage": 100, "CheckpointPercentages": [50, 100],
                     "AlarmSpecification": {"Alarms": ["a"]}, "Ratio": 0.5, "On": True}
     assert type(sent["MinHealthyPercentage"]) is int
+
+
+def test_a_failed_rollback_says_the_group_may_be_mixed_and_what_to_do() -> None:
+    assert failure(refresh("RollbackFailed", StatusReason="x"), GROUP) == (
+        f"instance refresh r-1 ended RollbackFailed: x; {GROUP} may run a mix of old and new "
+        "instances: start a refresh by hand or fix and run `pulumi up`")
+
+
+def test_an_end_state_aws_adds_later_is_reported_without_a_verdict() -> None:
+    assert failure(refresh("SomethingNew", StatusReason="why"), GROUP) == \
+        "instance refresh r-1 ended SomethingNew: why"

@@ -1,5 +1,6 @@
 """The rollout start and gate providers against the refresh double, through a real boto3 client
-over HTTP: what they ask AWS for, what they record, and what a retry does."""
+over HTTP (integration) and the same client served in process (fast: the mutation run's path):
+what they ask AWS for, what they record, and what a retry does."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ import pytest
 from components.fleet import rollout_start
 from components.fleet.rollout_gate import RolloutGateProvider
 from components.fleet.rollout_start import RolloutStartProvider
-from tests.fleet.autoscaling_endpoint import serving
+from tests.fleet.autoscaling_endpoint import in_process_client, serving
 from tests.fleet.refresh_double import AutoScalingDouble
-
-pytestmark = pytest.mark.integration
 
 GROUP = "webapp-production-fleet-1"
 V7 = {"LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "7"}}
@@ -25,9 +24,15 @@ PREFS = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "InstanceWarm
          "AlarmSpecification": {"Alarms": ["web-5xx"]}}
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AutoScalingDouble]:
+@pytest.fixture(params=[pytest.param("http", marks=pytest.mark.integration), "in-process"])
+def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+        ) -> Iterator[AutoScalingDouble]:
     double = AutoScalingDouble()
+    if request.param == "in-process":
+        in_process = in_process_client(double)
+        monkeypatch.setattr(rollout_start, "client", lambda _region: in_process)
+        yield double
+        return
     with serving(double) as url:
         client = boto3.client("autoscaling", region_name="ap-northeast-1", endpoint_url=url,
                               aws_access_key_id="x", aws_secret_access_key="x")
