@@ -12,6 +12,7 @@ import pytest
 from tests.fleet_harness import netns, node_root
 from tests.fleet_harness.app_release import make_release
 from tests.fleet_harness.fleet import APP_PORT, Fleet
+from tests.fleet_harness.host_lock import fleet_lock
 from tests.fleet_harness.node import Node
 from tests.instance.image_root import announce
 
@@ -31,6 +32,12 @@ def bare_nodes(tmp_path_factory: pytest.TempPathFactory,
                pytestconfig: pytest.Config) -> Iterator[list[Node]]:
     """Three nodes booted from the converged image, wired, nothing else started."""
     need_root()
+    with fleet_lock():
+        yield from _bare_nodes(tmp_path_factory, pytestconfig)
+
+
+def _bare_nodes(tmp_path_factory: pytest.TempPathFactory,
+                pytestconfig: pytest.Config) -> Iterator[list[Node]]:
     image, built = node_root.image_layer()
     workdir = tmp_path_factory.mktemp("bare-fleet")
     nodes = [Node(f"wtnode{i}", i, netns.node_address(i), f"i-bare{i}", workdir / f"n{i}")

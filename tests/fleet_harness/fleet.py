@@ -7,7 +7,6 @@ threads), in reverse order, also when a step fails: see Fleet.stop and the ExitS
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import ssl
@@ -33,6 +32,7 @@ from contracts.release_layout import deploy_keys, service_name
 from tests.fleet_harness import netns, node_root
 from tests.fleet_harness.certs import Authority
 from tests.fleet_harness.consul_server import ConsulServer
+from tests.fleet_harness.host_lock import fleet_lock
 from tests.fleet_harness.imds_double import ImdsDouble
 from tests.fleet_harness.kv_engine import KvEngine
 from tests.fleet_harness.lifecycle_double import LifecycleDouble
@@ -51,7 +51,6 @@ JOIN_TAG = ("consul-cluster", STACK)
 NODE_PREFIX = consul_agent.node_name_prefix(APP, STACK)
 KEYS = deploy_keys(KV_PREFIX, APP)
 SERVICE = service_name(APP, STACK)
-LOCK = Path("/run/lock/webtier-fleet.lock")
 USER_DATA_UNIT = """[Unit]
 Description=EC2 user data (what cloud-init's final stage runs on first boot)
 After=network-online.target
@@ -100,9 +99,7 @@ class Fleet:
         self.stack.close()
 
     def _start(self) -> None:
-        LOCK.parent.mkdir(parents=True, exist_ok=True)
-        lock = self.stack.enter_context(open(LOCK, "w"))  # noqa: SIM115 (held until stop)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        self.stack.enter_context(fleet_lock())  # held until stop
         t0 = time.monotonic()
         image, built = node_root.image_layer()
         self.timings["image_build_s"] = built
