@@ -95,9 +95,6 @@ def boundary_policy(a: AccountScope, stack: str) -> Document:
                         "autoscaling:RecordLifecycleActionHeartbeat"],
              "Resource": f"arn:aws:autoscaling:*:{a.account}:autoScalingGroup:*:"
                          f"autoScalingGroupName/{s.prefix}*"},
-            {"Sid": "DeregisterFromTargetGroups", "Effect": "Allow",
-             "Action": "elasticloadbalancing:DeregisterTargets",
-             "Resource": f"arn:aws:elasticloadbalancing:*:{a.account}:targetgroup/*"},
         ],
     }
 

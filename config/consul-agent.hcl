@@ -57,7 +57,7 @@ acl {
 # their WAN address. The agent that *answers* translates, and the app asks this one.
 translate_wan_addrs = true
 
-# Deploys arrive as `deploy` user events handled by a watch, not by remote exec.
+# Deploys arrive as the stack's deploy user event handled by a watch, not by remote exec.
 disable_remote_exec  = true
 enable_script_checks = false
 
@@ -70,6 +70,14 @@ enable_script_checks = false
 # setting, 72h by default); docs/consul.md says what that means for health, DNS and deploys.
 leave_on_terminate = false
 rejoin_after_leave = true
+
+# A check's new output reaches the servers at once, not up to 5 minutes later: the app's /health
+# body names the release it runs, and `deploy` reads it from the catalog. With the default
+# check_update_interval (5m) a restart between two checks left the status passing and the
+# catalog saying the old release, so a canary timed out on a node that ran the new one (found by
+# the fleet harness's canary scenario). The body changes only with the release or the config,
+# so this adds no steady write load (Consul's agent configuration reference).
+check_update_interval = "0s"
 
 telemetry {
   disable_hostname = true

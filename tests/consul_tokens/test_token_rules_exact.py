@@ -27,12 +27,20 @@ DEPLOY = "webapp/staging/deploy/webapp"
 EXPECTED = {
     "agent": "".join([
         block("node_prefix", "webapp-staging-", "write"),
-        block("service", "webapp", "write"),
-        block("event", "deploy", "read"),
+        block("service", "webapp-staging", "write"),
+        block("event", "webapp-staging-deploy", "read"),
         block("key_prefix", f"{DEPLOY}/nodes/", "write"),
         block("agent_prefix", "webapp-staging-", "write"),
     ]),
-    "template": block("key_prefix", "webapp/staging/", "read"),
+    "template": "".join([
+        block("key_prefix", "webapp/staging/", "read"),
+        # app-config-restart: `consul lock -n` on the restart semaphore (agent read, a session
+        # on its own node, the lock's keys) and the app's check before it frees the slot.
+        block("agent_prefix", "webapp-staging-", "read"),
+        block("session_prefix", "webapp-staging-", "write"),
+        block("key_prefix", f"{DEPLOY}/restart/", "write"),
+        block("service", "webapp-staging", "read"),
+    ]),
     "kv-writer": "".join([
         block("key_prefix", "webapp/staging/", "write"),
         block("query", "webapp-failover", "write"),
@@ -46,8 +54,8 @@ EXPECTED = {
         block("key", f"{DEPLOY}/canary", "write"),
         block("key_prefix", f"{DEPLOY}/nodes/", "read"),
         block("node_prefix", "webapp-staging-", "read"),
-        block("service", "webapp", "read"),
-        block("event", "deploy", "write"),
+        block("service", "webapp-staging", "read"),
+        block("event", "webapp-staging-deploy", "write"),
     ]),
 }
 
@@ -65,7 +73,7 @@ def test_each_tokens_rules_are_exactly_these() -> None:
 def test_the_helpers_render_the_same_rules_as_the_token_list() -> None:
     assert agent_rules("webapp", "staging") == EXPECTED["agent"]
     assert agent_rules("webapp", "staging", "webapp/staging") == EXPECTED["agent"]
-    assert template_rules("webapp/staging") == EXPECTED["template"]
+    assert template_rules("webapp", "staging", "webapp/staging") == EXPECTED["template"]
     assert kv_writer_rules("webapp/staging", ["webapp"]) == EXPECTED["kv-writer"]
     assert deploy_rules("webapp", "staging", "webapp/staging") == EXPECTED["deploy"]
     assert rule("key", "a/b", "read") == block("key", "a/b", "read")
@@ -80,8 +88,9 @@ def test_without_failover_peers_the_kv_writer_has_no_query_or_service_rule() -> 
 def test_another_app_stack_and_prefix_move_every_segment() -> None:
     rules = agent_rules("shop", "production", "kv/shop")
     assert rules == "".join([
-        block("node_prefix", "shop-production-", "write"), block("service", "shop", "write"),
-        block("event", "deploy", "read"),
+        block("node_prefix", "shop-production-", "write"),
+        block("service", "shop-production", "write"),
+        block("event", "shop-production-deploy", "read"),
         block("key_prefix", "kv/shop/deploy/shop/nodes/", "write"),
         block("agent_prefix", "shop-production-", "write")])
 
@@ -90,7 +99,7 @@ def test_another_app_stack_and_prefix_move_every_segment() -> None:
 def test_the_prefix_ends_in_one_slash_so_a_sibling_prefix_is_not_covered(kv_prefix: str) -> None:
     scope = StackScope("webapp", "staging", kv_prefix)
     assert scope.prefix == "webapp/staging/"
-    assert template_rules(kv_prefix) == EXPECTED["template"]
+    assert template_rules("webapp", "staging", kv_prefix) == EXPECTED["template"]
 
 
 def test_only_the_kv_writer_is_denied_the_deploy_state() -> None:

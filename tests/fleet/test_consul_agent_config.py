@@ -61,6 +61,12 @@ def test_a_shutdown_is_not_a_leave() -> None:
     assert re.search(r"^rejoin_after_leave = true$", AGENT, re.M)
 
 
+def test_a_checks_new_output_is_synced_at_once() -> None:
+    # deploy reads the release a node runs from its check output in the catalog; Consul defers
+    # output-only changes by check_update_interval (5m) unless it is 0s.
+    assert re.search(r'^check_update_interval = "0s"$', AGENT, re.M)
+
+
 def test_tls_block_verifies_the_servers_with_auto_encrypt() -> None:
     flat = re.sub(r"#.*", "", TLS)
     assert re.search(r'defaults \{[^}]*ca_file\s*=\s*"' + re.escape(consul_agent.CA_FILE), flat)
