@@ -100,11 +100,15 @@ class Catalog:
                   "Failovers": 0}
         if local:
             return result
-        for tried, dc in enumerate(query["Service"].get("Failover", {}).get("Datacenters", []),
-                                   start=1):
-            nodes = self.peer_services.get(dc, {}).get(service, [])
+        # Failovers counts the remote datacenters queried (API docs, "Execute Prepared Query"):
+        # only the ones the servers know over WAN are, in the order given, each counted even
+        # when it answers no node (seen on the 1.14.11 agent with a joined peer and no instance).
+        known = [dc for dc in query["Service"].get("Failover", {}).get("Datacenters", [])
+                 if dc in self.peer_services]
+        for tried, dc in enumerate(known, start=1):
+            nodes = self.peer_services[dc].get(service, [])
             if nodes:
                 return {**result, "Datacenter": dc, "Failovers": tried,
                         "Nodes": [{"Node": {"Node": n}, "Service": {"Service": service}}
                                   for n in nodes]}
-        return result
+        return {**result, "Failovers": len(known)}

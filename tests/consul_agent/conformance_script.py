@@ -254,10 +254,11 @@ def query_script(c: Target) -> None:
     c.step("query list", "GET", "/v1/query", query_list)
     c.step("query get", "GET", f"/v1/query/{query_id}", query_one)
     update = {**body, "ID": query_id, "Service": {**body["Service"],
-                                                  "Failover": {"Datacenters": ["idcf", "osaka"]}}}
+                                                  "Failover": {"Datacenters": ["idcf", "nara"]}}}
     c.step("query update", "PUT", f"/v1/query/{query_id}", text, json=update)
     c.step("query get updated", "GET", f"/v1/query/{query_id}", query_one)
-    # What the app calls: no instance anywhere, and failover datacenters the agent does not know.
+    # What the app calls: no instance anywhere, and failover datacenters the agent does not know
+    # (no test WAN-joins `idcf` or `nara`; `osaka` is joined by tests sharing the session agent).
     c.step("query execute", "GET", f"/v1/query/{query_id}/execute", lambda r: (
         r.json()["Service"], r.json()["Nodes"], r.json()["Failovers"])
         if r.status_code == 200 else first_words(r))
