@@ -7,12 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from components.image.inputs import ROOT
 from consul_tokens.rules import stack_tokens
 from contracts.release_layout import deploy_event
 from tests.fleet_harness.fleet import APP, KEYS, NODE_PREFIX, REGION, SERVICE, STACK, Fleet
@@ -125,13 +123,7 @@ def deploy_other_stack(fleet: Fleet, stack: str, *args: str,
     group = f"{APP}-{stack}-fleet-asg"
     if group not in fleet.api.empty_groups:
         fleet.api.empty_groups.append(group)
-    return subprocess.run(
-        [sys.executable, "-m", "deploy", *args[:1], "--stack", stack, "--app", APP,
-         "--bucket", bucket, "--kv-prefix", kv_prefix, "--region", REGION,
-         "--s3-endpoint", fleet.moto, "--consul-addr", fleet.server.http,
-         "--consul-token-file", str(token), *args[1:]],
-        cwd=ROOT, env=fleet.deploy_env(), capture_output=True, text=True, timeout=timeout,
-        check=False)
+    return fleet.deploy_as(stack, bucket, kv_prefix, token, *args, timeout=timeout)
 
 
 @dataclass

@@ -154,9 +154,14 @@ class Fleet:
         token = self.workdir / "deploy-token"
         token.write_text(self.tokens["deploy"])
         token.chmod(0o600)
+        return self.deploy_as(STACK, BUCKET, KV_PREFIX, token, *args, timeout=timeout)
+
+    def deploy_as(self, stack: str, bucket: str, kv_prefix: str, token: Path, *args: str,
+                  timeout: float) -> subprocess.CompletedProcess[str]:
+        """`python -m deploy` for ``stack`` of the app, with the deploy token in ``token``."""
         return subprocess.run(
-            [sys.executable, "-m", "deploy", *args[:1], "--stack", STACK, "--app", APP,
-             "--bucket", BUCKET, "--kv-prefix", KV_PREFIX, "--region", REGION,
+            [sys.executable, "-m", "deploy", *args[:1], "--stack", stack, "--app", APP,
+             "--bucket", bucket, "--kv-prefix", kv_prefix, "--region", REGION,
              "--s3-endpoint", self.moto, "--consul-addr", self.server.http,
              "--consul-token-file", str(token), *args[1:]],
             cwd=ROOT, env=self.deploy_env(), capture_output=True, text=True, timeout=timeout,
