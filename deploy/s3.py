@@ -137,7 +137,7 @@ class StreamingUpload:
             self._before_start()  # raises if a check failed: nothing has been uploaded
         try:
             created = self._s3.create_multipart_upload(
-                Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256",
+                Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="CRC32",
                 ContentType="application/gzip", Metadata=self._metadata,
             )
         except (ClientError, BotoCoreError) as e:
@@ -147,16 +147,16 @@ class StreamingUpload:
 
     def _upload_part(self, part: ArchivePart, data: bytes) -> dict[str, Any]:
         try:
-            digest = base64.b64encode(part.sha256).decode()
-            # The digest was taken as the archive was built; S3 refuses a part that differs.
+            digest = base64.b64encode(part.crc32).decode()
+            # The checksum was taken as the archive was built; S3 refuses a part that differs.
             answer = self._s3.upload_part(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-                PartNumber=part.number, Body=data, ChecksumSHA256=digest,
+                PartNumber=part.number, Body=data, ChecksumCRC32=digest,
             )
         finally:
             self._slots.release()
         self._progress.advance(part.size)
-        return {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumSHA256": digest}
+        return {"PartNumber": part.number, "ETag": answer["ETag"], "ChecksumCRC32": digest}
 
     def complete(self, archive: Archive) -> StoredObject:
         self._progress.total_known(archive.size)
@@ -188,7 +188,8 @@ class StreamingUpload:
 
 
 def verify(s3: Any, stored: StoredObject, archive: Archive) -> None:
-    """Refuse the upload unless S3's SHA-256 of the stored version equals the local archive's."""
+    """Refuse the upload unless S3's checksum of the stored version (the CRC-32 of its parts'
+    CRC-32s) and its size equal the local archive's."""
     where = f"s3://{stored.bucket}/{stored.key}"
     extra = {"VersionId": stored.version_id} if stored.version_id else {}
     try:
@@ -196,17 +197,17 @@ def verify(s3: Any, stored: StoredObject, archive: Archive) -> None:
                               **extra)
     except (ClientError, BotoCoreError) as e:
         raise UploadError(f"could not read back {where} to verify it: {describe(e)}") from e
-    reported = head.get("ChecksumSHA256")
+    reported = head.get("ChecksumCRC32")
     if not reported:
-        raise UploadError(f"S3 reported no SHA-256 for {where}; refusing to deploy an archive "
+        raise UploadError(f"S3 reported no CRC-32 for {where}; refusing to deploy an archive "
                           "whose stored checksum cannot be verified")
     # Real S3 appends "-<part count>" to a multipart checksum; moto does not.
     reported = reported.split("-")[0]
-    expected = archive.multipart_sha256
+    expected = archive.multipart_crc32
     if reported != expected or head.get("ContentLength") != archive.size:
         raise UploadError(
             f"checksum mismatch for {where}: S3 holds {head.get('ContentLength')} bytes with "
-            f"SHA-256 (of parts) {reported}, the local archive is {archive.size} bytes with "
+            f"CRC-32 (of parts) {reported}, the local archive is {archive.size} bytes with "
             f"{expected} (sha256 {archive.sha256}); refusing to deploy it"
         )
 

@@ -283,7 +283,7 @@ def test_push_refuses_an_archive_corrupted_in_transit_and_leaves_pointer_unchang
 def test_push_refuses_when_s3_reports_another_checksum_and_leaves_pointer_unchanged(
         env: Env) -> None:
     def wrong_checksum(parsed: dict[str, Any], **_: Any) -> None:
-        parsed["ChecksumSHA256"] = base64.b64encode(b"\0" * 32).decode()
+        parsed["ChecksumCRC32"] = base64.b64encode(b"\0" * 4).decode()
 
     env.s3.meta.events.register("after-call.s3.HeadObject", wrong_checksum)
     with pytest.raises(UploadError, match="checksum mismatch"):
