@@ -116,7 +116,7 @@ class Captured:
 
 def resource_outputs(stack: auto.Stack, type_: str) -> Mapping[str, Any]:
     """The outputs state holds for the one resource of `type_` (secrets decrypted)."""
-    found = [r for r in stack.export_stack().deployment.get("resources", [])
+    found = [r for r in (stack.export_stack().deployment or {}).get("resources", [])
              if r.get("type") == type_]
     assert len(found) == 1, f"expected one {type_} in state, found {len(found)}"
     outputs: Mapping[str, Any] = found[0].get("outputs", {})

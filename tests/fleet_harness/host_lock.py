@@ -28,6 +28,6 @@ def fleet_lock(path: Path = LOCK) -> Iterator[None]:
     try:
         yield
     finally:
-        handle = _held.pop()
+        last = _held.pop()
         if not _held:
-            handle.close()
+            last.close()
