@@ -75,6 +75,7 @@ PINS: dict[str, tuple[str, str]] = {
     "pulumi/actions@8582a9e8cc630786854029b4e09281acd6794b58": ("pulumi/actions@v6", "v6.6.1"),
 }
 COMPOSITE = ROOT / ".github" / "actions" / "go-tools" / "action.yml"
+PYTHON_ACTION = ROOT / ".github" / "actions" / "python" / "action.yml"
 SHA_PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 # The variables the workflows read; python -m bootstrap prints the commands that set them.
 VARIABLES = frozenset({"PULUMI_BACKEND_URL", "AWS_PREVIEW_ROLE_ARN", "AWS_DEPLOY_ROLE_ARN",
@@ -323,7 +324,8 @@ def test_previews_and_ups_wait_for_lint_and_unit_tests() -> None:
 
 def test_checks_run_setup_lint_types_and_unit_tests_only() -> None:
     runs = [s.get("run", "") for s in steps(load(WORKFLOWS / "checks.yml")["jobs"]["checks"])]
-    assert runs.index("bash scripts/setup") < runs.index('venv/bin/pytest -m "not integration"')
+    assert runs.index("bash scripts/setup") < runs.index(
+        'venv/bin/pytest -n auto -m "not integration"')
     assert {"venv/bin/ruff check .", "venv/bin/mypy"} <= set(runs)
 
 

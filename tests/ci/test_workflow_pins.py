@@ -7,14 +7,17 @@ import importlib.resources
 import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 
 from tests.test_workflows import (
     ACTION_INPUTS,
     COMPOSITE,
     PINS,
+    PYTHON_ACTION,
     ROOT,
     SHA_PINNED,
     WORKFLOWS,
@@ -28,8 +31,8 @@ from tests.test_workflows import (
 
 
 def uses_lines() -> list[tuple[str, str]]:
-    """(file, `uses:` line) for every step of every workflow and of the composite action."""
-    return [(p.name, line.strip()) for p in [*workflow_files(), COMPOSITE]
+    """(file, `uses:` line) for every step of every workflow and of the composite actions."""
+    return [(p.name, line.strip()) for p in [*workflow_files(), COMPOSITE, PYTHON_ACTION]
             for line in p.read_text().splitlines() if line.strip().lstrip("- ").startswith("uses:")]
 
 
@@ -125,13 +128,33 @@ def test_every_go_tool_has_its_own_cache_entry_keyed_on_its_go_mod_and_go_sum() 
     assert len(entries) == len(names)
 
 
-def test_the_go_tools_action_matches_githubs_action_schema() -> None:
+@pytest.mark.parametrize("action", [COMPOSITE, PYTHON_ACTION], ids=lambda p: p.parent.name)
+def test_the_composite_actions_match_githubs_action_schema(action: Path) -> None:
     vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
     schema = json.loads((vendor / "github-actions.json").read_text())
-    doc = load(COMPOSITE)
+    doc = load(action)
     assert [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(doc)] == []
     for step in doc["runs"]["steps"]:
         assert set(step["with"]) <= ACTION_INPUTS[major(step["uses"])], step
+
+
+def test_every_job_that_runs_setup_restores_pythons_and_uvs_caches_first() -> None:
+    """setup installs the packages with uv from ~/.cache/uv; setup-python's pip cache alone left
+    that directory empty on every run."""
+    jobs = [(wf, job_id, job) for wf, doc in workflows().items()
+            for job_id, job in doc["jobs"].items() if setup_runs(job)]
+    assert len(jobs) >= 6
+    for wf, job_id, job in jobs:
+        uses = [str(s.get("uses", "")) for s in steps(job)]
+        runs = [str(s.get("run", "")) for s in steps(job)]
+        first_setup = next(i for i, r in enumerate(runs) if "scripts/setup" in r)
+        assert "./.github/actions/python" in uses[:first_setup], f"{wf}:{job_id}"
+        assert not any(u.startswith("actions/setup-python") for u in uses), f"{wf}:{job_id}"
+    (uv,) = [s for s in load(PYTHON_ACTION)["runs"]["steps"]
+             if s["with"].get("path") == "~/.cache/uv"]
+    assert "hashFiles('pyproject.toml', 'scripts/setup')" in uv["with"]["key"]
+    assert "UV_VERSION=" in (ROOT / "scripts" / "setup").read_text()
+    assert "uv pip install" in (ROOT / "scripts" / "setup").read_text()
 
 
 def test_jobs_that_need_go_tools_restore_them_before_setup() -> None:
