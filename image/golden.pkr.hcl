@@ -87,11 +87,11 @@ variable "role" {
 
 variable "content_hash" {
   type        = string
-  description = "Content hash of this layer's inputs (components/image_inputs.py); tagged on the AMI."
+  description = "Content hash of this layer's inputs (components/image/inputs.py); tagged on the AMI."
 
   validation {
     condition     = length(var.content_hash) == 64
-    error_message = "The content_hash value must be the 64-character sha256 hex digest from components/image_inputs.py."
+    error_message = "The content_hash value must be the 64-character sha256 hex digest from components/image/inputs.py."
   }
 }
 
