@@ -139,10 +139,10 @@ def _notes(settings: StackSettings, pool: int, a: cap.Assumptions) -> list[str]:
     if c.warm_pool:
         cold = a.case(False).launch["cold"], a.case(True).launch["cold"]
         notes.append(f"Warm pool: {pool} instance(s) {c.warm_pool.state}, launching in "
-                     f"{a.warm[c.warm_pool.state]} s instead of {cold[0]}-{cold[1]} s. These "
-                     "warm times assume the launch hook completes when an instance leaves the "
-                     "pool, which issue 24 (the fleet) fixes; until then a pooled instance waits "
-                     "out the hook's heartbeat timeout and is abandoned.")
+                     f"{a.warm[c.warm_pool.state]} s instead of {cold[0]}-{cold[1]} s. The warm "
+                     "times are estimates (AWS publishes none); that an instance leaving the "
+                     "pool pulls the current release and completes its launch hook is run on "
+                     "the fleet harness (tests/fleet_harness/test_scenario_warm_pool.py).")
     if c.mixed:
         spot = c.mixed.uses_spot(settings.fleet.max_size)
         notes.append(f"Mixed instances: on-demand base {c.mixed.on_demand_base}, "

@@ -31,10 +31,10 @@ PRICES: dict[str, Any] = {
 }
 PRODUCTION = parse("production")
 STAGING = parse("staging")
-# Until the fleet issue lands, a pooled instance never passes its launch hook: the report says so.
-WARM = (" These warm times assume the launch hook completes when an instance leaves the pool, "
-        "which issue 24 (the fleet) fixes; until then a pooled instance waits out the hook's "
-        "heartbeat timeout and is abandoned.")
+# The warm launch times are estimates; the hook path they rely on is a fleet scenario.
+WARM = (" The warm times are estimates (AWS publishes none); that an instance leaving the pool "
+        "pulls the current release and completes its launch hook is run on the fleet harness "
+        "(tests/fleet_harness/test_scenario_warm_pool.py).")
 HEADER = ("| policy | first new capacity in service | in service after 5 min / 10 min / 30 min | "
           "back to min after the load |\n|---|---|---|---|\n")
 
