@@ -29,6 +29,7 @@ ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("release-switch", f"{SCRIPTS}/release-switch"),
     ("lifecycle-hook", f"{SCRIPTS}/lifecycle-hook"),
     ("app-config-restart", "image/ansible/roles/consul_template/files/app-config-restart"),
+    ("consul-watch-rearm", "image/ansible/roles/consul/files/consul-watch-rearm"),
 )
 
 

@@ -129,6 +129,18 @@ def test_consul_unit_in_chroot_runs_the_agent_unprivileged_on_the_config_dir(
         ["consul"], ["/usr/local/bin/consul agent -config-dir=/etc/consul.d"])
 
 
+def test_consul_unit_in_chroot_restarts_its_watches_once_the_agent_reaches_a_server(
+        converged: Converged) -> None:
+    consul = unit(converged, "consul.service")
+    # `-`: the agent keeps serving its node even if no server answers in REARM_WAIT.
+    assert consul["ExecStartPost"] == ["-/usr/local/bin/consul-watch-rearm"]
+    assert consul["Environment"] == ["REARM_WAIT=30"]
+    rearm = inside(converged, "/usr/local/bin/consul-watch-rearm")
+    assert (mode(rearm), owner(converged, rearm)) == ("0o755", ("root", "root"))
+    assert rearm.read_bytes() == (
+        ROOT / "image/ansible/roles/consul/files/consul-watch-rearm").read_bytes()
+
+
 def test_consul_unit_in_chroot_waits_for_the_boot_written_node_config(
         converged: Converged) -> None:
     assert unit(converged, "consul.service")["ConditionPathExists"] == ["/etc/consul.d/node.hcl"]
