@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,20 @@ def _bare_nodes(tmp_path_factory: pytest.TempPathFactory,
         for node in nodes:
             node.unmount()
         netns.delete_bridge()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    fleet = getattr(item, "funcargs", {}).get("fleet")
+    if report.failed and isinstance(fleet, Fleet):
+        try:
+            report.sections.append(("fleet nodes", fleet.diagnose()))
+        except Exception as e:  # a report must never hide the failure it explains
+            report.sections.append(("fleet nodes", f"could not read the nodes: {e!r}"))
+    return report
 
 
 KV = {"app/log-level": "info", "database/master-user": "webapp",

@@ -9,7 +9,7 @@ import json
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from typing import Self
 
 from consul_tokens.rules import stack_tokens
 from contracts.release_layout import deploy_event
@@ -63,33 +63,51 @@ def wait_until_runs(fleet: Fleet, node: Node, release: str, timeout: float) -> N
         time.sleep(1)
 
 
-@dataclass
-class Timeline:
-    """First moment (monotonic) the server held each pointer value and each node report."""
+class Poller:
+    """Polls the server on a thread while a block runs, and once more when it ends: a deploy
+    returns as soon as it has seen the last node's report, which can fall between two polls of a
+    thread slowed by load, so the final look records whatever the deploy itself saw."""
 
-    fleet: Fleet
-    pointer: dict[str, float] = field(default_factory=dict)
-    reports: dict[tuple[str, str], float] = field(default_factory=dict)
-    """(consul node name, release) -> first seen."""
-    stop_flag: threading.Event = field(default_factory=threading.Event)
-    errors: list[str] = field(default_factory=list)
+    INTERVAL = 0.3
 
-    def __enter__(self) -> Timeline:
-        self.thread = threading.Thread(target=self._poll, daemon=True, name="kv-timeline")
+    def __init__(self) -> None:
+        self.stop_flag = threading.Event()
+        self.errors: list[str] = []
+
+    def __enter__(self) -> Self:
+        self.thread = threading.Thread(target=self._poll, daemon=True, name=type(self).__name__)
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop_flag.set()
         self.thread.join(timeout=10)
+        self._look_once()
 
     def _poll(self) -> None:
         while not self.stop_flag.is_set():
-            try:
-                self._look(time.monotonic())
-            except (OSError, ValueError) as e:  # a slow answer under load: look again
-                self.errors.append(str(e))
-            self.stop_flag.wait(0.3)
+            self._look_once()
+            self.stop_flag.wait(self.INTERVAL)
+
+    def _look_once(self) -> None:
+        try:
+            self._look(time.monotonic())
+        except (OSError, ValueError) as e:  # a slow answer under load: look again
+            self.errors.append(str(e))
+
+    def _look(self, now: float) -> None:
+        raise NotImplementedError
+
+
+class Timeline(Poller):
+    """First moment (monotonic) the server held each pointer value and each node report."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        super().__init__()
+        self.fleet = fleet
+        self.pointer: dict[str, float] = {}
+        self.reports: dict[tuple[str, str], float] = {}
+        """(consul node name, release) -> first seen."""
 
     def _look(self, now: float) -> None:
         for item in self.fleet.server.call("GET", f"/v1/kv/{KEYS.nodes}?recurse=true") or []:
@@ -126,32 +144,16 @@ def deploy_other_stack(fleet: Fleet, stack: str, *args: str,
     return fleet.deploy_as(stack, bucket, kv_prefix, token, *args, timeout=timeout)
 
 
-@dataclass
-class ServiceSightings:
+class ServiceSightings(Poller):
     """Every health status the server listed ``node`` with in the app's service, polled."""
 
-    fleet: Fleet
-    node: Node
-    seen: set[str] = field(default_factory=set)
-    stop_flag: threading.Event = field(default_factory=threading.Event)
+    def __init__(self, fleet: Fleet, node: Node) -> None:
+        super().__init__()
+        self.fleet, self.node = fleet, node
+        self.seen: set[str] = set()
 
-    def __enter__(self) -> ServiceSightings:
-        self.thread = threading.Thread(target=self._poll, daemon=True, name="service-sightings")
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop_flag.set()
-        self.thread.join(timeout=10)
-
-    def _poll(self) -> None:
+    def _look(self, now: float) -> None:
         name = consul_name(self.node)
-        while not self.stop_flag.is_set():
-            try:
-                entries = self.fleet.server.call("GET", f"/v1/health/service/{SERVICE}") or []
-            except OSError:  # a slow answer under load: look again
-                entries = []
-            for entry in entries:
-                if entry["Node"]["Node"] == name:
-                    self.seen.update(str(c["Status"]) for c in entry["Checks"])
-            self.stop_flag.wait(0.3)
+        for entry in self.fleet.server.call("GET", f"/v1/health/service/{SERVICE}") or []:
+            if entry["Node"]["Node"] == name:
+                self.seen.update(str(c["Status"]) for c in entry["Checks"])

@@ -242,6 +242,32 @@ class Fleet:
     def journal(self, node: Node, unit: str) -> str:
         return node.run("journalctl", "-u", unit, "--no-pager", "-o", "cat").stdout
 
+    def diagnose(self) -> str:
+        """What each running node's deploy path holds: the events its agent kept, the events its
+        handler recorded, and the handler's and release-pull's last log lines. Added to a failed
+        scenario's report, so a node that missed a deploy can be read after the fleet is gone."""
+        out = []
+        for node in self.nodes:
+            if not node.powered():
+                out.append(f"== {node.name} ({node.instance_id}): powered off")
+                continue
+            events = node.run("sh", "-c", ". /etc/webtier/node-token.env && curl -sS -H "
+                              "\"X-Consul-Token: $CONSUL_HTTP_TOKEN\" "
+                              "http://127.0.0.1:8500/v1/event/list").stdout
+            try:
+                kept = [f"{e['Name']} {e['ID']} ltime {e['LTime']} filter "
+                        f"{e.get('NodeFilter') or '-'}" for e in json.loads(events)]
+            except (ValueError, TypeError, KeyError):
+                kept = [events.strip()[:300]]
+            handled = node.run("cat", "/var/lib/webtier/handled-events.json").stdout.strip()
+            logs = [line for line in self.journal(node, "consul.service").splitlines()
+                    if any(w in line for w in ("deploy-event-handler", "release-pull", "watch"))]
+            state = self.lifecycle.instances[node.instance_id].state
+            out += [f"== {node.name} ({node.instance_id}) {state}",
+                    "agent events: " + ("; ".join(kept) or "none"),
+                    f"handled: {handled or 'nothing'}", *logs[-25:]]
+        return "\n".join(out)
+
     def timing_report(self) -> str:
         built = self.timings.get("image_build_s", 0.0)
         parts = [f"image built in {built:.0f} s" if built else "image cached",
