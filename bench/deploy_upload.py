@@ -68,7 +68,8 @@ def main() -> int:
                         kv_prefix="webapp/staging", keep=5, region="us-east-1",
                         s3_endpoint=endpoint, consul_addr=consul.address,
                         consul_token=None, consul_ca=None)
-        pointers = PointerStore(connect(consul.address, None), target.kv_prefix, "webapp")
+        pointers = PointerStore(connect(consul.address, None), target.kv_prefix, "webapp",
+                                target.stack)
         # The push uses the client the command builds; the baseline a default one.
         deploy_s3 = s3_client(target)
         # The bytes the push uploads, for the baseline to upload too.
