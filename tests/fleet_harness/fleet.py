@@ -29,6 +29,7 @@ from contracts.node_secrets import (
     TEMPLATE_TOKEN_PARAMETER,
 )
 from contracts.release_layout import deploy_keys, service_name
+from tests.consul_agent.stack_tokens import tokens_via_cli
 from tests.fleet_harness import netns, node_root
 from tests.fleet_harness.certs import Authority
 from tests.fleet_harness.consul_server import ConsulServer
@@ -38,7 +39,6 @@ from tests.fleet_harness.kv_engine import KvEngine
 from tests.fleet_harness.lifecycle_double import LifecycleDouble
 from tests.fleet_harness.node import Node
 from tests.fleet_harness.query_api import Ec2Instance, QueryApi, service_hosts
-from tests.fleet_harness.stack_tokens_cli import stack_tokens_from_cli
 from tests.moto_server import FAKE_CREDENTIALS, running_moto
 
 APP, STACK, REGION, ZONE = "webapp", "staging", "ap-northeast-1", "ap-northeast-1a"
@@ -132,7 +132,13 @@ class Fleet:
     def _tokens(self) -> None:
         """The stack's tokens, made by the real `python -m consul_tokens` (the committed staging
         settings name the same app, KV prefix and datacenter as this fleet)."""
-        self.tokens = stack_tokens_from_cli(self.server, STACK, self.workdir / "tokens")
+        server = self.server
+        self.tokens = tokens_via_cli(
+            STACK, address=server.http, datacenter=server.datacenter,
+            management={"CONSUL_HTTP_ADDR": server.http, "CONSUL_HTTP_TOKEN": server.management},
+            secret_of=lambda accessor: str(
+                server.call("GET", f"/v1/acl/token/{accessor}")["SecretID"]),
+            workdir=self.workdir / "tokens")
 
     def aws(self, service: str) -> object:
         return boto3.client(service, region_name=REGION, endpoint_url=self.moto,
