@@ -10,12 +10,14 @@ branch_policy, `deployment_branch_policy` null or {protected_branches, custom_br
 
 from __future__ import annotations
 
+import io
+import urllib.request
 from typing import Any
 
 import pytest
 
 from bootstrap import cli
-from bootstrap.github_environment import environment_problems
+from bootstrap.github_environment import api_get, environment_problems
 from bootstrap.report import Report
 
 REPO = "acme/webtier"
@@ -104,3 +106,46 @@ def test_an_api_that_does_not_answer_is_not_checked_not_passed(get: Any) -> None
     report = Report(dry_run=False, printer=lambda _line: None)
     cli.check_github(REPO, report, get)
     assert [o.status for o in report.outcomes] == ["not checked"]
+
+
+def test_tag_rules_do_not_count_as_branches_and_untyped_rules_are_branches() -> None:
+    # "List deployment branch policies" returns tag rules too (`type: tag`); answers from before
+    # tag rules existed carry no `type` at all, and those rules are branch rules.
+    listed = {"total_count": 2, "branch_policies": [
+        {"id": 1, "name": "main"}, {"id": 2, "name": "v*", "type": "tag"}]}
+    answers = {BASE: environment([REVIEWERS], CUSTOM),
+               f"{BASE}/deployment-branch-policies": listed}
+    assert environment_problems(REPO, recorded(answers)) == []
+
+
+def test_the_problem_names_the_branch_rules_beyond_main_or_all_of_them_without_main() -> None:
+    def problem(*names: str) -> str:
+        answers = {BASE: environment([REVIEWERS], CUSTOM),
+                   f"{BASE}/deployment-branch-policies": policies_answer(*names)}
+        (found,) = environment_problems(REPO, recorded(answers))
+        return found
+    assert problem("main", "release/*", "dev").startswith(
+        "deployment branch rules ['dev', 'release/*'] admit more than `main`")
+    assert problem("prod").startswith("deployment branch rules ['prod'] admit more than `main`")
+
+
+def test_api_get_asks_githubs_api_at_the_given_base_with_a_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, object, dict[str, str]]] = []
+
+    def urlopen(request: urllib.request.Request, timeout: object = None) -> io.BytesIO:
+        seen.append((request.full_url, timeout, dict(request.header_items())))
+        return io.BytesIO(b'{"name": "production"}')
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    # An Enterprise Server base with a trailing slash, as people paste it.
+    get = api_get("t0ken", "https://ghe.example/api/v3/", timeout=7)
+    assert get(f"{BASE}") == {"name": "production"}
+    assert api_get("t0ken")("/x") == {"name": "production"}
+    (url, timeout, headers), (default_url, default_timeout, _) = seen
+    assert url == f"https://ghe.example/api/v3{BASE}"
+    assert default_url == "https://api.github.com/x"
+    assert timeout == 7
+    assert isinstance(default_timeout, int | float)
+    assert 0 < default_timeout <= 30
+    assert headers["Authorization"] == "Bearer t0ken"
