@@ -106,31 +106,40 @@ def _wait(what: str, check: object, node_log: Path, timeout: float = 30.0) -> No
                          f"{node_log.read_text(errors='replace')[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def node(consul_agent: ConsulAgent, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[Node]:
-    tmp = tmp_path_factory.mktemp("node")
+def node_config(consul_agent: ConsulAgent, tmp: Path, instance: str, join: bool
+                ) -> tuple[dict[str, str], Booted, Path]:
+    """The stack's tokens, boot run for ``instance``, and the config dir it left: retry_join aimed
+    at the session server, or (``join`` False) removed, so the agent joins nothing by itself."""
     tokens = make_stack_tokens(consul_agent, "staging", tmp / "tokens")
     booted = run_boot(boot_settings(consul_agent.datacenter), tmp / "boot",
                       ssm=ssm_values("/webapp/staging", agent_token=tokens[AGENT],
                                      template_token=tokens[TEMPLATE],
                                      gossip=consul_agent.gossip_key),
-                      imds={"meta-data/instance-id": INSTANCE})
+                      imds={"meta-data/instance-id": instance})
     config = image_and_boot_dir(booted)
     node_hcl = config / "node.hcl"
-    node_hcl.write_text(re.sub(r"retry_join = \[.*\]",
-                               f'retry_join = ["127.0.0.1:{consul_agent.ports["serf_lan"]}"]',
-                               node_hcl.read_text()))
-    events = tmp / "events.jsonl"
-    handler = tmp / "handler"
-    handler.write_text(f"#!/bin/sh\ncat >> {events}\necho >> {events}\n")
+    server = f'retry_join = ["127.0.0.1:{consul_agent.ports["serf_lan"]}"]' if join else ""
+    node_hcl.write_text(re.sub(r"retry_join = \[.*\]", server, node_hcl.read_text()))
+    return tokens, booted, config
+
+
+def record_watch_calls(config: Path, calls: Path) -> None:
+    """The deploy watch runs a handler that appends each event list it is handed to ``calls``."""
+    handler = calls.with_name("handler")
+    handler.write_text(f"#!/bin/sh\ncat >> {calls}\necho >> {calls}\n")
     handler.chmod(0o755)
     watch = config / "watch-deploy.hcl"
     watch.write_text(re.sub(r"args\s*=\s*\[.*\]", f'args = ["{handler}"]', watch.read_text()))
+
+
+def start_agent(consul_agent: ConsulAgent, config: Path, tmp: Path, extra_hcl: str = ""
+                ) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """The agent on ``config`` plus an overlay of free loopback ports (and ``extra_hcl``):
+    its process, HTTP address and log."""
     ports = _free_ports(["http", "serf_lan", "server"])
     (config / "zz-test.hcl").write_text(
         f'bind_addr = "127.0.0.1"\nadvertise_addr = "127.0.0.1"\ndata_dir = "{tmp / "data"}"\n'
-        "disable_update_check = true\n"
+        f"disable_update_check = true\n{extra_hcl}"
         f"ports {{\n  http = {ports['http']}\n  dns = -1\n  serf_lan = {ports['serf_lan']}\n"
         f"  serf_wan = -1\n  server = {ports['server']}\n}}\n")
     validate(consul_agent.consul_binary, config)
@@ -140,9 +149,19 @@ def node(consul_agent: ConsulAgent, tmp_path_factory: pytest.TempPathFactory
     with log.open("wb") as out:
         proc = subprocess.Popen([consul_agent.consul_binary, "agent", f"-config-dir={config}"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
+    return proc, f"http://127.0.0.1:{ports['http']}", log
+
+
+@pytest.fixture(scope="module")
+def node(consul_agent: ConsulAgent, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Node]:
+    tmp = tmp_path_factory.mktemp("node")
+    tokens, booted, config = node_config(consul_agent, tmp, INSTANCE, join=True)
+    events = tmp / "events.jsonl"
+    record_watch_calls(config, events)
+    proc, http, log = start_agent(consul_agent, config, tmp)
     try:
-        yield Node(consul_agent, booted, f"http://127.0.0.1:{ports['http']}", proc, log, events,
-                   tokens)
+        yield Node(consul_agent, booted, http, proc, log, events, tokens)
     finally:
         _stop(proc)
 

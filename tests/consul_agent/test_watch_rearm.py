@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -30,11 +29,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from consul_tokens.model import AGENT, DEPLOY, TEMPLATE
-from tests.consul_agent.stack_tokens import make_stack_tokens
-from tests.consul_agent.test_node_agent import EVENT, INSTANCE, boot_settings, image_and_boot_dir
-from tests.fleet.boot_sandbox import run_boot, ssm_values
-from tests.real_consul import ConsulAgent, _free_ports, _stop, validate
+from consul_tokens.model import AGENT, DEPLOY
+from tests.consul_agent.test_node_agent import (
+    EVENT,
+    INSTANCE,
+    node_config,
+    record_watch_calls,
+    start_agent,
+)
+from tests.real_consul import ConsulAgent, _stop
 
 pytestmark = [pytest.mark.consul_agent, pytest.mark.integration]
 
@@ -82,38 +85,14 @@ def wait(what: str, check: object, node: Unjoined, timeout: float = 30.0) -> Non
 @pytest.fixture
 def unjoined(consul_agent: ConsulAgent, tmp_path: Path) -> Iterator[Unjoined]:
     """The node's real config (boot's files, the baked consul.hcl), not joined to anything."""
-    tokens = make_stack_tokens(consul_agent, "staging", tmp_path / "tokens")
-    booted = run_boot(boot_settings(consul_agent.datacenter), tmp_path / "boot",
-                      ssm=ssm_values("/webapp/staging", agent_token=tokens[AGENT],
-                                     template_token=tokens[TEMPLATE],
-                                     gossip=consul_agent.gossip_key),
-                      imds={"meta-data/instance-id": INSTANCE[:-1] + "2"})
-    config = image_and_boot_dir(booted)
-    node_hcl = config / "node.hcl"
-    node_hcl.write_text(re.sub(r"retry_join = \[.*\]\n", "", node_hcl.read_text()))
+    tokens, _, config = node_config(consul_agent, tmp_path, INSTANCE[:-1] + "2", join=False)
     calls = tmp_path / "calls.jsonl"
-    handler = tmp_path / "handler"
-    handler.write_text(f"#!/bin/sh\ncat >> {calls}\necho >> {calls}\n")
-    handler.chmod(0o755)
-    watch = config / "watch-deploy.hcl"
-    watch.write_text(re.sub(r"args\s*=\s*\[.*\]", f'args = ["{handler}"]', watch.read_text()))
+    record_watch_calls(config, calls)
     recovery = str(uuid.uuid4())
-    ports = _free_ports(["http", "serf_lan", "server"])
-    (config / "zz-test.hcl").write_text(
-        f'bind_addr = "127.0.0.1"\nadvertise_addr = "127.0.0.1"\n'
-        f'data_dir = "{tmp_path / "data"}"\ndisable_update_check = true\n'
-        f'acl {{\n  tokens {{\n    agent_recovery = "{recovery}"\n  }}\n}}\n'
-        f"ports {{\n  http = {ports['http']}\n  dns = -1\n  serf_lan = {ports['serf_lan']}\n"
-        f"  serf_wan = -1\n  server = {ports['server']}\n}}\n")
-    validate(consul_agent.consul_binary, config)
-    log = tmp_path / "agent.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSUL_")}
-    env["CHECKPOINT_DISABLE"] = "1"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([consul_agent.consul_binary, "agent", f"-config-dir={config}"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
-    node = Unjoined(consul_agent, f"http://127.0.0.1:{ports['http']}", proc, log, calls,
-                    recovery, tokens)
+    proc, http, log = start_agent(
+        consul_agent, config, tmp_path,
+        f'acl {{\n  tokens {{\n    agent_recovery = "{recovery}"\n  }}\n}}\n')
+    node = Unjoined(consul_agent, http, proc, log, calls, recovery, tokens)
     try:
         yield node
     finally:
